@@ -1,0 +1,198 @@
+"""Plotting helpers for the notebooks (kept here so cells stay short).
+
+Every function draws onto matplotlib axes it is given (or creates a figure) and returns
+the figure or artists; none calls ``plt.show()`` - the notebook cell does.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from handlib import camera as cam
+from handlib import hand_model as hm
+
+
+def _bone_colors():
+    colors = []
+    for _, c in hm.BONES:
+        finger = hm.FINGER_NAMES[(c - 1) // 4]
+        colors.append(hm.FINGER_COLORS[finger])
+    return colors
+
+
+def plot_skeleton_2d(ax, uv, visible=None, linewidth: float = 2.0, markersize: float = 3.0,
+                     alpha: float = 1.0):
+    """Draw a 21-joint skeleton in pixel coordinates (21, 2) on image axes.
+
+    Occluded joints (``visible[j] == False``) are drawn hollow, and bones to them dashed.
+    """
+    uv = np.asarray(uv, dtype=np.float64)
+    vis = np.ones(21, bool) if visible is None else np.asarray(visible, bool)
+    for (p, c), color in zip(hm.BONES, _bone_colors()):
+        style = "-" if vis[p] and vis[c] else "--"
+        ax.plot(uv[[p, c], 0], uv[[p, c], 1], style, color=color, lw=linewidth, alpha=alpha)
+    ax.scatter(uv[vis, 0], uv[vis, 1], s=markersize ** 2 * 3, c="white", edgecolors="k",
+               linewidths=0.6, zorder=3, alpha=alpha)
+    if (~vis).any():
+        ax.scatter(uv[~vis, 0], uv[~vis, 1], s=markersize ** 2 * 3, facecolors="none",
+                   edgecolors="k", linewidths=0.8, zorder=3, alpha=alpha)
+
+
+def plot_skeleton_3d(ax, joints, title: str | None = None, camera_axes: bool = True):
+    """Draw a 21-joint skeleton (21, 3) on 3D axes with equal aspect.
+
+    With ``camera_axes`` the view is set as a camera looking along +z with y down.
+    """
+    j = np.asarray(joints, dtype=np.float64)
+    for (p, c), color in zip(hm.BONES, _bone_colors()):
+        ax.plot(j[[p, c], 0], j[[p, c], 2], -j[[p, c], 1] if camera_axes else j[[p, c], 1],
+                color=color, lw=2)
+    ys = -j[:, 1] if camera_axes else j[:, 1]
+    ax.scatter(j[:, 0], j[:, 2], ys, c="k", s=8)
+    centre = np.array([j[:, 0].mean(), j[:, 2].mean(), ys.mean()])
+    r = max(np.ptp(j[:, 0]), np.ptp(j[:, 2]), np.ptp(ys)) / 2 + 10
+    ax.set_xlim(centre[0] - r, centre[0] + r)
+    ax.set_ylim(centre[1] - r, centre[1] + r)
+    ax.set_zlim(centre[2] - r, centre[2] + r)
+    ax.set_xlabel("x (mm)")
+    ax.set_ylabel("z (mm)")
+    ax.set_zlabel("-y (mm)" if camera_axes else "y (mm)")
+    if title:
+        ax.set_title(title)
+
+
+def plot_pose(params, intrinsics: cam.Intrinsics = cam.GANERATED, bone_lengths=None,
+              side: str = "right", fig=None):
+    """A posed hand in 3D beside its projection through ``intrinsics``.
+
+    Args: params (26,) pose parameters (radians, mm). Returns the figure.
+    """
+    import matplotlib.pyplot as plt
+    joints = hm.forward_kinematics(params, bone_lengths, side=side)
+    uv = cam.project(intrinsics, joints)
+    if fig is None:
+        fig = plt.figure(figsize=(9, 4.2))
+    fig.clf()
+    ax3 = fig.add_subplot(1, 2, 1, projection="3d")
+    plot_skeleton_3d(ax3, joints, title="3D joints, camera frame")
+    ax3.view_init(elev=15, azim=-70)
+    ax2 = fig.add_subplot(1, 2, 2)
+    ax2.set_xlim(0, intrinsics.width)
+    ax2.set_ylim(intrinsics.height, 0)
+    ax2.set_aspect("equal")
+    ax2.set_facecolor("#f4f4f4")
+    plot_skeleton_2d(ax2, uv)
+    ax2.set_title(f"projection ({intrinsics.width}x{intrinsics.height} px)")
+    ax2.set_xlabel("u (px)")
+    ax2.set_ylabel("v (px)")
+    fig.tight_layout()
+    return fig
+
+
+def pose_explorer(base_params=None, dofs=("index_base_flex", "index_mid_flex",
+                                          "thumb_base_abd", "middle_base_flex",
+                                          "rot_y", "trans_z")):
+    """Interactive sliders (ipywidgets) for a few pose parameters, redrawing
+    :func:`plot_pose`. Angles in degrees, translations in mm. Returns the widget."""
+    import ipywidgets as widgets
+    import matplotlib.pyplot as plt
+
+    params = np.array(base_params if base_params is not None else default_view_pose(), float)
+    sliders = {}
+    for name in dofs:
+        i = hm.dof_index(name)
+        if name.startswith("trans"):
+            lo, hi, val = (200.0, 900.0, params[i]) if name == "trans_z" else (-200.0, 200.0, params[i])
+        elif name.startswith("rot"):
+            lo, hi, val = -180.0, 180.0, np.rad2deg(params[i])
+        else:
+            lo, hi = np.rad2deg(hm.JOINT_LIMITS[i])
+            val = np.rad2deg(params[i])
+        sliders[name] = widgets.FloatSlider(value=float(val), min=float(lo), max=float(hi),
+                                            step=1.0, description=name,
+                                            continuous_update=False,
+                                            style={"description_width": "120px"})
+    out = widgets.Output()
+
+    def redraw(*_):
+        p = params.copy()
+        for name, s in sliders.items():
+            i = hm.dof_index(name)
+            p[i] = s.value if name.startswith("trans") else np.deg2rad(s.value)
+        with out:
+            out.clear_output(wait=True)
+            fig = plot_pose(p)
+            plt.show()
+            plt.close(fig)
+
+    for s in sliders.values():
+        s.observe(redraw, names="value")
+    redraw()
+    return widgets.HBox([widgets.VBox(list(sliders.values())), out])
+
+
+def default_view_pose(name: str = "open", distance_mm: float = 450.0) -> np.ndarray:
+    """Pose parameters (26,) of a named pose, palm towards the camera, fingers up,
+    wrist ``distance_mm`` in front of the camera and a little below its centre."""
+    p = hm.named_pose(name)
+    p[0:3] = [np.pi, 0.0, 0.0]       # hand frame +z (palm) -> camera -z; +y -> camera -y
+    p[3:6] = [0.0, 80.0, distance_mm]
+    return p
+
+
+def pipeline_figure(ax=None):
+    """The method's pipeline (GeoConGAN offline; RegNet + skeleton fitting online)."""
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
+    if ax is None:
+        _, ax = plt.subplots(figsize=(11, 3.6))
+    ax.set_xlim(0, 11)
+    ax.set_ylim(-0.75, 3.6)
+    ax.axis("off")
+
+    def box(x, y, w, h, text, color):
+        ax.add_patch(FancyBboxPatch((x, y), w, h, boxstyle="round,pad=0.05",
+                                    fc=color, ec="k", lw=1))
+        ax.text(x + w / 2, y + h / 2, text, ha="center", va="center", fontsize=9)
+
+    def arrow(x0, y0, x1, y1):
+        ax.add_patch(FancyArrowPatch((x0, y0), (x1, y1), arrowstyle="-|>",
+                                     mutation_scale=12, lw=1.2))
+
+    ax.text(0.1, 3.35, "offline: make training data", fontsize=10, weight="bold")
+    box(0.1, 2.3, 1.9, 0.8, "rendered hands\n(synthetic)", "#dde8f5")
+    box(2.6, 2.3, 2.2, 0.8, "GeoConGAN\nCycleGAN + SilNet", "#f7dcc8")
+    box(5.4, 2.3, 2.1, 0.8, "GANerated hands\n(real-looking)", "#dde8f5")
+    arrow(2.0, 2.7, 2.6, 2.7)
+    arrow(4.8, 2.7, 5.4, 2.7)
+    box(7.9, 2.3, 2.9, 0.8, "train RegNet on\nGANerated images", "#e3f1da")
+    arrow(7.5, 2.7, 7.9, 2.7)
+    ax.text(0.1, 1.55, "online: every video frame", fontsize=10, weight="bold")
+    box(0.1, 0.3, 1.7, 0.9, "RGB frame\n+ hand crop", "#eeeeee")
+    box(2.3, 0.3, 2.5, 0.9, "RegNet: 2D heatmaps\n+ root-relative 3D", "#e3f1da")
+    box(5.3, 0.3, 2.6, 0.9, "kinematic skeleton\nfitting (26 DoF)", "#f5efc8")
+    box(8.4, 0.3, 2.4, 0.9, "global 3D pose\n(mm, camera frame)", "#eeeeee")
+    arrow(1.8, 0.75, 2.3, 0.75)
+    arrow(4.8, 0.75, 5.3, 0.75)
+    arrow(7.9, 0.75, 8.4, 0.75)
+    arrow(9.35, 2.3, 3.6, 1.2)
+    ax.annotate("", xy=(0.95, 0.25), xytext=(9.6, 0.25),
+                arrowprops=dict(arrowstyle="-|>", connectionstyle="arc3,rad=-0.1",
+                                lw=1, ls="--"))
+    ax.text(5.3, -0.68, "the fitted pose places the next frame's crop", ha="center", fontsize=8)
+    return ax
+
+
+def show_images(images, titles=None, ncols: int = 4, size: float = 2.6, cmap=None):
+    """A grid of images (list of HxW or HxWx3 arrays). Returns (fig, axes)."""
+    import matplotlib.pyplot as plt
+    n = len(images)
+    nrows = int(np.ceil(n / ncols))
+    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows), squeeze=False)
+    for k, ax in enumerate(axes.flat):
+        ax.axis("off")
+        if k < n:
+            ax.imshow(images[k], cmap=cmap)
+            if titles is not None:
+                ax.set_title(titles[k], fontsize=9)
+    fig.tight_layout()
+    return fig, axes

@@ -1,0 +1,4 @@
+"""Test configuration shared by the unit tests."""
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
