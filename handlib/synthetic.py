@@ -1,0 +1,394 @@
+"""The rendered data set engine: poses, looks, backgrounds, one labelled frame at a time.
+
+Introduced in ``notebooks/01_dataset_preparation.ipynb``.
+
+A frame is described by a :class:`Scene` (pose, hand side and size, skin tone, lights,
+look, background), sampled by :func:`sample_scene` from a seeded generator, and turned
+into images and labels by :func:`render_frame`:
+
+* the hand model poses the rigged mesh (:mod:`handlib.hand_mesh`), so the 21 labelled
+  joints and the pixels agree by construction;
+* the crop is chosen as the GANerated data set chooses it (a square box around the hand
+  in the 640x480 image of the GANerated camera, resized to 256x256), and the mesh is
+  rendered straight into the crop through the crop's intrinsics, so
+  ``uv = scale * (project(K, X_global) - [u, v])`` holds exactly;
+* two looks: ``synth`` (uniform material, simple lighting: the SynthHands look, the
+  GeoConGAN's synthetic domain) and ``real-like`` (a stand-in for real photographs:
+  skin colour variation, soft multi-light shading, blur, sensor noise, JPEG).
+
+Frame index ``i`` of a set with seed ``s`` is always rendered from the generator
+``np.random.default_rng([s, i])``, so a set can be resumed or regenerated frame by frame.
+"""
+from __future__ import annotations
+
+import functools
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from handlib import camera as cam
+from handlib import hand_mesh, renderer
+from handlib import hand_model as hm
+
+LOOKS = ("synth", "real-like")
+BACKGROUNDS = ("white", "green", "clutter")
+GREEN_SCREEN = (14, 255, 14)          # SynthHands' green-screen colour (RGB, 0-255)
+
+# Skin tones (sRGB, 0-1) from very light to very dark; sampled by interpolation.
+SKIN_TONES = np.array([
+    [0.96, 0.80, 0.69], [0.92, 0.72, 0.60], [0.84, 0.62, 0.49],
+    [0.72, 0.52, 0.38], [0.56, 0.38, 0.27], [0.40, 0.26, 0.19], [0.29, 0.19, 0.14]])
+
+
+def skin_tone(t: float) -> np.ndarray:
+    """Skin albedo (3,) at ``t`` in [0, 1] along :data:`SKIN_TONES` (0 light, 1 dark)."""
+    x = np.clip(t, 0, 1) * (len(SKIN_TONES) - 1)
+    i = min(int(x), len(SKIN_TONES) - 2)
+    return SKIN_TONES[i] * (1 - (x - i)) + SKIN_TONES[i + 1] * (x - i)
+
+
+@dataclass
+class Scene:
+    """Everything needed to render one frame (all JSON-serialisable).
+
+    ``params``: 26 pose parameters (radians, mm; camera frame of the GANerated camera).
+    ``side``: "right"/"left". ``hand_scale``: bone-length factor (1 = the mesh's hand).
+    ``skin``: skin-tone position in [0, 1]. ``lights``: list of (direction (3,),
+    intensity) in the camera frame. ``ambient``: ambient light level.
+    ``look``: "synth" or "real-like". ``background``: "white", "green", "clutter" or an
+    image path. ``seed``: seed of the per-frame details (textures, noise).
+    """
+
+    params: list
+    side: str = "right"
+    hand_scale: float = 1.0
+    skin: float = 0.3
+    lights: list = field(default_factory=lambda: [([0.3, 0.5, 1.0], 0.8)])
+    ambient: float = 0.35
+    look: str = "synth"
+    background: str = "white"
+    seed: int = 0
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["params"] = [float(x) for x in self.params]
+        return d
+
+
+def sample_scene(rng: np.random.Generator, look: str = "synth", background: str | None = None,
+                 side: str | None = None, articulation=None,
+                 intrinsics: cam.Intrinsics = cam.GANERATED) -> Scene:
+    """Sample a plausible scene.
+
+    Poses: :func:`handlib.hand_model.sample_articulations` (correlated fingers within the
+    joint limits) unless ``articulation`` (26,) is given; global rotation uniform over all
+    views (palm, back, side); hand 25-75 cm from the camera, anywhere in the image;
+    size +/-15 %; skin tones over :data:`SKIN_TONES`; 1-3 lights of random direction and
+    intensity; ambient 0.2-0.5. Backgrounds default to white for ``synth`` and procedural
+    clutter for ``real-like``.
+    """
+    if look not in LOOKS:
+        raise ValueError(f"look must be one of {LOOKS}, got {look!r}")
+    params = np.zeros(hm.NUM_DOF)
+    if articulation is None:
+        params[6:] = hm.sample_articulations(rng, 1)[0, 6:]
+    else:
+        params[6:] = np.asarray(articulation, float)[6:]
+    params[0:3] = hm.random_rotations(rng, 1)[0]
+    # place the hand's centre (about the middle knuckle) at a random pixel and depth
+    depth = rng.uniform(250.0, 750.0)
+    margin = 0.18 * min(intrinsics.width, intrinsics.height)
+    pixel = rng.uniform([margin, margin], [intrinsics.width - margin, intrinsics.height - margin])
+    centre = cam.back_project(intrinsics, pixel, depth)
+    scale = float(rng.uniform(0.85, 1.15))
+    side = side or ("left" if rng.random() < 0.5 else "right")
+    canon = hm.forward_kinematics(np.r_[params[0:3], 0, 0, 0, params[6:]],
+                                  hm.default_bone_lengths(scale), side=side)
+    params[3:6] = centre - canon[hm.NORM_ROOT_JOINT]
+    n_lights = 1 if look == "synth" else int(rng.integers(1, 4))
+    lights = []
+    for k in range(n_lights):
+        d = rng.normal(size=3)
+        d[2] = abs(d[2]) + 0.3                    # mostly from the camera's side
+        intensity = rng.uniform(0.5, 0.9) if k == 0 else rng.uniform(0.1, 0.4)
+        lights.append(([float(x) for x in d / np.linalg.norm(d)], float(intensity)))
+    if background is None:
+        background = "white" if look == "synth" else "clutter"
+    return Scene(params=[float(x) for x in params], side=side, hand_scale=scale,
+                 skin=float(rng.beta(1.2, 1.5)), lights=lights,
+                 ambient=float(rng.uniform(0.2, 0.5)), look=look, background=background,
+                 seed=int(rng.integers(0, 2**31 - 1)))
+
+
+# ----------------------------------------------------------------------------- looks
+@functools.lru_cache(maxsize=1)
+def _mesh_features():
+    """Per-vertex features of the rest mesh used by the looks and visibility."""
+    mesh = hand_mesh.load_mesh()
+    normals = renderer.vertex_normals(mesh.vertices, mesh.triangles)
+    palm_side = np.clip(normals[:, 2] * 1.5, 0, 1)           # +z = palm side (right hand)
+    rest = hm.rest_model().joints
+    d = np.linalg.norm(mesh.vertices[None] - rest[:, None], axis=2)
+    # flesh radius around each joint: typical distance to the nearest surface vertices
+    radius = np.percentile(np.sort(d, axis=1)[:, :20], 80, axis=1)
+    # a smooth random field over the rest surface, for blotchy skin colour
+    return palm_side, radius
+
+
+def _skin_albedo(scene: Scene, rng: np.random.Generator) -> np.ndarray:
+    """Per-vertex albedo (V, 3) or a uniform one (3,) for the scene's look."""
+    base = skin_tone(scene.skin)
+    if scene.look == "synth":
+        return base
+    mesh = hand_mesh.load_mesh()
+    palm_side, _ = _mesh_features()
+    v = mesh.vertices
+    # low-frequency colour variation: a sum of random plane waves over the rest surface
+    field_ = np.zeros(len(v))
+    for _ in range(6):
+        k = rng.normal(size=3) / rng.uniform(15, 60)
+        field_ += np.sin(v @ k + rng.uniform(0, 2 * np.pi))
+    field_ /= 6
+    palm = np.array([0.93, 0.70, 0.62])                       # palms are lighter and pinker
+    alb = base[None] * (1 + 0.08 * field_[:, None] * np.array([1.0, 0.9, 0.8]))
+    alb = alb * (1 - 0.35 * palm_side[:, None]) + palm * 0.35 * palm_side[:, None] * (0.6 + 0.4 * base.mean())
+    # redder knuckles and fingertips
+    rest = hm.rest_model().joints
+    tips = rest[[4, 8, 12, 16, 20, 5, 9, 13, 17]]
+    near = np.exp(-np.min(np.linalg.norm(v[:, None] - tips[None], axis=2), axis=1) ** 2 / 150.0)
+    alb = alb * (1 - 0.08 * near[:, None]) + np.array([0.8, 0.35, 0.3]) * 0.08 * near[:, None]
+    return np.clip(alb, 0, 1)
+
+
+def make_background(kind: str, size: int, rng: np.random.Generator) -> np.ndarray:
+    """A background image (size, size, 3) float RGB in [0, 1].
+
+    ``kind``: "white", "green" (SynthHands' green screen), "clutter" (procedural: a colour
+    gradient, shapes, lines and noise, blurred) or the path of an image file.
+    """
+    import cv2
+    if kind == "white":
+        return np.ones((size, size, 3))
+    if kind == "green":
+        return np.broadcast_to(np.array(GREEN_SCREEN) / 255.0, (size, size, 3)).copy()
+    if kind == "clutter":
+        c0, c1 = rng.uniform(0.05, 0.95, size=(2, 3))
+        t = np.linspace(0, 1, size)
+        ang = rng.uniform(0, 2 * np.pi)
+        g = (np.cos(ang) * t[None, :] + np.sin(ang) * t[:, None])
+        g = (g - g.min()) / max(np.ptp(g), 1e-6)
+        img = (c0 * (1 - g[..., None]) + c1 * g[..., None]).astype(np.float32)
+        for _ in range(int(rng.integers(3, 10))):
+            color = tuple(float(x) for x in rng.uniform(0, 1, 3))
+            kind_s = rng.integers(0, 3)
+            p = rng.integers(-size // 4, size + size // 4, size=4)
+            if kind_s == 0:
+                cv2.rectangle(img, (int(p[0]), int(p[1])), (int(p[2]), int(p[3])), color, -1)
+            elif kind_s == 1:
+                cv2.circle(img, (int(p[0]), int(p[1])), int(rng.integers(5, size // 3)), color, -1)
+            else:
+                cv2.line(img, (int(p[0]), int(p[1])), (int(p[2]), int(p[3])), color,
+                         int(rng.integers(1, 8)))
+        img += rng.normal(0, 0.03, img.shape).astype(np.float32)
+        k = int(rng.integers(0, 3)) * 2 + 1
+        img = cv2.GaussianBlur(img, (k, k), 0) if k > 1 else img
+        return np.clip(img, 0, 1).astype(np.float64)
+    path = Path(kind)
+    img = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if img is None:
+        raise FileNotFoundError(f"{path}: expected a background image readable by OpenCV")
+    img = cv2.cvtColor(img, cv2.COLOR_BGR2RGB).astype(np.float64) / 255.0
+    h, w = img.shape[:2]
+    side = min(h, w)
+    y, x = rng.integers(0, h - side + 1), rng.integers(0, w - side + 1)
+    return cv2.resize(img[y:y + side, x:x + side], (size, size), interpolation=cv2.INTER_AREA)
+
+
+def list_background_images(folder) -> list[str]:
+    """Image files (jpg, png, bmp) in a folder, sorted; raises if there are none."""
+    folder = Path(folder)
+    exts = {".jpg", ".jpeg", ".png", ".bmp"}
+    found = sorted(str(p) for p in folder.iterdir() if p.suffix.lower() in exts) \
+        if folder.is_dir() else []
+    if not found:
+        raise FileNotFoundError(f"{folder}: expected a folder of background images "
+                                "(.jpg, .png, .bmp)")
+    return found
+
+
+# ---------------------------------------------------------------------------- frames
+@dataclass
+class Frame:
+    """One rendered, labelled frame (the crop).
+
+    ``rgb`` (S, S, 3) uint8; ``mask`` (S, S) bool; ``depth`` (S, S) float mm (0 outside);
+    ``xyz`` (21, 3) joints in the camera frame, mm; ``uv`` (21, 2) crop pixels;
+    ``visible`` (21,) bool; ``crop`` (u, v, scale) in the full image of ``intrinsics``.
+    """
+
+    rgb: np.ndarray
+    mask: np.ndarray
+    depth: np.ndarray
+    xyz: np.ndarray
+    uv: np.ndarray
+    visible: np.ndarray
+    crop: tuple
+    intrinsics: cam.Intrinsics
+    scene: Scene
+
+
+def joint_visibility(xyz, uv, frags: renderer.Fragments, hand_scale: float = 1.0) -> np.ndarray:
+    """Per-joint visibility (21,) from the z-buffer.
+
+    A joint is visible when its pixel lies in the image and on the silhouette, and the
+    nearest surface there is no further in front of it than the flesh around that joint
+    (the joint's "radius", measured on the rest mesh, times ``hand_scale``, plus 25 %).
+    """
+    _, radius = _mesh_features()
+    H, W = frags.depth.shape
+    px = np.round(uv).astype(int)
+    inside = (px[:, 0] >= 0) & (px[:, 0] < W) & (px[:, 1] >= 0) & (px[:, 1] < H)
+    vis = np.zeros(21, bool)
+    for j in np.flatnonzero(inside):
+        x, y = px[j]
+        d = frags.depth[y, x]
+        vis[j] = np.isfinite(d) and d >= xyz[j, 2] - 1.25 * radius[j] * hand_scale
+    return vis
+
+
+def render_frame(scene: Scene, size: int = 256, intrinsics: cam.Intrinsics = cam.GANERATED,
+                 crop_margin: float = 0.1, background_image: np.ndarray | None = None) -> Frame:
+    """Render one scene into a labelled ``size`` x ``size`` crop.
+
+    The crop is the square box around the projected hand (its mesh), enlarged by
+    ``crop_margin`` on each side, in the full image of ``intrinsics``.
+    """
+    import cv2
+    rng = np.random.default_rng(scene.seed)
+    bl = hm.default_bone_lengths(scene.hand_scale)
+    verts, tris, xyz = hand_mesh.skin(np.asarray(scene.params), bl, side=scene.side)
+    if np.any(verts[:, 2] < 10.0):
+        raise ValueError("the hand is behind or too close to the camera")
+    u, v, s = cam.square_crop_box(cam.project(intrinsics, verts), size, margin=crop_margin)
+    Kc = cam.crop_intrinsics(intrinsics, u, v, s)
+    frags = renderer.rasterize(verts, tris, Kc, size, size)
+    uv = cam.project(Kc, xyz)
+    lights = [renderer.Light(np.asarray(d, float), np.full(3, i)) for d, i in scene.lights]
+    albedo = _skin_albedo(scene, rng)
+    if scene.look == "synth":
+        color = renderer.shade(frags, verts, tris, albedo, lights, ambient=scene.ambient)
+    else:
+        tint = rng.uniform(0.9, 1.1, 3)
+        lights = [renderer.Light(L.direction, L.color * tint) for L in lights]
+        color = renderer.shade(frags, verts, tris, albedo, lights, ambient=scene.ambient,
+                               wrap=0.4, specular=0.12, shininess=12.0)
+    mask = frags.mask
+    if background_image is None:
+        background_image = make_background(scene.background, size, rng)
+    # soften the silhouette edge a little (anti-aliasing by blurring the mask)
+    alpha = cv2.GaussianBlur(mask.astype(np.float32), (3, 3), 0.6)[..., None]
+    img = color * alpha + background_image * (1 - alpha)
+    if scene.look == "real-like":
+        sigma = rng.uniform(0.3, 1.0)
+        img = cv2.GaussianBlur(img.astype(np.float32), (0, 0), sigma)
+        img = img + rng.normal(0, rng.uniform(0.005, 0.025), img.shape)
+    rgb = np.clip(img * 255 + 0.5, 0, 255).astype(np.uint8)
+    if scene.look == "real-like":
+        q = int(rng.integers(55, 95))
+        ok, buf = cv2.imencode(".jpg", rgb[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, q])
+        rgb = cv2.imdecode(buf, cv2.IMREAD_COLOR)[..., ::-1].copy()
+    depth = np.where(mask, frags.depth, 0.0)
+    visible = joint_visibility(xyz, uv, frags, scene.hand_scale)
+    return Frame(rgb=rgb, mask=mask, depth=depth, xyz=xyz, uv=uv, visible=visible,
+                 crop=(u, v, s), intrinsics=intrinsics, scene=scene)
+
+
+def frame_rng(seed: int, index: int) -> np.random.Generator:
+    """The generator of frame ``index`` in a set made with ``seed``."""
+    return np.random.default_rng([int(seed), int(index)])
+
+
+def render_index(seed: int, index: int, look: str = "synth", background: str | None = None,
+                 size: int = 256, intrinsics: cam.Intrinsics = cam.GANERATED,
+                 background_files: list[str] | None = None) -> Frame:
+    """Render frame ``index`` of a set made with ``seed`` (deterministic)."""
+    rng = frame_rng(seed, index)
+    if background_files:
+        background = background_files[int(rng.integers(0, len(background_files)))]
+    scene = sample_scene(rng, look=look, background=background, intrinsics=intrinsics)
+    return render_frame(scene, size=size, intrinsics=intrinsics)
+
+
+def paired_looks(scene: Scene, size: int = 256, intrinsics: cam.Intrinsics = cam.GANERATED):
+    """The same scene rendered in both looks: ``{"synth": Frame, "real-like": Frame}``."""
+    out = {}
+    for look in LOOKS:
+        bg = "white" if look == "synth" else scene.background if scene.background != "white" else "clutter"
+        s = Scene(**{**scene.to_dict(), "look": look, "background": bg})
+        out[look] = render_frame(s, size=size, intrinsics=intrinsics)
+    return out
+
+
+
+# ----------------------------------------------------------------- whole data sets
+def _render_one(args):
+    index, seed, look, background, size, bg_files = args
+    return index, render_index(seed, index, look=look, background=background, size=size,
+                               background_files=bg_files)
+
+
+def make_dataset(out, frames: int, look: str = "synth", seed: int = 0, background=None,
+                 size: int = 256, workers: int = 1, progress: bool = True) -> dict:
+    """Render frames ``0 .. frames-1`` into ``out`` (GANerated layout), resuming if possible.
+
+    ``background``: None (the look's default), "white", "green", "clutter" or a folder of
+    images. Frames already complete are skipped, so rerunning the same command resumes and
+    a larger ``frames`` extends the set. Returns ``{"written", "skipped", "total"}``.
+    Raises ValueError if ``out`` holds a set made with other settings.
+    """
+    from handlib import datasets
+
+    out = Path(out)
+    if look not in LOOKS:
+        raise ValueError(f"look must be one of {LOOKS}, got {look!r}")
+    bg_files = None
+    if background is not None and background not in BACKGROUNDS:
+        bg_files = list_background_images(background)
+    info = {"generator": "handlib.synthetic", "look": look, "seed": int(seed),
+            "background": background, "size": int(size), "layout": "ganerated"}
+    info_path = out / datasets.DATASET_INFO_FILE
+    if info_path.is_file():
+        try:
+            old = json.loads(info_path.read_text())
+        except ValueError:
+            old = None
+        if not isinstance(old, dict) or {k: old.get(k) for k in info} != info:
+            raise ValueError(f"{out} holds a set made with other settings ({info_path}: {old}); "
+                             "choose another output folder, or the same settings to resume")
+    datasets.write_dataset_info(out, info, cam.GANERATED)
+    todo = [i for i in range(frames) if not datasets.frame_is_complete(out, i)]
+    jobs = [(i, seed, look, background, size, bg_files) for i in todo]
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+        bar = tqdm(total=frames, initial=frames - len(todo), unit="frame", desc=f"rendering {out}")
+    try:
+        if workers > 1 and len(jobs) > 1:
+            import multiprocessing as mp
+            with mp.get_context("spawn").Pool(workers) as pool:
+                results = pool.imap_unordered(_render_one, jobs, chunksize=4)
+                for index, frame in results:
+                    datasets.write_frame(out, index, frame)
+                    if bar:
+                        bar.update(1)
+        else:
+            for job in jobs:
+                datasets.write_frame(out, *_render_one(job))
+                if bar:
+                    bar.update(1)
+    finally:
+        if bar:
+            bar.close()
+    return {"written": len(todo), "skipped": frames - len(todo), "total": frames}
