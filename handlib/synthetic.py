@@ -239,22 +239,47 @@ class Frame:
     scene: Scene
 
 
+PALM_JOINTS = (0, 1, 2, 5, 9, 13, 17)
+"""Joints inside the thick part of the hand (wrist, thumb CMC and MCP, knuckles)."""
+
+
+@functools.lru_cache(maxsize=1)
+def _triangle_segments() -> np.ndarray:
+    """(F,) the hand segment of each mesh triangle: the course joint whose rotation moves
+    it (0 = palm), from the skin weight of its vertices' dominant joint."""
+    mesh = hand_mesh.load_mesh()
+    dominant = mesh.skin_joints[np.arange(len(mesh.vertices)), mesh.skin_weights.argmax(1)]
+    seg_v = mesh.driver[dominant]
+    tri = mesh.triangles
+    # majority over the three vertices (ties: the first vertex)
+    a, b, c = seg_v[tri[:, 0]], seg_v[tri[:, 1]], seg_v[tri[:, 2]]
+    return np.where(b == c, b, a)
+
+
 def joint_visibility(xyz, uv, frags: renderer.Fragments, hand_scale: float = 1.0) -> np.ndarray:
     """Per-joint visibility (21,) from the z-buffer.
 
-    A joint is visible when its pixel lies in the image and on the silhouette, and the
-    nearest surface there is no further in front of it than the flesh around that joint
-    (the joint's "radius", measured on the rest mesh, times ``hand_scale``, plus 25 %).
+    A joint is visible when its pixel lies in the image and on the silhouette, the
+    surface seen there belongs to one of the two hand segments that meet at the joint
+    (another finger, or the palm in front of a fingertip, occludes it), and that surface
+    is no further in front of the joint than the flesh around it: the joint's radius on
+    the rest mesh plus 25 % for finger joints, 30 mm for the thick palm joints
+    (:data:`PALM_JOINTS`), times ``hand_scale``.
     """
     _, radius = _mesh_features()
+    segments = _triangle_segments()
     H, W = frags.depth.shape
     px = np.round(uv).astype(int)
     inside = (px[:, 0] >= 0) & (px[:, 0] < W) & (px[:, 1] >= 0) & (px[:, 1] < H)
     vis = np.zeros(21, bool)
     for j in np.flatnonzero(inside):
         x, y = px[j]
-        d = frags.depth[y, x]
-        vis[j] = np.isfinite(d) and d >= xyz[j, 2] - 1.25 * radius[j] * hand_scale
+        t = frags.triangle[y, x]
+        if t < 0:
+            continue
+        own = segments[t] in (j, hm.PARENTS[j]) or (j == 0 and segments[t] == 0)
+        tol = (30.0 if j in PALM_JOINTS else 1.25 * radius[j]) * hand_scale
+        vis[j] = own and frags.depth[y, x] >= xyz[j, 2] - tol
     return vis
 
 

@@ -1,0 +1,71 @@
+"""Rendered labels agree with the rendered pixels."""
+import numpy as np
+
+from handlib import camera as cam
+from handlib import hand_model as hm
+from handlib import renderer, synthetic
+
+
+def test_rendered_labels_agree_with_pixels():
+    n_visible = 0
+    for i in range(12):
+        f = synthetic.render_index(11, i, look="synth" if i % 2 else "real-like")
+        assert f.rgb.shape == (256, 256, 3) and f.mask.shape == (256, 256)
+        np.testing.assert_array_equal(f.depth > 0, f.mask)
+        px = np.round(f.uv).astype(int)
+        for j in np.flatnonzero(f.visible):
+            x, y = px[j]
+            assert f.mask[y, x], f"frame {i}: visible joint {j} is off the silhouette"
+            gap = f.xyz[j, 2] - f.depth[y, x]      # surface in front of the joint, mm
+            # a finger's radius beyond the knuckles; the palm (W, T0, T1, X0) is thicker
+            radius = 25.0 if j in synthetic.PALM_JOINTS else 12.0
+            assert -1.0 <= gap <= radius * f.scene.hand_scale * 1.3, (i, j, gap)
+        n_visible += f.visible.sum()
+        # the files' definition of 2D joints
+        u, v, s = f.crop
+        np.testing.assert_allclose(f.uv, s * (cam.project(cam.GANERATED, f.xyz) - [u, v]), atol=1e-9)
+    assert n_visible > 12 * 21 * 0.4                # most joints are seen in most views
+
+
+def _pose(name, rotation):
+    p = hm.named_pose(name)
+    p[0:3] = rotation
+    p[3:6] = [0.0, 0.0, 0.0]
+    centre = hm.forward_kinematics(p)[9]
+    p[3:6] = -centre + [0.0, 0.0, 450.0]
+    scene = synthetic.Scene(params=list(p), side="right")
+    return synthetic.render_frame(scene)
+
+
+def test_a_fists_fingertips_are_hidden_when_the_palm_faces_away():
+    tips = [8, 12, 16, 20]
+    back = _pose("fist", [0.0, 0.0, 0.0])     # palm normal +z: away from the camera
+    assert not back.visible[tips].any()
+    assert back.visible[[5, 9, 13, 17]].sum() >= 3   # the knuckles are seen
+    open_hand = _pose("open", [np.pi, 0.0, 0.0])     # an open palm towards the camera
+    assert open_hand.visible.all()
+
+
+def test_rendering_is_deterministic_and_looks_share_labels():
+    a = synthetic.render_index(2, 7, look="real-like")
+    b = synthetic.render_index(2, 7, look="real-like")
+    np.testing.assert_array_equal(a.rgb, b.rgb)
+    pair = synthetic.paired_looks(a.scene)
+    np.testing.assert_allclose(pair["synth"].uv, pair["real-like"].uv)
+    np.testing.assert_array_equal(pair["synth"].mask, pair["real-like"].mask)
+    assert np.abs(pair["synth"].rgb.astype(int) - pair["real-like"].rgb).mean() > 5
+
+
+def test_rasterizer_matches_an_analytic_square():
+    # a 100 mm square at 500 mm, facing the camera, covers a known block of pixels
+    K = cam.GANERATED.K
+    v = np.array([[-50, -50, 500], [50, -50, 500], [50, 50, 500], [-50, 50, 500]], float)
+    tris = np.array([[0, 2, 1], [0, 3, 2]])       # counter-clockwise seen from the camera
+    fr = renderer.rasterize(v, tris, K, 640, 480)
+    uv = cam.project(K, v)
+    inside = ((np.arange(640)[None] >= uv[0, 0]) & (np.arange(640)[None] <= uv[2, 0])
+              & (np.arange(480)[:, None] >= uv[0, 1]) & (np.arange(480)[:, None] <= uv[2, 1]))
+    assert np.abs(fr.mask.astype(int) - inside).sum() <= 2 * (uv[2, 0] - uv[0, 0])
+    np.testing.assert_allclose(fr.depth[fr.mask], 500.0)
+    back = renderer.rasterize(v, tris[:, ::-1], K, 640, 480)
+    assert not back.mask.any()                      # back faces are culled
