@@ -182,10 +182,11 @@ def make_pipeline(samples, config: PipelineConfig | None = None, repeat: bool = 
                 bg = random_background(keys[4], S)
                 image = tf.where(use, image * mask + bg * (1 - mask), image)
             j = cfg.color_jitter
-            image = tf.image.stateless_random_brightness(image, j * 0.5, keys[5])
-            image = tf.image.stateless_random_contrast(image, 1 - j, 1 + j, keys[6])
-            image = tf.image.stateless_random_saturation(image, 1 - j, 1 + j, keys[7])
-            image = tf.clip_by_value(image, 0.0, 1.0)
+            if j > 0:
+                image = tf.image.stateless_random_brightness(image, j * 0.5, keys[5])
+                image = tf.image.stateless_random_contrast(image, 1 - j, 1 + j, keys[6])
+                image = tf.image.stateless_random_saturation(image, 1 - j, 1 + j, keys[7])
+                image = tf.clip_by_value(image, 0.0, 1.0)
         inside = tf.reduce_all((uv_in >= -0.5) & (uv_in <= S - 0.5), axis=-1)
         visible = item["visible"] * tf.cast(inside, tf.float32)
         uv_hm = hmaps.to_heatmap_coords(uv_in, S, Hs)
