@@ -191,10 +191,10 @@ def make_background(kind: str, size: int, rng: np.random.Generator) -> np.ndarra
             else:
                 cv2.line(img, (int(p[0]), int(p[1])), (int(p[2]), int(p[3])), color,
                          int(rng.integers(1, 8)))
-        img += rng.normal(0, 0.03, img.shape).astype(np.float32)
+        img += rng.standard_normal(img.shape, dtype=np.float32) * np.float32(0.03)
         k = int(rng.integers(0, 3)) * 2 + 1
         img = cv2.GaussianBlur(img, (k, k), 0) if k > 1 else img
-        return np.clip(img, 0, 1).astype(np.float64)
+        return np.clip(img, 0, 1)
     path = Path(kind)
     img = cv2.imread(str(path), cv2.IMREAD_COLOR)
     if img is None:
@@ -314,11 +314,11 @@ def render_frame(scene: Scene, size: int = 256, intrinsics: cam.Intrinsics = cam
         background_image = make_background(scene.background, size, rng)
     # soften the silhouette edge a little (anti-aliasing by blurring the mask)
     alpha = cv2.GaussianBlur(mask.astype(np.float32), (3, 3), 0.6)[..., None]
-    img = color * alpha + background_image * (1 - alpha)
+    img = color.astype(np.float32) * alpha + background_image.astype(np.float32) * (1 - alpha)
     if scene.look == "real-like":
         sigma = rng.uniform(0.3, 1.0)
-        img = cv2.GaussianBlur(img.astype(np.float32), (0, 0), sigma)
-        img = img + rng.normal(0, rng.uniform(0.005, 0.025), img.shape)
+        img = cv2.GaussianBlur(img, (0, 0), sigma)
+        img += rng.standard_normal(img.shape, dtype=np.float32) * np.float32(rng.uniform(0.005, 0.025))
     rgb = np.clip(img * 255 + 0.5, 0, 255).astype(np.uint8)
     if scene.look == "real-like":
         q = int(rng.integers(55, 95))
