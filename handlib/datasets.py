@@ -199,7 +199,7 @@ def read_ganerated(root, limit: int | None = None) -> list[HandSample]:
     intr = _read_intrinsics(root)
     out = []
     for part in parts:
-        seq = f"{part.parent.name}/{part.name}"
+        seq = f"{root.resolve().name}/{part.parent.name}/{part.name}"   # unique across sets
         frames = sorted(m.group(1) for m in map(_GAN_FRAME.match, os.listdir(part)) if m)
         for f in frames:
             out.append(read_ganerated_frame(part, f, seq, intr))

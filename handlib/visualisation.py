@@ -196,3 +196,92 @@ def show_images(images, titles=None, ncols: int = 4, size: float = 2.6, cmap=Non
                 ax.set_title(titles[k], fontsize=9)
     fig.tight_layout()
     return fig, axes
+
+
+def show_samples(samples, ncols: int = 4, size: float = 2.4, with_mask_depth: bool = True):
+    """Rows of samples: image with skeleton, and (when present) silhouette and depth.
+
+    ``samples``: :class:`handlib.datasets.HandSample` records. Returns the figure.
+    """
+    import matplotlib.pyplot as plt
+    rows = 3 if with_mask_depth else 1
+    n = len(samples)
+    fig, axes = plt.subplots(rows, n, figsize=(size * n, size * rows), squeeze=False)
+    for k, s in enumerate(samples):
+        ax = axes[0, k]
+        ax.imshow(s.load_image())
+        if s.uv is not None:
+            plot_skeleton_2d(ax, s.uv, s.visible, linewidth=1.2, markersize=2)
+        look = s.extra.get("look", s.source)
+        ax.set_title(f"{look}, {s.side or '?'} hand", fontsize=8)
+        if with_mask_depth:
+            m = s.load_mask()
+            axes[1, k].imshow(m if m is not None else np.zeros((2, 2)), cmap="gray")
+            axes[1, k].set_title("silhouette", fontsize=8)
+            d = s.load_depth()
+            if d is not None:
+                d = np.where(d > 0, d, np.nan)
+                im = axes[2, k].imshow(d, cmap="viridis")
+                fig.colorbar(im, ax=axes[2, k], fraction=0.046, pad=0.02).ax.tick_params(labelsize=6)
+            axes[2, k].set_title("depth (mm)", fontsize=8)
+    for ax in axes.flat:
+        ax.axis("off")
+    fig.tight_layout()
+    return fig
+
+
+def plot_dataset_statistics(samples):
+    """Pose spread, per-joint visibility and hand size in the crop of a rendered set.
+
+    Uses the scene files written by the engine (``sample.extra['params']``). Returns the
+    figure.
+    """
+    import matplotlib.pyplot as plt
+    params = np.array([s.extra["params"] for s in samples if "params" in s.extra])
+    vis = np.array([s.visible for s in samples if s.visible is not None], float)
+    sizes = np.array([np.ptp(s.uv, axis=0).max() for s in samples])
+    fig, axes = plt.subplots(1, 4, figsize=(15, 3.2))
+    flex = [hm.dof_index(f"{f}_mid_flex") for f in hm.FINGER_NAMES]
+    axes[0].hist(np.rad2deg(params[:, flex]), bins=15, stacked=True,
+                 color=[hm.FINGER_COLORS[f] for f in hm.FINGER_NAMES], label=hm.FINGER_NAMES)
+    axes[0].set_xlabel("middle-joint flexion (degrees)")
+    axes[0].set_ylabel("frames")
+    axes[0].legend(fontsize=7)
+    # viewing direction: the palm normal in the camera frame (z<0: palm towards camera)
+    R = hm.rotation_matrix(params[:, 0:3])
+    normal_z = R[:, 2, 2]           # the palm faces +z in the hand frame, either side
+    axes[1].hist(normal_z, bins=20, color="#888")
+    axes[1].set_xlabel("palm normal z (-1 palm to camera, +1 back)")
+    axes[2].bar(range(21), vis.mean(axis=0), color=["#7f7f7f"] + sum(
+        [[hm.FINGER_COLORS[f]] * 4 for f in hm.FINGER_NAMES], []))
+    axes[2].set_xticks(range(21), hm.JOINT_NAMES, rotation=90, fontsize=7)
+    axes[2].set_ylabel("fraction visible")
+    axes[2].set_ylim(0, 1)
+    axes[3].hist(sizes, bins=15, color="#888")
+    axes[3].set_xlabel("hand extent in the crop (pixels)")
+    fig.tight_layout()
+    return fig
+
+
+def show_augmented_batch(images, targets, heatmap_joint: int | None = 8, ncols: int = 4,
+                         size: float = 2.4):
+    """A batch from :func:`handlib.pipeline.make_pipeline`: each image with its
+    transformed skeleton, and (optionally) one joint's target heatmap underneath."""
+    import matplotlib.pyplot as plt
+    images = np.asarray(images)
+    uv = np.asarray(targets["uv_input"])
+    vis = np.asarray(targets["visible"]) > 0
+    heat = np.asarray(targets["heatmaps"])
+    n = min(len(images), ncols)
+    rows = 2 if heatmap_joint is not None else 1
+    fig, axes = plt.subplots(rows, n, figsize=(size * n, size * rows), squeeze=False)
+    for k in range(n):
+        axes[0, k].imshow(images[k])
+        plot_skeleton_2d(axes[0, k], uv[k], vis[k], linewidth=1, markersize=2)
+        if heatmap_joint is not None:
+            axes[1, k].imshow(heat[k, ..., heatmap_joint], cmap="magma", vmin=0, vmax=1)
+            axes[1, k].set_title(f"target heatmap, joint {hm.JOINT_NAMES[heatmap_joint]}", fontsize=8)
+    for ax in axes.flat:
+        ax.axis("off")
+    fig.tight_layout()
+    return fig

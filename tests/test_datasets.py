@@ -14,7 +14,8 @@ FIX = Path(__file__).parent / "fixtures"
 
 def test_ganerated_reader_returns_the_written_values():
     samples = datasets.read_ganerated(FIX / "ganerated")
-    assert [s.sequence for s in samples] == ["noObject/0001", "noObject/0001", "withObject/0001"]
+    assert [s.sequence for s in samples] == ["ganerated/noObject/0001", "ganerated/noObject/0001",
+                                             "ganerated/withObject/0001"]
     second = samples[1]                     # noObject/0001/0002: offset 2 in the fixture
     assert second.image_path.endswith("noObject/0001/0002_color_composed.png")
     assert second.xyz_norm.shape == (21, 3) and second.xyz_norm[0, 0] == pytest.approx(2.00)
