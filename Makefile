@@ -27,8 +27,11 @@ $(STAMP): pyproject.toml
 	  --display-name "Python (handlib course)" >/dev/null
 	@touch $(STAMP)
 
+# JupyterLab refuses to run as root (containers) unless told to
+LAB_ARGS ?= $(if $(filter 0,$(shell id -u)),--allow-root,)
+
 lab: $(STAMP)
-	$(BIN)/jupyter lab notebooks/
+	$(BIN)/jupyter lab $(LAB_ARGS) notebooks/
 
 NBVAL := --nbval-lax --nbval-current-env --nbval-sanitize-with tests/sanitize.cfg \
          --nbval-cell-timeout=1200
