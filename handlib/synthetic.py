@@ -133,8 +133,9 @@ def _mesh_features():
     d = np.linalg.norm(mesh.vertices[None] - rest[:, None], axis=2)
     # flesh radius around each joint: typical distance to the nearest surface vertices
     radius = np.percentile(np.sort(d, axis=1)[:, :20], 80, axis=1)
-    # a smooth random field over the rest surface, for blotchy skin colour
-    return palm_side, radius
+    # closeness of each vertex to a knuckle or fingertip (redder skin there)
+    near = np.exp(-d[[4, 8, 12, 16, 20, 5, 9, 13, 17]].min(axis=0) ** 2 / 150.0)
+    return palm_side, radius, near
 
 
 def _skin_albedo(scene: Scene, rng: np.random.Generator) -> np.ndarray:
@@ -143,7 +144,7 @@ def _skin_albedo(scene: Scene, rng: np.random.Generator) -> np.ndarray:
     if scene.look == "synth":
         return base
     mesh = hand_mesh.load_mesh()
-    palm_side, _ = _mesh_features()
+    palm_side, _, near = _mesh_features()
     v = mesh.vertices
     # low-frequency colour variation: a sum of random plane waves over the rest surface
     field_ = np.zeros(len(v))
@@ -155,9 +156,6 @@ def _skin_albedo(scene: Scene, rng: np.random.Generator) -> np.ndarray:
     alb = base[None] * (1 + 0.08 * field_[:, None] * np.array([1.0, 0.9, 0.8]))
     alb = alb * (1 - 0.35 * palm_side[:, None]) + palm * 0.35 * palm_side[:, None] * (0.6 + 0.4 * base.mean())
     # redder knuckles and fingertips
-    rest = hm.rest_model().joints
-    tips = rest[[4, 8, 12, 16, 20, 5, 9, 13, 17]]
-    near = np.exp(-np.min(np.linalg.norm(v[:, None] - tips[None], axis=2), axis=1) ** 2 / 150.0)
     alb = alb * (1 - 0.08 * near[:, None]) + np.array([0.8, 0.35, 0.3]) * 0.08 * near[:, None]
     return np.clip(alb, 0, 1)
 
@@ -266,7 +264,7 @@ def joint_visibility(xyz, uv, frags: renderer.Fragments, hand_scale: float = 1.0
     the rest mesh plus 25 % for finger joints, 30 mm for the thick palm joints
     (:data:`PALM_JOINTS`), times ``hand_scale``.
     """
-    _, radius = _mesh_features()
+    _, radius, _ = _mesh_features()
     segments = _triangle_segments()
     H, W = frags.depth.shape
     px = np.round(uv).astype(int)
