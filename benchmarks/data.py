@@ -22,7 +22,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import numpy as np  # noqa: E402
 
 from benchmarks._common import report  # noqa: E402
-from handlib import camera as cam, hand_mesh, renderer, synthetic  # noqa: E402
+from handlib import hand_mesh, renderer, synthetic  # noqa: E402
 
 
 def naive_rasterize(verts, tris, K, size):
@@ -58,13 +58,12 @@ def bench_render(n: int) -> list[dict]:
     t0 = time.perf_counter()
     for f in frames:
         v, t, _ = hand_mesh.skin(np.asarray(f.scene.params), None, f.scene.side)
-        Kc = cam.crop_intrinsics(cam.GANERATED, *f.crop)
-        naive_rasterize(v, t, Kc, 256)
+        naive_rasterize(v, t, f.crop.K, 256)
     naive = len(frames) / (time.perf_counter() - t0)
     t0 = time.perf_counter()
     for f in frames:
         v, t, _ = hand_mesh.skin(np.asarray(f.scene.params), None, f.scene.side)
-        renderer.rasterize(v, t, cam.crop_intrinsics(cam.GANERATED, *f.crop), 256, 256)
+        renderer.rasterize(v, t, f.crop.K, 256, 256)
     fast = len(frames) / (time.perf_counter() - t0)
     rows.append({"what": "skin + z-buffer only, naive loop (baseline)", "per_s": naive, "ratio": 1.0})
     rows.append({"what": "skin + z-buffer only, vectorised", "per_s": fast, "ratio": fast / naive})

@@ -9,11 +9,29 @@ Commands
 Rerunning the same command resumes where it stopped: frame ``i`` is always rendered from
 seed ``(seed, i)``, each file is written atomically, and a frame whose ``scene.json``
 (written last) exists is skipped.
+
+A user's mistake (a bad option, an output path that is a file, a missing background
+folder) is reported in one line on stderr with exit status 2, never as a traceback.
 """
 from __future__ import annotations
 
 import argparse
 import sys
+
+MIN_SIZE, MAX_SIZE = 32, 2048
+
+
+def _int_in(lo: int, hi: int | None, what: str):
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{what} must be a whole number, got {text!r}") from None
+        if value < lo or (hi is not None and value > hi):
+            rng = f"at least {lo}" if hi is None else f"between {lo} and {hi}"
+            raise argparse.ArgumentTypeError(f"{what} must be {rng}, got {value}")
+        return value
+    return parse
 
 
 def main(argv=None) -> int:
@@ -21,21 +39,27 @@ def main(argv=None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("make-dataset", help="render a labelled data set (GANerated layout)")
     p.add_argument("--out", required=True, help="output folder (created; resumed if it exists)")
-    p.add_argument("--frames", type=int, required=True, help="number of frames")
+    p.add_argument("--frames", type=_int_in(1, None, "--frames"), required=True,
+                   help="number of frames (at least 1)")
     p.add_argument("--look", default="synth", choices=["synth", "real-like"])
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=_int_in(0, 2**32 - 1, "--seed"), default=0)
     p.add_argument("--background", default=None,
                    help="white, green, clutter, or a folder of images (default: white for "
                         "synth, clutter for real-like)")
-    p.add_argument("--size", type=int, default=256, help="crop size in pixels (default 256)")
-    p.add_argument("--workers", type=int, default=1, help="processes (default 1)")
+    p.add_argument("--size", type=_int_in(MIN_SIZE, MAX_SIZE, "--size"), default=256,
+                   help=f"crop size in pixels ({MIN_SIZE}-{MAX_SIZE}, default 256)")
+    p.add_argument("--workers", type=_int_in(1, 64, "--workers"), default=1,
+                   help="processes (default 1)")
     args = parser.parse_args(argv)
     if args.command == "make-dataset":
+        from handlib.synthetic import make_dataset
         try:
-            from handlib.synthetic import make_dataset
             summary = make_dataset(args.out, args.frames, args.look, args.seed, args.background,
                                    args.size, args.workers)
-        except (ValueError, FileNotFoundError) as exc:
+        except KeyboardInterrupt:
+            print(f"interrupted: rerun the same command to resume {args.out}", file=sys.stderr)
+            return 130
+        except (ValueError, OSError) as exc:        # DataFileError is a ValueError
             print(f"error: {exc}", file=sys.stderr)
             return 2
         print(f"{args.out}: {summary['written']} frames written, "

@@ -9,14 +9,16 @@ coordinates ``(u, v)`` = (column, row), with the *centre* of pixel ``(i, j)`` at
 A crop of the GANerated data set is described by ``(u, v, scale)``: the crop's top-left
 corner in the original image and its scale, so that a point's crop pixel is
 ``uv_crop = scale * (project(K, X) - [u, v])``. That is the same as projecting with the
-*crop intrinsics* ``crop_intrinsics(K, u, v, scale)``; :func:`crop_image` resamples an
-image with exactly this map.
+*crop intrinsics* ``crop_intrinsics(K, u, v, scale)``. Crops in general (the course's
+perspective crop camera, rotations, flips) live in :mod:`handlib.crop_camera`.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
 import numpy as np
+
+from handlib import backend
 
 
 @dataclass(frozen=True)
@@ -55,25 +57,52 @@ SYNTHHANDS_DEPTH_TO_COLOR = np.array([24.7, -0.0471401, 3.72045])
 
 
 def _K(camera) -> np.ndarray:
-    return camera.K if isinstance(camera, Intrinsics) else np.asarray(camera, dtype=np.float64)
+    K = camera.K if isinstance(camera, Intrinsics) else np.asarray(camera, dtype=np.float64)
+    if K.shape != (3, 3):
+        raise ValueError(f"camera must be Intrinsics or a 3x3 matrix, got shape {K.shape}")
+    return K
+
+
+def _trailing(name: str, a, n: int):
+    if a.ndim < 1 or a.shape[-1] != n:
+        raise ValueError(f"{name} must have shape (..., {n}), got {tuple(a.shape)}")
+
+
+def _project(xp, K, p):
+    """Shared pinhole projection for NumPy and TensorFlow (``xp``: a backend)."""
+    z = p[..., 2:3]
+    return xp.concat([K[0, 0] * p[..., 0:1] / z + K[0, 2],
+                      K[1, 1] * p[..., 1:2] / z + K[1, 2]], -1)
 
 
 def project(camera, points) -> np.ndarray:
     """Project 3D points (..., 3) in mm (camera frame) to pixels (..., 2).
 
-    ``camera``: an :class:`Intrinsics` or a 3x3 matrix.
+    ``camera``: an :class:`Intrinsics` or a 3x3 matrix (zero skew).
     """
-    K = _K(camera)
     p = np.asarray(points, dtype=np.float64)
-    z = p[..., 2:3]
-    return np.concatenate([K[0, 0] * p[..., 0:1] / z + K[0, 2],
-                           K[1, 1] * p[..., 1:2] / z + K[1, 2]], axis=-1)
+    _trailing("points", p, 3)
+    return _project(backend.NP, _K(camera), p)
+
+
+def project_tf(camera, points):
+    """TensorFlow twin of :func:`project` (differentiable in ``points``; float32 or 64).
+
+    ``points`` (..., 3) tensor in mm; returns (..., 2) pixels in the points' dtype. Used
+    by RegNet's projection layer and the fitting's 2D term.
+    """
+    tf = backend.tensorflow()
+    p = tf.convert_to_tensor(points)
+    _trailing("points", p, 3)
+    K = tf.constant(_K(camera), dtype=p.dtype)
+    return _project(backend.TF(), K, p)
 
 
 def back_project(camera, uv, depth) -> np.ndarray:
     """Pixels (..., 2) at depths (...) in mm -> 3D points (..., 3) in the camera frame."""
     K = _K(camera)
     uv = np.asarray(uv, dtype=np.float64)
+    _trailing("uv", uv, 2)
     z = np.asarray(depth, dtype=np.float64)
     x = (uv[..., 0] - K[0, 2]) / K[0, 0] * z
     y = (uv[..., 1] - K[1, 2]) / K[1, 1] * z
@@ -81,48 +110,9 @@ def back_project(camera, uv, depth) -> np.ndarray:
 
 
 def crop_intrinsics(K, u: float, v: float, scale: float) -> np.ndarray:
-    """The 3x3 intrinsics of a crop (top-left ``(u, v)``, ``scale``) of an image with ``K``."""
+    """The 3x3 intrinsics of an affine crop (top-left ``(u, v)``, ``scale``) of an image
+    with ``K``: the GANerated files' crops. See :mod:`handlib.crop_camera` for crops in
+    general (perspective, rotated, flipped)."""
     K = _K(K)
     A = np.array([[scale, 0.0, -scale * u], [0.0, scale, -scale * v], [0.0, 0.0, 1.0]])
     return A @ K
-
-
-def to_crop(uv, u: float, v: float, scale: float) -> np.ndarray:
-    """Full-image pixels (..., 2) -> crop pixels: ``scale * (uv - [u, v])``."""
-    return scale * (np.asarray(uv, dtype=np.float64) - np.array([u, v]))
-
-
-def from_crop(uv_crop, u: float, v: float, scale: float) -> np.ndarray:
-    """Crop pixels (..., 2) -> full-image pixels (inverse of :func:`to_crop`)."""
-    return np.asarray(uv_crop, dtype=np.float64) / scale + np.array([u, v])
-
-
-def square_crop_box(uv, size: int, margin: float = 0.25, min_side: float = 16.0):
-    """A square crop ``(u, v, scale)`` around 2D points (N, 2) in full-image pixels.
-
-    The box is centred on the points' bounding box and its side is the larger extent
-    times ``1 + 2 * margin``; ``scale = size / side`` maps it to ``size`` pixels.
-    """
-    uv = np.asarray(uv, dtype=np.float64).reshape(-1, 2)
-    lo, hi = uv.min(axis=0), uv.max(axis=0)
-    centre = (lo + hi) / 2
-    side = max(float((hi - lo).max()) * (1 + 2 * margin), min_side)
-    scale = size / side
-    # pixel centres: crop pixel 0 and size-1 sit symmetrically about the centre
-    u, v = centre - (size - 1) / (2 * scale)
-    return float(u), float(v), float(scale)
-
-
-def crop_image(image: np.ndarray, u: float, v: float, scale: float, size: int,
-               interpolation=None, border_value=0) -> np.ndarray:
-    """Resample the crop ``(u, v, scale)`` of ``image`` into a ``size`` x ``size`` image.
-
-    Uses the exact map of :func:`to_crop` (pixel centres), so 2D labels transformed with
-    :func:`to_crop` land on the same image features.
-    """
-    import cv2
-    if interpolation is None:
-        interpolation = cv2.INTER_LINEAR
-    M = np.array([[scale, 0.0, -scale * u], [0.0, scale, -scale * v]])
-    return cv2.warpAffine(image, M, (int(size), int(size)), flags=interpolation,
-                          borderMode=cv2.BORDER_CONSTANT, borderValue=border_value)

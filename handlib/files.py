@@ -57,21 +57,43 @@ def load_npz(path, shapes: dict[str, tuple]) -> dict[str, np.ndarray]:
     return arrays
 
 
+def _umask() -> int:
+    """The process's file-creation mask (read without changing it for long)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _fsync(path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 @contextlib.contextmanager
 def atomic_path(path, suffix: str | None = None):
     """Yield a temporary path beside ``path``; on success rename it onto ``path``.
 
     The temporary name keeps the file's extension (``suffix``, default that of ``path``)
-    so that writers which pick a format by extension (OpenCV, NumPy) work. On error the
-    temporary file is removed and ``path`` is untouched.
+    so that writers which pick a format by extension (OpenCV, NumPy) work. On success the
+    data are flushed to disk (fsync), the file gets the usual permissions (0666 minus the
+    umask, as ``open`` would give; ``mkstemp`` alone would leave 0600, unreadable by other
+    users or a container) and is renamed over ``path``. On error the temporary file is
+    removed and ``path`` is untouched.
     """
     path = Path(path)
+    if path.is_dir():
+        raise IsADirectoryError(f"{path}: expected a file to write, found a folder")
     path.parent.mkdir(parents=True, exist_ok=True)
     suffix = path.suffix if suffix is None else suffix
     fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=f".tmp{suffix}", dir=path.parent)
     os.close(fd)
     try:
         yield Path(tmp)
+        _fsync(tmp)
+        os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
@@ -90,24 +112,51 @@ def write_json(path, obj) -> None:
     write_text(path, json.dumps(obj, indent=2, sort_keys=True) + "\n")
 
 
-def read_floats(path, count: int, what: str) -> np.ndarray:
-    """Read ``count`` comma/whitespace-separated floats from a text file.
-
-    Raises :class:`DataFileError` naming the file if it is missing, unreadable or holds
-    another number of values.
-    """
+def read_text(path, what: str) -> str:
+    """Read a UTF-8 text file; a missing, binary or non-UTF-8 file raises
+    :class:`DataFileError` naming it and ``what`` was expected."""
     try:
-        text = Path(path).read_text()
+        raw = Path(path).read_bytes()
     except FileNotFoundError:
-        raise DataFileError(path, f"{count} floats ({what})", "no such file") from None
-    tokens = text.replace(",", " ").split()
+        raise DataFileError(path, what, "no such file") from None
+    except IsADirectoryError:
+        raise DataFileError(path, what, "a folder") from None
+    if b"\0" in raw:
+        raise DataFileError(path, what, "a binary file")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise DataFileError(path, what, f"text that is not UTF-8 ({exc.reason} at byte "
+                            f"{exc.start})") from None
+
+
+def read_floats(path, count: int, what: str) -> np.ndarray:
+    """Read ``count`` comma/whitespace-separated finite floats from a text file.
+
+    Raises :class:`DataFileError` naming the file if it is missing, binary, not UTF-8,
+    holds something that is not a number, NaN or infinity, or another number of values.
+    """
+    expected = f"{count} floats ({what})"
+    tokens = read_text(path, expected).replace(",", " ").split()
     try:
         values = np.array([float(t) for t in tokens], dtype=np.float64)
     except ValueError:
-        raise DataFileError(path, f"{count} floats ({what})", "text that is not numbers") from None
+        raise DataFileError(path, expected, "text that is not numbers") from None
     if values.size != count:
-        raise DataFileError(path, f"{count} floats ({what})", f"{values.size}")
+        raise DataFileError(path, expected, f"{values.size}")
+    if not np.all(np.isfinite(values)):
+        bad = int(np.flatnonzero(~np.isfinite(values))[0])
+        raise DataFileError(path, expected, f"a non-finite value ({tokens[bad]}) at position {bad + 1}")
     return values
+
+
+def read_json(path, what: str):
+    """Read a JSON file with a clear :class:`DataFileError` if it is missing or invalid."""
+    text = read_text(path, what)
+    try:
+        return json.loads(text)
+    except ValueError as exc:
+        raise DataFileError(path, what, f"invalid JSON ({exc})") from None
 
 
 def write_floats(path, values, fmt: str = "%.6f") -> None:

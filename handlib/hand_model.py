@@ -33,7 +33,7 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from handlib import files
+from handlib import backend, files
 
 # --------------------------------------------------------------------------- joints
 JOINT_NAMES = ["W"] + [f"{f}{k}" for f in "TIMRL" for k in range(4)]
@@ -137,19 +137,8 @@ def default_bone_lengths(scale: float = 1.0) -> np.ndarray:
 
 
 # --------------------------------------------------------------------- array backends
-_NP = SimpleNamespace(stack=np.stack, concat=np.concatenate, einsum=np.einsum,
-                      sin=np.sin, cos=np.cos, sqrt=np.sqrt, sum=np.sum,
-                      asarray=lambda x, like=None: np.asarray(x, dtype=np.float64),
-                      const=lambda x, like: np.asarray(x, dtype=like.dtype))
-
-
-@functools.lru_cache(maxsize=1)
-def _tf_backend():
-    import tensorflow as tf
-    return SimpleNamespace(stack=tf.stack, concat=tf.concat, einsum=tf.einsum,
-                           sin=tf.sin, cos=tf.cos, sqrt=tf.sqrt, sum=tf.reduce_sum,
-                           asarray=lambda x, like=None: tf.convert_to_tensor(x),
-                           const=lambda x, like: tf.constant(x, dtype=like.dtype))
+_NP = backend.NP
+_tf_backend = backend.TF
 
 
 def _axis_angle_matrix(xp, axis, angle):
@@ -180,6 +169,45 @@ def _rotvec_matrix(xp, rotvec):
 def rotation_matrix(rotvec):
     """Rotation vectors (..., 3) in radians -> rotation matrices (..., 3, 3) (NumPy)."""
     return _rotvec_matrix(_NP, np.asarray(rotvec, dtype=np.float64))
+
+
+def rotation_vector(R) -> np.ndarray:
+    """Rotation matrices (..., 3, 3) -> rotation vectors (..., 3), angle in [0, pi].
+
+    The inverse of :func:`rotation_matrix` (its logarithm map), computed from the
+    quaternion of ``R`` (stable near 0 and pi).
+    """
+    R = np.asarray(R, dtype=np.float64)
+    if R.shape[-2:] != (3, 3):
+        raise ValueError(f"R must have shape (..., 3, 3), got {R.shape}")
+    # quaternion (w, x, y, z) by the largest-diagonal method
+    tr = np.trace(R, axis1=-2, axis2=-1)
+    d = np.stack([tr, R[..., 0, 0], R[..., 1, 1], R[..., 2, 2]], axis=-1)
+    k = d.argmax(axis=-1)
+    q = np.empty(R.shape[:-2] + (4,))
+    r = lambda i, j: R[..., i, j]  # noqa: E731
+    cands = [
+        np.stack([1 + tr, r(2, 1) - r(1, 2), r(0, 2) - r(2, 0), r(1, 0) - r(0, 1)], -1),
+        np.stack([r(2, 1) - r(1, 2), 1 + 2 * r(0, 0) - tr, r(0, 1) + r(1, 0), r(0, 2) + r(2, 0)], -1),
+        np.stack([r(0, 2) - r(2, 0), r(0, 1) + r(1, 0), 1 + 2 * r(1, 1) - tr, r(1, 2) + r(2, 1)], -1),
+        np.stack([r(1, 0) - r(0, 1), r(0, 2) + r(2, 0), r(1, 2) + r(2, 1), 1 + 2 * r(2, 2) - tr], -1)]
+    for i in range(4):
+        q = np.where((k == i)[..., None], cands[i], q)
+    q /= np.linalg.norm(q, axis=-1, keepdims=True)
+    q = np.where(q[..., :1] < 0, -q, q)                     # w >= 0: angle in [0, pi]
+    s = np.linalg.norm(q[..., 1:], axis=-1)
+    angle = 2 * np.arctan2(s, q[..., 0])
+    with np.errstate(invalid="ignore", divide="ignore"):
+        factor = np.where(s > 1e-12, angle / np.where(s > 0, s, 1.0), 2.0)
+    return q[..., 1:] * factor[..., None]
+
+
+def axis_rotation(axis: str, degrees: float) -> np.ndarray:
+    """The 3x3 rotation by ``degrees`` about the named axis ("x", "y" or "z")."""
+    i = "xyz".index(axis)
+    v = np.zeros(3)
+    v[i] = np.deg2rad(degrees)
+    return rotation_matrix(v)
 
 
 def _fk(xp, params, bone_lengths, side_sign):
@@ -254,7 +282,7 @@ def forward_kinematics_tf(params, bone_lengths=None, side: str = "right"):
     Returns:
       (..., 21, 3) tensor, camera frame, mm.
     """
-    import tensorflow as tf
+    tf = backend.tensorflow()
     params = tf.convert_to_tensor(params)
     if bone_lengths is None:
         bone_lengths = default_bone_lengths()
@@ -269,34 +297,89 @@ def rest_pose(bone_lengths=None, side: str = "right") -> np.ndarray:
 
 
 # -------------------------------------------------------------- normalisation, mirror
+def _joints_array(joints, name: str = "joints") -> np.ndarray:
+    """``joints`` as float64, checked to be (..., 21, 3)."""
+    joints = np.asarray(joints, dtype=np.float64)
+    if joints.ndim < 2 or joints.shape[-2:] != (NUM_JOINTS, 3):
+        raise ValueError(f"{name} must have shape (..., 21, 3), got {joints.shape}")
+    return joints
+
+
 def normalise(joints):
     """The data sets' root-relative normalisation.
 
     Args: joints (..., 21, 3) in any metric frame (mm).
     Returns: (normalised (..., 21, 3) with M0 at the origin and |W - M0| = 1,
       root (..., 3) the M0 position, scale (...) the W-M0 length in input units).
+    Normalising commutes with rotations and reflections: ``normalise(X @ R.T)[0] ==
+    normalise(X)[0] @ R.T``, which is why a crop camera can rotate normalised targets.
     """
-    joints = np.asarray(joints, dtype=np.float64)
+    joints = _joints_array(joints)
     root = joints[..., NORM_ROOT_JOINT, :]
     scale = np.linalg.norm(joints[..., NORM_BONE[0], :] - joints[..., NORM_BONE[1], :], axis=-1)
+    if np.any(scale <= 0) or not np.all(np.isfinite(scale)):
+        raise ValueError("normalise: the W-M0 bone has zero or non-finite length")
     return (joints - root[..., None, :]) / scale[..., None, None], root, scale
 
 
 def denormalise(normalised, root, scale):
     """Inverse of :func:`normalise`: (..., 21, 3), (..., 3), (...) -> (..., 21, 3)."""
-    normalised = np.asarray(normalised, dtype=np.float64)
+    normalised = _joints_array(normalised, "normalised")
     return normalised * np.asarray(scale)[..., None, None] + np.asarray(root)[..., None, :]
 
 
+MIRROR = np.diag([-1.0, 1.0, 1.0])
+"""The reflection x -> -x that turns a right hand into a left hand (and back)."""
+
+
 def mirror(joints):
-    """Mirror 3D joints (..., 21, 3) in the camera's x (right hand <-> left hand)."""
-    joints = np.asarray(joints, dtype=np.float64)
-    return joints * np.array([-1.0, 1.0, 1.0])
+    """Mirror 3D joints (..., 21, 3) in their frame's x: a right hand becomes a left one.
+
+    In a *crop camera* (:mod:`handlib.crop_camera`, principal point at the crop's centre)
+    this is exactly what flipping the crop image left-right does to the joints; in the
+    full camera it is not (an image flip maps u to W-1-u, a mirror in x maps u to
+    2 cx - u). Images and labels are flipped together by ``Crop(..., flip=True)``.
+    """
+    return _joints_array(joints) * np.array([-1.0, 1.0, 1.0])
+
+
+def mirror_params(params) -> np.ndarray:
+    """Pose parameters (..., 26) of the mirror image of a hand: camera x negated.
+
+    ``forward_kinematics(mirror_params(p), side=other) == mirror(forward_kinematics(p,
+    side=side))``: a left hand with parameters ``p`` is the mirror image of a right hand
+    with rotation vector (rx, -ry, -rz), translation (-tx, ty, tz) and the same finger
+    angles (for a reflection M, M R(r) M = R(-M r)).
+    """
+    p = np.array(params, dtype=np.float64)
+    if p.shape[-1] != NUM_DOF:
+        raise ValueError(f"params must end in {NUM_DOF} values, got shape {p.shape}")
+    p[..., 1:4] *= -1.0           # ry, rz and tx
+    return p
+
+
+def other_side(side: str) -> str:
+    """"left" for "right" and "right" for "left"."""
+    return "left" if _side_sign(side) > 0 else "right"
+
+
+def handedness(joints) -> np.ndarray:
+    """Which hand (..., 21, 3) joints are, from their geometry alone: +1 right, -1 left.
+
+    The sign of det[I0 - W, L0 - W, T0 - W]: the thumb's base (T0, the CMC) sits about
+    20 mm in front of the plane of the wrist and the knuckles, on the palm's side, and
+    finger angles never move these four joints. A rotation keeps the sign; a mirror
+    (a left hand) turns it round.
+    """
+    j = _joints_array(joints)
+    w = j[..., 0, :]
+    m = np.stack([j[..., 5, :] - w, j[..., 17, :] - w, j[..., 1, :] - w], axis=-1)
+    return np.sign(np.linalg.det(m))
 
 
 def bone_lengths_of(joints) -> np.ndarray:
     """Lengths (..., 20) of the 20 bones of joints (..., 21, 3)."""
-    joints = np.asarray(joints, dtype=np.float64)
+    joints = _joints_array(joints)
     p = [b[0] for b in BONES]
     c = [b[1] for b in BONES]
     return np.linalg.norm(joints[..., c, :] - joints[..., p, :], axis=-1)
@@ -339,6 +422,27 @@ def named_pose(name: str) -> np.ndarray:
     if name not in NAMED_POSES:
         raise KeyError(f"unknown pose {name!r}; known: {sorted(NAMED_POSES)}")
     return NAMED_POSES[name].copy()
+
+
+def default_view_pose(name: str = "open", distance_mm: float = 450.0) -> np.ndarray:
+    """Pose parameters (26,) of a named pose, palm towards the camera, fingers up,
+    wrist ``distance_mm`` in front of the camera and a little below its centre."""
+    p = named_pose(name)
+    p[0:3] = [np.pi, 0.0, 0.0]       # hand frame +z (palm) -> camera -z; +y -> camera -y
+    p[3:6] = [0.0, 80.0, distance_mm]
+    return p
+
+
+def rotate_view(params, R_view, pivot_joint: int = NORM_ROOT_JOINT) -> np.ndarray:
+    """Turn a posed hand by the rotation ``R_view`` (3x3, camera frame) about one of its
+    joints (default M0), keeping that joint where it is. Returns new params (26,)."""
+    p = np.array(params, dtype=np.float64)
+    pivot = forward_kinematics(p)[pivot_joint]
+    R = np.asarray(R_view, dtype=np.float64) @ rotation_matrix(p[0:3])
+    p[0:3] = rotation_vector(R)
+    # the wrist moves with the rotation about the pivot
+    p[3:6] = pivot + R_view @ (p[3:6] - pivot)
+    return p
 
 
 # ---------------------------------------------------------------------------- sampling

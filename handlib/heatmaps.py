@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from handlib import backend
+
 DEFAULT_SIGMA = 1.5   # heatmap pixels
 
 
@@ -32,6 +34,8 @@ def to_image_coords(uv_hm, input_size: int, heatmap_size: int):
 def gaussian_heatmaps(uv_hm, size: int, sigma: float = DEFAULT_SIGMA) -> np.ndarray:
     """Heatmaps (..., size, size, J) for joints at heatmap coordinates (..., J, 2)."""
     uv_hm = np.asarray(uv_hm, dtype=np.float64)
+    if uv_hm.ndim < 2 or uv_hm.shape[-1] != 2:
+        raise ValueError(f"uv_hm must have shape (..., J, 2), got {uv_hm.shape}")
     g = np.arange(size, dtype=np.float64)
     dx = g[None, :, None] - uv_hm[..., None, None, :, 0]     # (..., 1, size, J)
     dy = g[:, None, None] - uv_hm[..., None, None, :, 1]     # (..., size, 1, J)
@@ -40,7 +44,7 @@ def gaussian_heatmaps(uv_hm, size: int, sigma: float = DEFAULT_SIGMA) -> np.ndar
 
 def gaussian_heatmaps_tf(uv_hm, size: int, sigma: float = DEFAULT_SIGMA):
     """TensorFlow version of :func:`gaussian_heatmaps` (differentiable in ``uv_hm``)."""
-    import tensorflow as tf
+    tf = backend.tensorflow()
     uv_hm = tf.convert_to_tensor(uv_hm)
     g = tf.range(size, dtype=uv_hm.dtype)
     dx = g[None, :, None] - uv_hm[..., None, None, :, 0]
@@ -51,11 +55,20 @@ def gaussian_heatmaps_tf(uv_hm, size: int, sigma: float = DEFAULT_SIGMA):
 def heatmap_maxima(heatmaps) -> tuple[np.ndarray, np.ndarray]:
     """Locations and values of each joint's maximum.
 
-    Args: heatmaps (..., H, W, J). Returns (uv_hm (..., J, 2) in heatmap pixels, peak
-    (..., J) values). The integer maximum is refined to sub-pixel by fitting a parabola
-    to the log of the values either side along x and along y (exact for a Gaussian).
+    Args: heatmaps (..., H, W, J) (a single map: ``h[..., None]``).
+    Returns (uv_hm (..., J, 2) in heatmap pixels, peak (..., J) values). The peak tells
+    an empty map (peak near 0: the joint was not found) from a confident one (near 1).
+
+    The integer maximum is refined to sub-pixel by fitting a parabola to the log of the
+    values (exact for a Gaussian), along x and along y: through the maximum and its two
+    neighbours inside the map, or, on the first or last row or column, through the
+    maximum and the next two pixels inwards (a one-sided fit, so a joint near the border
+    keeps its sub-pixel offset). Offsets are kept within 1 pixel of the maximum.
     """
     h = np.asarray(heatmaps, dtype=np.float64)
+    if h.ndim < 3:
+        raise ValueError(f"heatmaps must have shape (..., H, W, J), got {h.shape}; "
+                         "for one map (H, W) pass h[..., None]")
     H, W, J = h.shape[-3:]
     flat = h.reshape(h.shape[:-3] + (H * W, J))
     idx = flat.argmax(axis=-2)                                  # (..., J)
@@ -65,17 +78,22 @@ def heatmap_maxima(heatmaps) -> tuple[np.ndarray, np.ndarray]:
     jj = np.indices(idx.shape)[-1]
 
     def value(yy, xx):
-        ok = (yy >= 0) & (yy < H) & (xx >= 0) & (xx < W)
-        v = h[lead + (np.clip(yy, 0, H - 1), np.clip(xx, 0, W - 1), jj)]
-        return np.where(ok, v, np.nan)
+        return h[lead + (np.clip(yy, 0, H - 1), np.clip(xx, 0, W - 1), jj)]
 
-    def offset(lo, mid, hi):
+    def offset(pos, n, sample):
+        """Sub-pixel offset along one axis for integer positions ``pos`` in [0, n)."""
+        if n < 3:
+            return np.zeros(pos.shape)
+        # three consecutive samples t0, t0+1, t0+2 containing pos, inside the map
+        t0 = np.clip(pos - 1, 0, n - 3)
         with np.errstate(divide="ignore", invalid="ignore"):
-            a, b, c = np.log(lo), np.log(mid), np.log(hi)
-            d = 0.5 * (a - c) / (a - 2 * b + c)
-        return np.where(np.isfinite(d) & (np.abs(d) <= 0.5), d, 0.0)
+            a, b, c = (np.log(sample(t0 + k)) for k in range(3))
+            curv = a - 2 * b + c                                 # 2 * quadratic coefficient
+            vertex = t0 + 1 + 0.5 * (a - c) / curv              # where the parabola peaks
+        d = vertex - pos
+        ok = np.isfinite(d) & (curv < 0) & (np.abs(d) <= 1.0)
+        return np.where(ok, d, 0.0)
 
-    c = value(y, x)
-    dx = offset(value(y, x - 1), c, value(y, x + 1))
-    dy = offset(value(y - 1, x), c, value(y + 1, x))
+    dx = offset(x, W, lambda t: value(y, t))
+    dy = offset(y, H, lambda t: value(t, x))
     return np.stack([x + dx, y + dy], axis=-1), peak

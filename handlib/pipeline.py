@@ -5,19 +5,24 @@ Introduced in ``notebooks/01_dataset_preparation.ipynb``.
 Per sample, in a parallel ``tf.data`` map:
 
 1. read and decode the image (and the silhouette, when the set has one);
-2. choose a square box around the 2D joints (``margin`` on each side), jitter its
-   centre and size, and pick an in-plane rotation: together one affine map from input
-   pixels to network-input pixels, applied to the image with one resampling;
-3. transform the labels with the same map: 2D joints exactly; the normalised 3D joints
-   rotated about the camera's z axis by the same angle (exact for a rotation about the
-   principal point, a close approximation for an off-centre crop);
+2. cut the course's hand crop (:func:`handlib.crop_camera.crop_from_joints`) as a
+   *perspective crop camera*, jittered in centre and size and turned in the image plane,
+   and flipped left-right when the sample's hand is not on the networks' canonical side
+   (:data:`CANONICAL_SIDE`): one homography ``H = K_crop R K_image^-1`` resamples the
+   image in one step;
+3. move the labels with the same camera: 2D joints through ``H`` (exact), the normalised
+   3D joints rotated by ``R`` into the crop camera's frame (exact: normalising commutes
+   with rotations), so a crop's appearance fixes its 3D target wherever it was cut;
 4. colour jitter; background replacement through the silhouette (a random procedural
    background);
 5. targets: Gaussian heatmaps (:mod:`handlib.heatmaps`), 2D joints in heatmap pixels,
-   normalised 3D, per-joint visibility (joints leaving the crop become invisible).
+   normalised 3D in the crop frame, per-joint visibility (joints leaving the crop become
+   invisible), and the crop itself (``crop_*``) so predictions can be mapped back to the
+   original image (:func:`crop_of`).
 
 Randomness is stateless and seeded per element, so a seeded pipeline gives the same
-batches on every run (``deterministic`` order), and different augmentations each epoch.
+batches on every run (``deterministic`` order), and different augmentations each epoch;
+``seed=None`` draws fresh randomness on every run.
 """
 from __future__ import annotations
 
@@ -26,7 +31,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from handlib import backend, images
+from handlib import crop_camera as cc
 from handlib import heatmaps as hmaps
+from handlib.crop_camera import Crop
+
+CANONICAL_SIDE = "left"
+"""The networks' hand side (GANerated's): other hands are flipped in the crop camera."""
 
 
 @dataclass
@@ -36,71 +47,88 @@ class PipelineConfig:
     input_size: int = 128
     heatmap_size: int = 32
     sigma: float = hmaps.DEFAULT_SIGMA     # heatmap pixels
-    margin: float = 0.2                   # box side = joints' extent * (1 + 2 margin)
+    margin: float = cc.CROP_MARGIN        # box side = joints' extent * (1 + 2 margin)
     augment: bool = True
     max_rotation: float = 30.0
     scale_jitter: float = 0.15            # box side times exp(U(-j, j))
     shift_jitter: float = 0.08            # box centre moved by U(-j, j) * side
     color_jitter: float = 0.2
     background_prob: float = 0.5          # chance of replacing the background (needs a mask)
+    canonical_side: str | None = CANONICAL_SIDE   # None: never flip
     batch_size: int = 16
     shuffle: bool = True
-    seed: int | None = 0
+    seed: int | None = 0                  # None: not seeded (different on every run)
     cache: bool = False                   # keep decoded images in memory after epoch 1
 
 
-def sample_table(samples) -> dict[str, np.ndarray]:
-    """Stack the labels of :class:`handlib.datasets.HandSample` records into arrays.
+def sample_table(samples, config: PipelineConfig | None = None) -> dict[str, np.ndarray]:
+    """Stack the labels of :class:`handlib.samples.HandSample` records into arrays, with
+    each sample's base crop (centre, side in image pixels), image intrinsics and flip.
 
+    Every image (and mask) file is checked here, by its first bytes, so that a missing
+    or non-image file is reported with its path before TensorFlow decodes it.
     Samples without 2D/3D joints (RealHands) cannot feed the pose pipeline.
     """
+    cfg = config or PipelineConfig()
     if not samples:
         raise ValueError("no samples given to the input pipeline")
     missing = [s.image_path for s in samples if s.uv is None or s.xyz_norm is None]
     if missing:
         raise ValueError(f"{missing[0]}: the pose pipeline needs 2D and 3D joints "
                          f"({len(missing)} samples have none)")
-    vis = [s.visible if s.visible is not None else np.ones(21, bool) for s in samples]
-    return {
-        "image": np.array([s.image_path for s in samples]),
-        "mask": np.array([s.mask_path or "" for s in samples]),
-        "uv": np.stack([s.uv for s in samples]).astype(np.float32),
-        "xyz_norm": np.stack([s.xyz_norm for s in samples]).astype(np.float32),
-        "visible": np.stack(vis).astype(np.float32),
-    }
+    if cfg.canonical_side not in (None, "left", "right"):
+        raise ValueError(f"canonical_side must be 'left', 'right' or None, got {cfg.canonical_side!r}")
+    rows = {k: [] for k in ("image", "mask", "uv", "xyz_norm", "visible", "image_K",
+                            "centre", "side", "flip")}
+    for s in samples:
+        images.image_kind(s.image_path)
+        if s.mask_path:
+            images.image_kind(s.mask_path)
+        if not np.allclose(s.image_R, np.eye(3)):
+            raise ValueError(f"{s.image_path}: the pipeline cuts crops from unrotated images "
+                             "(full images or affine crops such as GANerated's)")
+        if cfg.canonical_side is not None and s.side not in ("left", "right"):
+            raise ValueError(f"{s.image_path}: the sample's hand side is unknown ({s.side!r}); "
+                             "the pipeline needs it to put every hand on the canonical side")
+        K = s.image_K
+        base = cc.crop_from_joints(s.uv, K, cfg.input_size, margin=cfg.margin)
+        rows["image"].append(s.image_path)
+        rows["mask"].append(s.mask_path or "")
+        rows["uv"].append(s.uv)
+        rows["xyz_norm"].append(s.xyz_norm)
+        rows["visible"].append(s.visible if s.visible is not None else np.ones(21, bool))
+        rows["image_K"].append(K)
+        rows["centre"].append(base.centre)
+        rows["side"].append(base.side)
+        rows["flip"].append(float(cfg.canonical_side is not None and s.side != cfg.canonical_side))
+    out = {k: np.array(v) for k, v in rows.items()}
+    for k in ("uv", "xyz_norm", "visible", "image_K", "centre", "side", "flip"):
+        out[k] = out[k].astype(np.float32)
+    return out
 
 
-def affine_for_box(centre, side, angle, out_size):
-    """The 2x3 map (TF) from input pixels to output pixels for a rotated square box.
-
-    ``p_out = s R(angle) (p_in - centre) + (out_size - 1) / 2`` with ``s = out_size / side``;
-    pixel centres at integers. Returns (A (2, 2), b (2,)).
-    """
-    import tensorflow as tf
-    s = out_size / side
-    c, si = tf.cos(angle), tf.sin(angle)
-    A = s * tf.stack([tf.stack([c, -si]), tf.stack([si, c])])
-    b = (out_size - 1) / 2.0 - tf.linalg.matvec(A, centre)
-    return A, b
-
-
-def warp(image, A, b, out_size, interpolation="BILINEAR"):
-    """Resample ``image`` (H, W, C) float with the map ``p_out = A p_in + b`` (TF)."""
-    import tensorflow as tf
-    Ainv = tf.linalg.inv(A)
-    binv = -tf.linalg.matvec(Ainv, b)
-    # ImageProjectiveTransformV3 maps output pixel (x, y) to input (a0 x + a1 y + a2, ...)
-    t = tf.stack([Ainv[0, 0], Ainv[0, 1], binv[0], Ainv[1, 0], Ainv[1, 1], binv[1], 0.0, 0.0])
+def warp(image, H, out_size, interpolation="BILINEAR"):
+    """Resample ``image`` (h, w, C) float with the homography ``H`` (3, 3), source
+    pixels -> output pixels, into (out_size, out_size, C) (TF; zeros outside)."""
+    tf = backend.tensorflow()
+    t = tf.cast(cc.warp_params(backend.TF(), tf.cast(H, tf.float64)), tf.float32)
     out = tf.raw_ops.ImageProjectiveTransformV3(
         images=image[None], transforms=t[None], output_shape=tf.constant([out_size, out_size]),
         interpolation=interpolation, fill_mode="CONSTANT", fill_value=0.0)
     return out[0]
 
 
+def apply_homography_tf(H, uv):
+    """Pixels (..., 2) mapped by the homography ``H`` (3, 3) (TF)."""
+    tf = backend.tensorflow()
+    h = tf.linalg.matvec(H[:, :2], uv) + H[:, 2]
+    return h[..., :2] / h[..., 2:3]
+
+
 def random_background(seed, size):
     """A procedural background (size, size, 3) in [0, 1]: a two-colour gradient with
     blobs of noise (TF, stateless)."""
-    import tensorflow as tf
+    tf = backend.tensorflow()
     s = tf.random.experimental.stateless_split(seed, 4)
     c = tf.random.stateless_uniform([2, 3], s[0])
     ang = tf.random.stateless_uniform([], s[1], 0, 2 * math.pi)
@@ -115,7 +143,7 @@ def random_background(seed, size):
 
 
 def _decode(path, channels):
-    import tensorflow as tf
+    tf = backend.tensorflow()
     img = tf.io.decode_image(tf.io.read_file(path), channels=channels, expand_animations=False)
     return tf.image.convert_image_dtype(img, tf.float32)
 
@@ -126,14 +154,20 @@ def make_pipeline(samples, config: PipelineConfig | None = None, repeat: bool = 
     ``image``: (B, S, S, 3) float32 in [0, 1], S = ``config.input_size``.
     ``targets``: dict with ``heatmaps`` (B, Hs, Hs, 21) float32 (peak 1),
     ``uv`` (B, 21, 2) joints in heatmap pixels, ``uv_input`` (B, 21, 2) in input pixels,
-    ``xyz_norm`` (B, 21, 3) normalised 3D, ``visible`` (B, 21) 0/1.
+    ``xyz_norm`` (B, 21, 3) normalised 3D in the crop camera's frame (canonical side),
+    ``visible`` (B, 21) 0/1, and the crop: ``crop_R`` (B, 3, 3) camera -> crop frame
+    (a reflection when flipped), ``crop_K`` (B, 3, 3) crop intrinsics, ``image_K``
+    (B, 3, 3) intrinsics of the sample's image, ``crop_centre`` (B, 2) and
+    ``crop_side`` (B,) in image pixels, ``crop_angle`` (B,) radians, ``flipped`` (B,)
+    0/1. :func:`crop_of` turns one sample's crop back into a
+    :class:`handlib.crop_camera.Crop`.
     """
-    import tensorflow as tf
+    tf = backend.tensorflow()
     cfg = config or PipelineConfig()
-    table = sample_table(samples)
+    table = sample_table(samples, cfg)
     n = len(table["image"])
     S, Hs = cfg.input_size, cfg.heatmap_size
-    base_seed = 0 if cfg.seed is None else int(cfg.seed)
+    base_seed = None if cfg.seed is None else int(cfg.seed)
 
     ds = tf.data.Dataset.from_tensor_slices(table)
 
@@ -157,26 +191,22 @@ def make_pipeline(samples, config: PipelineConfig | None = None, repeat: bool = 
     def augment(item, seed):
         seed = tf.cast(seed, tf.int64)
         keys = tf.random.experimental.stateless_split(seed, 8)
-        uv = item["uv"]
-        lo = tf.reduce_min(uv, axis=0)
-        hi = tf.reduce_max(uv, axis=0)
-        centre = (lo + hi) / 2.0
-        side = tf.maximum(tf.reduce_max(hi - lo) * (1 + 2 * cfg.margin), 8.0)
+        centre, side = item["centre"], item["side"]
         angle = tf.constant(0.0)
         if cfg.augment:
             side *= tf.exp(tf.random.stateless_uniform([], keys[0], -cfg.scale_jitter, cfg.scale_jitter))
             centre += tf.random.stateless_uniform([2], keys[1], -cfg.shift_jitter, cfg.shift_jitter) * side
             r = math.radians(cfg.max_rotation)
             angle = tf.random.stateless_uniform([], keys[2], -r, r)
-        A, b = affine_for_box(centre, side, angle, S)
-        image = warp(item["image_data"], A, b, S)
-        uv_in = tf.linalg.matvec(A[None], uv) + b                        # (21, 2) input pixels
-        c, s = tf.cos(angle), tf.sin(angle)
-        R3 = tf.stack([tf.stack([c, -s, 0.0]), tf.stack([s, c, 0.0]), tf.constant([0.0, 0.0, 1.0])])
-        xyz = tf.linalg.matvec(R3[None], item["xyz_norm"])
+        f64 = lambda x: tf.cast(x, tf.float64)  # noqa: E731  (geometry in double precision)
+        R, K, H = cc.crop_matrices_tf(f64(centre), f64(side), f64(angle), f64(item["flip"]), S,
+                                      f64(item["image_K"]))
+        image = warp(item["image_data"], H, S)
+        uv_in = tf.cast(apply_homography_tf(H, f64(item["uv"])), tf.float32)   # (21, 2)
+        xyz = tf.cast(tf.linalg.matvec(R[None], f64(item["xyz_norm"])), tf.float32)
         if cfg.augment:
             if cfg.background_prob > 0:
-                mask = warp(item["mask_data"], A, b, S)
+                mask = warp(item["mask_data"], H, S)
                 use = tf.logical_and(item["has_mask"],
                                      tf.random.stateless_uniform([], keys[3]) < cfg.background_prob)
                 bg = random_background(keys[4], S)
@@ -192,9 +222,25 @@ def make_pipeline(samples, config: PipelineConfig | None = None, repeat: bool = 
         uv_hm = hmaps.to_heatmap_coords(uv_in, S, Hs)
         heat = hmaps.gaussian_heatmaps_tf(uv_hm, Hs, cfg.sigma)
         image = tf.ensure_shape(image, [S, S, 3])
+        f32 = lambda x: tf.cast(x, tf.float32)  # noqa: E731
         return image, {"heatmaps": tf.ensure_shape(heat, [Hs, Hs, 21]), "uv": uv_hm,
-                       "uv_input": uv_in, "xyz_norm": xyz, "visible": visible}
+                       "uv_input": uv_in, "xyz_norm": xyz, "visible": visible,
+                       "crop_R": f32(R), "crop_K": f32(K), "image_K": item["image_K"],
+                       "crop_centre": centre, "crop_side": side, "crop_angle": angle,
+                       "flipped": item["flip"]}
 
     ds = ds.map(augment, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     ds = ds.batch(cfg.batch_size, drop_remainder=False)
     return ds.prefetch(tf.data.AUTOTUNE)
+
+
+def crop_of(targets, index: int, input_size: int | None = None) -> Crop:
+    """The :class:`handlib.crop_camera.Crop` that sample ``index`` of a batch was cut
+    with (NumPy), to map predictions back to the sample's image: ``crop.from_crop(uv)``
+    for 2D, ``crop.from_crop_frame(xyz)`` for 3D (which also undoes the flip)."""
+    get = lambda k: np.asarray(targets[k])[index]  # noqa: E731
+    size = input_size or int(round(2 * get("crop_K")[0, 2] + 1))
+    return Crop(centre=tuple(get("crop_centre").astype(np.float64)),
+                side=float(get("crop_side")), size=size,
+                source_K=get("image_K").astype(np.float64), angle=float(get("crop_angle")),
+                flip=bool(get("flipped") > 0.5))

@@ -8,9 +8,10 @@ into images and labels by :func:`render_frame`:
 
 * the hand model poses the rigged mesh (:mod:`handlib.hand_mesh`), so the 21 labelled
   joints and the pixels agree by construction;
-* the crop is chosen as the GANerated data set chooses it (a square box around the hand
-  in the 640x480 image of the GANerated camera, resized to 256x256), and the mesh is
-  rendered straight into the crop through the crop's intrinsics, so
+* the crop is stored as the GANerated data set stores it (an affine, unrotated square
+  box around the hand in the 640x480 image of the GANerated camera, resized to 256x256;
+  the course's one box rule, :func:`handlib.crop_camera.crop_from_joints`), and the mesh
+  is rendered straight into the crop through the crop's intrinsics, so
   ``uv = scale * (project(K, X_global) - [u, v])`` holds exactly;
 * two looks: ``synth`` (uniform material, simple lighting: the SynthHands look, the
   GeoConGAN's synthetic domain) and ``real-like`` (a stand-in for real photographs:
@@ -29,8 +30,9 @@ from pathlib import Path
 import numpy as np
 
 from handlib import camera as cam
-from handlib import hand_mesh, renderer
+from handlib import ganerated, hand_mesh, images, renderer
 from handlib import hand_model as hm
+from handlib.crop_camera import SOURCE_CONTEXT, Crop, crop_from_joints
 
 LOOKS = ("synth", "real-like")
 BACKGROUNDS = ("white", "green", "clutter")
@@ -204,18 +206,6 @@ def make_background(kind: str, size: int, rng: np.random.Generator) -> np.ndarra
     return cv2.resize(img[y:y + side, x:x + side], (size, size), interpolation=cv2.INTER_AREA)
 
 
-def list_background_images(folder) -> list[str]:
-    """Image files (jpg, png, bmp) in a folder, sorted; raises if there are none."""
-    folder = Path(folder)
-    exts = {".jpg", ".jpeg", ".png", ".bmp"}
-    found = sorted(str(p) for p in folder.iterdir() if p.suffix.lower() in exts) \
-        if folder.is_dir() else []
-    if not found:
-        raise FileNotFoundError(f"{folder}: expected a folder of background images "
-                                "(.jpg, .png, .bmp)")
-    return found
-
-
 # ---------------------------------------------------------------------------- frames
 @dataclass
 class Frame:
@@ -223,7 +213,8 @@ class Frame:
 
     ``rgb`` (S, S, 3) uint8; ``mask`` (S, S) bool; ``depth`` (S, S) float mm (0 outside);
     ``xyz`` (21, 3) joints in the camera frame, mm; ``uv`` (21, 2) crop pixels;
-    ``visible`` (21,) bool; ``crop`` (u, v, scale) in the full image of ``intrinsics``.
+    ``visible`` (21,) bool; ``crop`` the affine, unrotated crop of the full image of
+    ``intrinsics`` (:class:`handlib.crop_camera.Crop`, GANerated's ``u, v, scale``).
     """
 
     rgb: np.ndarray
@@ -232,7 +223,7 @@ class Frame:
     xyz: np.ndarray
     uv: np.ndarray
     visible: np.ndarray
-    crop: tuple
+    crop: Crop
     intrinsics: cam.Intrinsics
     scene: Scene
 
@@ -282,11 +273,14 @@ def joint_visibility(xyz, uv, frags: renderer.Fragments, hand_scale: float = 1.0
 
 
 def render_frame(scene: Scene, size: int = 256, intrinsics: cam.Intrinsics = cam.GANERATED,
-                 crop_margin: float = 0.1, background_image: np.ndarray | None = None) -> Frame:
+                 background_image: np.ndarray | None = None) -> Frame:
     """Render one scene into a labelled ``size`` x ``size`` crop.
 
-    The crop is the square box around the projected hand (its mesh), enlarged by
-    ``crop_margin`` on each side, in the full image of ``intrinsics``.
+    The crop is the course's hand box (:func:`handlib.crop_camera.crop_from_joints`,
+    margin :data:`handlib.crop_camera.CROP_MARGIN`) around the projected joints, with
+    :data:`handlib.crop_camera.SOURCE_CONTEXT` times its side so that the pipeline's
+    jittered, rotated crops stay within rendered pixels; affine and unrotated as in the
+    GANerated files.
     """
     import cv2
     rng = np.random.default_rng(scene.seed)
@@ -294,10 +288,10 @@ def render_frame(scene: Scene, size: int = 256, intrinsics: cam.Intrinsics = cam
     verts, tris, xyz = hand_mesh.skin(np.asarray(scene.params), bl, side=scene.side)
     if np.any(verts[:, 2] < 10.0):
         raise ValueError("the hand is behind or too close to the camera")
-    u, v, s = cam.square_crop_box(cam.project(intrinsics, verts), size, margin=crop_margin)
-    Kc = cam.crop_intrinsics(intrinsics, u, v, s)
-    frags = renderer.rasterize(verts, tris, Kc, size, size)
-    uv = cam.project(Kc, xyz)
+    crop = crop_from_joints(cam.project(intrinsics, xyz), intrinsics.K, size,
+                            perspective=False).scaled(SOURCE_CONTEXT)
+    frags = renderer.rasterize(verts, tris, crop.K, size, size)
+    uv = crop.project(xyz)
     lights = [renderer.Light(np.asarray(d, float), np.full(3, i)) for d, i in scene.lights]
     albedo = _skin_albedo(scene, rng)
     if scene.look == "synth":
@@ -325,7 +319,7 @@ def render_frame(scene: Scene, size: int = 256, intrinsics: cam.Intrinsics = cam
     depth = np.where(mask, frags.depth, 0.0)
     visible = joint_visibility(xyz, uv, frags, scene.hand_scale)
     return Frame(rgb=rgb, mask=mask, depth=depth, xyz=xyz, uv=uv, visible=visible,
-                 crop=(u, v, s), intrinsics=intrinsics, scene=scene)
+                 crop=crop, intrinsics=intrinsics, scene=scene)
 
 
 def frame_rng(seed: int, index: int) -> np.random.Generator:
@@ -356,6 +350,13 @@ def paired_looks(scene: Scene, size: int = 256, intrinsics: cam.Intrinsics = cam
 
 
 # ----------------------------------------------------------------- whole data sets
+def write_frame(root, index: int, frame: Frame) -> Path:
+    """Write a rendered frame in the GANerated layout (:func:`handlib.ganerated.write_frame`)."""
+    return ganerated.write_frame(root, index, rgb=frame.rgb, mask=frame.mask, depth=frame.depth,
+                                 xyz=frame.xyz, uv=frame.uv, crop=frame.crop,
+                                 visible=frame.visible, scene=frame.scene.to_dict())
+
+
 def _render_one(args):
     index, seed, look, background, size, bg_files = args
     return index, render_index(seed, index, look=look, background=background, size=size,
@@ -371,27 +372,30 @@ def make_dataset(out, frames: int, look: str = "synth", seed: int = 0, backgroun
     a larger ``frames`` extends the set. Returns ``{"written", "skipped", "total"}``.
     Raises ValueError if ``out`` holds a set made with other settings.
     """
-    from handlib import datasets
-
     out = Path(out)
     if look not in LOOKS:
         raise ValueError(f"look must be one of {LOOKS}, got {look!r}")
     bg_files = None
     if background is not None and background not in BACKGROUNDS:
-        bg_files = list_background_images(background)
+        bg_files = images.list_images(background)
     info = {"generator": "handlib.synthetic", "look": look, "seed": int(seed),
             "background": background, "size": int(size), "layout": "ganerated"}
-    info_path = out / datasets.DATASET_INFO_FILE
+    if frames < 1:
+        raise ValueError(f"frames must be a positive number, got {frames}")
+    for folder in (out, *out.parents):
+        if folder.exists() and not folder.is_dir():
+            raise ValueError(f"{out}: expected an output folder, but {folder} is a file")
+    info_path = out / ganerated.DATASET_INFO_FILE
     if info_path.is_file():
         try:
             old = json.loads(info_path.read_text())
-        except ValueError:
+        except (ValueError, UnicodeDecodeError):
             old = None
         if not isinstance(old, dict) or {k: old.get(k) for k in info} != info:
             raise ValueError(f"{out} holds a set made with other settings ({info_path}: {old}); "
                              "choose another output folder, or the same settings to resume")
-    datasets.write_dataset_info(out, info, cam.GANERATED)
-    todo = [i for i in range(frames) if not datasets.frame_is_complete(out, i)]
+    ganerated.write_dataset_info(out, info, cam.GANERATED)
+    todo = [i for i in range(frames) if not ganerated.frame_is_complete(out, i)]
     jobs = [(i, seed, look, background, size, bg_files) for i in todo]
     bar = None
     if progress:
@@ -403,12 +407,12 @@ def make_dataset(out, frames: int, look: str = "synth", seed: int = 0, backgroun
             with mp.get_context("spawn").Pool(workers) as pool:
                 results = pool.imap_unordered(_render_one, jobs, chunksize=4)
                 for index, frame in results:
-                    datasets.write_frame(out, index, frame)
+                    write_frame(out, index, frame)
                     if bar:
                         bar.update(1)
         else:
             for job in jobs:
-                datasets.write_frame(out, *_render_one(job))
+                write_frame(out, *_render_one(job))
                 if bar:
                     bar.update(1)
     finally:

@@ -88,23 +88,52 @@ def plot_pose(params, intrinsics: cam.Intrinsics = cam.GANERATED, bone_lengths=N
     return fig
 
 
+VIEW_SLIDERS = ("view_x", "view_y", "view_z")
+"""The explorer's view sliders: turns of the whole hand about the camera's x, y and z
+axes (degrees), through the middle knuckle M0, composed in that order (x, then y, then
+z) onto the starting pose's rotation."""
+
+
+def explorer_pose(base_params, values: dict) -> np.ndarray:
+    """The pose the explorer shows for slider ``values`` (name -> degrees or mm).
+
+    Finger and ``trans_*`` sliders set that parameter; ``view_x/y/z`` turn the hand about
+    the camera's axes through M0 (:func:`handlib.hand_model.rotate_view`), so "view_y 51"
+    turns it by 51 degrees about the camera's y axis, whatever its starting rotation.
+    """
+    p = np.array(base_params, dtype=np.float64)
+    for name, value in values.items():
+        if name not in VIEW_SLIDERS:
+            i = hm.dof_index(name)
+            p[i] = value if name.startswith("trans") else np.deg2rad(value)
+    R = np.eye(3)
+    for name in VIEW_SLIDERS:
+        if name in values:
+            R = hm.axis_rotation(name[-1], values[name]) @ R
+    return hm.rotate_view(p, R)
+
+
 def pose_explorer(base_params=None, dofs=("index_base_flex", "index_mid_flex",
                                           "thumb_base_abd", "middle_base_flex",
-                                          "rot_y", "trans_z")):
-    """Interactive sliders (ipywidgets) for a few pose parameters, redrawing
-    :func:`plot_pose`. Angles in degrees, translations in mm. Returns the widget."""
+                                          "view_x", "view_y", "trans_z")):
+    """Interactive sliders (ipywidgets) for a few pose parameters and view turns,
+    redrawing :func:`plot_pose` (see :func:`explorer_pose`). Angles in degrees,
+    translations in mm. Returns the widget."""
     import ipywidgets as widgets
     import matplotlib.pyplot as plt
 
-    params = np.array(base_params if base_params is not None else default_view_pose(), float)
+    params = np.array(base_params if base_params is not None else hm.default_view_pose(), float)
     sliders = {}
     for name in dofs:
-        i = hm.dof_index(name)
-        if name.startswith("trans"):
+        if name in VIEW_SLIDERS:
+            lo, hi, val = -180.0, 180.0, 0.0
+        elif name.startswith("trans"):
+            i = hm.dof_index(name)
             lo, hi, val = (200.0, 900.0, params[i]) if name == "trans_z" else (-200.0, 200.0, params[i])
         elif name.startswith("rot"):
-            lo, hi, val = -180.0, 180.0, np.rad2deg(params[i])
+            raise ValueError(f"{name}: use the view sliders {VIEW_SLIDERS} to turn the hand")
         else:
+            i = hm.dof_index(name)
             lo, hi = np.rad2deg(hm.JOINT_LIMITS[i])
             val = np.rad2deg(params[i])
         sliders[name] = widgets.FloatSlider(value=float(val), min=float(lo), max=float(hi),
@@ -114,10 +143,7 @@ def pose_explorer(base_params=None, dofs=("index_base_flex", "index_mid_flex",
     out = widgets.Output()
 
     def redraw(*_):
-        p = params.copy()
-        for name, s in sliders.items():
-            i = hm.dof_index(name)
-            p[i] = s.value if name.startswith("trans") else np.deg2rad(s.value)
+        p = explorer_pose(params, {k: s.value for k, s in sliders.items()})
         with out:
             out.clear_output(wait=True)
             fig = plot_pose(p)
@@ -128,15 +154,6 @@ def pose_explorer(base_params=None, dofs=("index_base_flex", "index_mid_flex",
         s.observe(redraw, names="value")
     redraw()
     return widgets.HBox([widgets.VBox(list(sliders.values())), out])
-
-
-def default_view_pose(name: str = "open", distance_mm: float = 450.0) -> np.ndarray:
-    """Pose parameters (26,) of a named pose, palm towards the camera, fingers up,
-    wrist ``distance_mm`` in front of the camera and a little below its centre."""
-    p = hm.named_pose(name)
-    p[0:3] = [np.pi, 0.0, 0.0]       # hand frame +z (palm) -> camera -z; +y -> camera -y
-    p[3:6] = [0.0, 80.0, distance_mm]
-    return p
 
 
 def pipeline_figure(ax=None):

@@ -1,0 +1,74 @@
+"""Array backends: one small namespace of operations for NumPy and one for TensorFlow.
+
+Geometry that must run both in NumPy (data making, fitting, tests) and in TensorFlow
+(the input pipeline, the networks' layers) is written once against these namespaces
+(``xp``), as forward kinematics (:mod:`handlib.hand_model`) and the crop camera
+(:mod:`handlib.crop_camera`) are. :func:`tensorflow` imports TensorFlow quietly: every
+handlib module imports it through this function.
+"""
+from __future__ import annotations
+
+import contextlib
+import functools
+import os
+import sys
+from types import SimpleNamespace
+
+import numpy as np
+
+NP = SimpleNamespace(
+    name="numpy", stack=np.stack, concat=np.concatenate, einsum=np.einsum,
+    sin=np.sin, cos=np.cos, sqrt=np.sqrt, sum=np.sum, inv=np.linalg.inv,
+    asarray=lambda x, like=None: np.asarray(x, dtype=np.float64),
+    const=lambda x, like: np.asarray(x, dtype=like.dtype),
+    where=np.where, ones_like=np.ones_like, zeros_like=np.zeros_like)
+"""The NumPy backend (float64 by default)."""
+
+
+@contextlib.contextmanager
+def _stderr_to_devnull():
+    """Point file descriptor 2 at /dev/null for the duration (C++ logs included)."""
+    try:
+        fd = sys.stderr.fileno()
+    except (AttributeError, OSError, ValueError):      # no real stderr: nothing to hide
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(fd)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, fd)
+        yield
+    finally:
+        os.dup2(saved, fd)
+        os.close(saved)
+        os.close(devnull)
+
+
+def tensorflow():
+    """Import and return TensorFlow without its start-up log lines.
+
+    ``TF_CPP_MIN_LOG_LEVEL=3`` silences TensorFlow's own C++ logs, but the CUDA stub and
+    absl print a few lines ("All log messages before absl::InitializeLog() ...", "Could
+    not find cuda drivers ...") while the library loads, whatever the settings. They go
+    to file descriptor 2, so the first import runs with that descriptor pointed at
+    /dev/null. An import error is re-raised as usual (its message is a Python one).
+    """
+    if "tensorflow" in sys.modules:
+        return sys.modules["tensorflow"]
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    with _stderr_to_devnull():
+        import tensorflow as tf
+    return tf
+
+
+@functools.lru_cache(maxsize=1)
+def TF() -> SimpleNamespace:
+    """The TensorFlow backend (differentiable)."""
+    tf = tensorflow()
+    return SimpleNamespace(
+        name="tensorflow", stack=tf.stack, concat=tf.concat, einsum=tf.einsum,
+        sin=tf.sin, cos=tf.cos, sqrt=tf.sqrt, sum=tf.reduce_sum, inv=tf.linalg.inv,
+        asarray=lambda x, like=None: tf.convert_to_tensor(x),
+        const=lambda x, like: tf.constant(x, dtype=like.dtype),
+        where=tf.where, ones_like=tf.ones_like, zeros_like=tf.zeros_like)
