@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from handlib import camera as cam
-from handlib import datasets, synthetic
+from handlib import datasets, files, ganerated, synthetic
+from handlib import hand_model as hm
 from handlib.files import DataFileError
 
 FIX = Path(__file__).parent / "fixtures"
@@ -22,7 +23,8 @@ def test_ganerated_reader_returns_the_written_values():
     assert second.xyz_norm[20, 2] == pytest.approx(2.62)       # value 62 of 63: 0.62 + 2
     assert second.uv[0].tolist() == [2.5, 3.5] and second.uv[20].tolist() == [42.5, 43.5]
     assert second.xyz[1].tolist() == [203.0, 204.0, 205.0]
-    assert second.crop == (102.0, 52.0, 1.25)
+    np.testing.assert_allclose(second.crop.ganerated_params(), (102.0, 52.0, 1.25))
+    np.testing.assert_allclose(second.image_K, cam.crop_intrinsics(cam.GANERATED, 102.0, 52.0, 1.25))
     assert second.side == "left" and second.intrinsics == cam.GANERATED
     assert second.mask_path is None and second.visible is None
     assert second.load_image()[0, 0].tolist() == [20, 20, 30]
@@ -56,8 +58,9 @@ def test_a_folder_of_no_known_layout_is_named():
 
 
 def test_synthhands_colour_projection_uses_the_documented_offset():
-    (s,) = datasets.read_synthhands(FIX / "synthhands")
-    assert s.sequence == "female_noobject/seq01/cam01/01"
+    samples = datasets.read_synthhands(FIX / "synthhands")
+    s = next(x for x in samples if x.extra["folder"] == "female_noobject/seq01/cam01/01")
+    assert s.sequence == "female_noobject/seq01"          # the motion, not the camera
     # joint 1 in the fixture: (2, -3, 500) mm in the depth camera's frame
     x, y, z = 2.0 + 24.7, -3.0 - 0.0471401, 500.0 + 3.72045
     u = 617.173 * x / z + 315.453
@@ -65,6 +68,24 @@ def test_synthhands_colour_projection_uses_the_documented_offset():
     assert s.uv[1] == pytest.approx([u, v], abs=1e-9)
     assert s.xyz[1] == pytest.approx([x, y, z])
     assert datasets.detect_layout(FIX / "synthhands") == "synthhands"
+
+
+def test_synthhands_sides_come_from_the_joints():
+    samples = datasets.read_synthhands(FIX / "synthhands")
+    by_folder = {s.extra["folder"]: s for s in samples}
+    left = by_folder["female_noobject/seq01/cam02/01"]     # a real left-hand pose
+    right = by_folder["male_object/seq02/cam01/01"]        # its mirror image
+    assert left.side == "left" and right.side == "right"
+    assert hm.handedness(left.xyz) == -1 and hm.handedness(right.xyz) == 1
+
+
+def test_synthhands_cameras_of_one_motion_stay_in_one_split():
+    samples = datasets.read_synthhands(FIX / "synthhands")
+    assert len({s.sequence for s in samples}) == 2 and len(samples) == 3
+    for seed in range(20):
+        parts = datasets.split_by_sequence(samples, 0.3, 0.3, seed=seed)
+        where = {s.extra["folder"]: k for k, part in enumerate(parts) for s in part}
+        assert where["female_noobject/seq01/cam01/01"] == where["female_noobject/seq01/cam02/01"]
 
 
 def test_realhands_reader_and_mask_cleaning():
@@ -91,8 +112,8 @@ def test_splits_are_by_sequence():
 def test_writer_then_reader_round_trips_every_field(tmp_path):
     frames = [synthetic.render_index(5, i, look=look) for i, look in enumerate(["synth", "real-like"])]
     for i, f in enumerate(frames):
-        datasets.write_frame(tmp_path, i, f)
-    datasets.write_dataset_info(tmp_path, {"test": True}, cam.GANERATED)
+        synthetic.write_frame(tmp_path, i, f)
+    ganerated.write_dataset_info(tmp_path, {"size": 256}, cam.GANERATED)
     samples = datasets.open_dataset(tmp_path)
     assert len(samples) == 2
     for f, s in zip(frames, samples):
@@ -103,28 +124,54 @@ def test_writer_then_reader_round_trips_every_field(tmp_path):
         np.testing.assert_allclose(s.xyz, f.xyz, atol=1e-5)
         norm = (f.xyz - f.xyz[9]) / np.linalg.norm(f.xyz[0] - f.xyz[9])
         np.testing.assert_allclose(s.xyz_norm, norm, atol=1e-7)
-        np.testing.assert_allclose(s.crop, f.crop, rtol=1e-7)
+        np.testing.assert_allclose(s.crop.K, f.crop.K, rtol=1e-7)
         np.testing.assert_array_equal(s.visible, f.visible)
         assert s.side == f.scene.side and s.extra["look"] == f.scene.look
         # the files mean what they mean in the published set
-        K = cam.GANERATED
-        expect = s.crop[2] * (cam.project(K, s.xyz) - np.array(s.crop[:2]))
+        u, v, scale = np.loadtxt(s.image_path.replace("color_composed.png", "crop_params.txt"),
+                                 delimiter=",")
+        expect = scale * (cam.project(cam.GANERATED, s.xyz) - np.array([u, v]))
         np.testing.assert_allclose(s.uv, expect, atol=1e-4)
     assert not list(tmp_path.rglob("*.tmp*")), "temporary files were left behind"
 
 
-def test_make_dataset_resumes_and_refuses_other_settings(tmp_path):
+FILES_PER_FRAME = 10   # 3 images, 4 label files, visibility, scene.json (+ info at the root)
+
+
+@pytest.mark.parametrize("fail_at", [1, 4, 8, 9])
+def test_an_interrupted_write_is_resumed_to_the_same_set(tmp_path, monkeypatch, fail_at):
+    """Interrupt make_dataset inside a real write (the k-th file of frame 1), rerun the
+    same command, and compare every frame with one rendered from scratch."""
     out = tmp_path / "set"
-    first = synthetic.make_dataset(out, 3, look="synth", seed=1, progress=False)
-    assert first == {"written": 3, "skipped": 0, "total": 3}
-    # simulate an interruption while frame 2 was being written
-    (out / "data/noObject/0001/0003_scene.json").unlink()
-    (out / "data/noObject/0001/0003_color_composed.png").write_bytes(b"half")
-    again = synthetic.make_dataset(out, 4, look="synth", seed=1, progress=False)
-    assert again == {"written": 2, "skipped": 2, "total": 4}
+    synthetic.make_dataset(out, 1, look="synth", seed=1, progress=False)   # frame 0 complete
+    real_atomic = files.atomic_path
+    count = {"n": 0}
+
+    def failing(path, *a, **k):
+        count["n"] += 1
+        if count["n"] == fail_at:
+            raise KeyboardInterrupt("simulated interruption")
+        return real_atomic(path, *a, **k)
+
+    monkeypatch.setattr(files, "atomic_path", failing)
+    with pytest.raises(KeyboardInterrupt):
+        synthetic.make_dataset(out, 2, look="synth", seed=1, progress=False)
+    monkeypatch.setattr(files, "atomic_path", real_atomic)
+    again = synthetic.make_dataset(out, 3, look="synth", seed=1, progress=False)
+    assert again["skipped"] == 1 and again["written"] == 2
     samples = datasets.open_dataset(out)
-    assert len(samples) == 4
-    ref = synthetic.render_index(1, 2, look="synth")
-    np.testing.assert_array_equal(samples[2].load_image(), ref.rgb)
+    assert len(samples) == 3
+    for i, s in enumerate(samples):
+        ref = synthetic.render_index(1, i, look="synth")
+        np.testing.assert_array_equal(s.load_image(), ref.rgb)
+        np.testing.assert_array_equal(s.load_mask(), ref.mask)
+        np.testing.assert_allclose(s.uv, ref.uv, atol=1e-5)
+        np.testing.assert_array_equal(s.visible, ref.visible)
+    assert not list(out.rglob("*.tmp*"))
+
+
+def test_make_dataset_refuses_other_settings(tmp_path):
+    out = tmp_path / "set"
+    synthetic.make_dataset(out, 1, look="synth", seed=1, progress=False)
     with pytest.raises(ValueError, match="other settings"):
-        synthetic.make_dataset(out, 4, look="real-like", seed=1, progress=False)
+        synthetic.make_dataset(out, 1, look="real-like", seed=1, progress=False)

@@ -86,12 +86,37 @@ def test_positive_flexion_curls_towards_the_palm_and_abduction_towards_the_thumb
     assert hm.forward_kinematics(p)[20, 0] > rest[20, 0] + 5   # towards the thumb (+x)
 
 
-def test_left_hand_is_the_mirror_image_of_the_right():
-    params = random_params(8)
-    params[:, 0:6] = 0.0
+def test_left_hand_is_the_mirror_image_of_the_right_with_mirrored_parameters():
+    params = random_params(16)
     right = hm.forward_kinematics(params, side="right")
-    left = hm.forward_kinematics(params, side="left")
-    np.testing.assert_allclose(left, hm.mirror(right), atol=1e-9)
+    left = hm.forward_kinematics(hm.mirror_params(params), side="left")
+    np.testing.assert_allclose(left, right * [-1.0, 1.0, 1.0], atol=1e-9)   # camera x negated
+    # written out: rotation vector (rx, -ry, -rz) and x translation negated
+    q = params.copy()
+    q[:, 1:4] *= -1
+    np.testing.assert_allclose(hm.mirror_params(params), q)
+    # handedness: rotations keep it, the mirror turns it round
+    assert np.all(hm.handedness(right) == 1) and np.all(hm.handedness(left) == -1)
+    assert np.all(hm.handedness(hm.mirror(right)) == -1)
+
+
+def test_rotation_vector_inverts_rotation_matrix():
+    rv = hm.random_rotations(RNG, 200)
+    back = hm.rotation_vector(hm.rotation_matrix(rv))
+    np.testing.assert_allclose(hm.rotation_matrix(back), hm.rotation_matrix(rv), atol=1e-12)
+    np.testing.assert_allclose(np.linalg.norm(back, axis=1), np.linalg.norm(rv, axis=1), atol=1e-9)
+    np.testing.assert_allclose(hm.rotation_vector(np.eye(3)), 0.0, atol=1e-12)
+    np.testing.assert_allclose(np.abs(hm.rotation_vector(hm.rotation_matrix([np.pi, 0, 0]))), [np.pi, 0, 0], atol=1e-9)
+
+
+def test_rotate_view_turns_about_the_named_camera_axis_and_keeps_m0():
+    p = hm.default_view_pose("point")
+    q = hm.rotate_view(p, hm.axis_rotation("y", 51.0))
+    a, b = hm.forward_kinematics(p), hm.forward_kinematics(q)
+    np.testing.assert_allclose(b[9], a[9], atol=1e-9)
+    c, s = np.cos(np.deg2rad(51)), np.sin(np.deg2rad(51))
+    Ry = np.array([[c, 0, s], [0, 1, 0], [-s, 0, c]])        # written out, not via the library
+    np.testing.assert_allclose(b - b[9], (a - a[9]) @ Ry.T, atol=1e-9)
 
 
 def test_tensorflow_and_numpy_versions_agree_and_differentiate():
@@ -120,9 +145,11 @@ def test_normalisation_round_trip_and_its_definition():
     np.testing.assert_allclose(hm.denormalise(norm, root, scale), joints, atol=1e-9)
 
 
-def test_mirroring_twice_is_the_identity():
+def test_mirroring_twice_is_the_identity_and_shapes_are_checked():
     joints = hm.forward_kinematics(random_params(5))
     np.testing.assert_allclose(hm.mirror(hm.mirror(joints)), joints)
+    with pytest.raises(ValueError, match="21, 3"):
+        hm.normalise(joints[:, :20])
 
 
 def test_sampled_articulations_respect_the_limits_and_are_correlated():

@@ -2,85 +2,136 @@
 import numpy as np
 import pytest
 
-from handlib import datasets, heatmaps, pipeline
+from handlib import camera as cam
+from handlib import datasets, pipeline, synthetic
+from handlib import hand_model as hm
+from handlib import heatmaps as hmaps
 
 
 def test_heatmap_peak_is_one_at_the_joint_and_decodes_back():
     uv = np.array([[3.3, 7.8], [10.5, 2.2]])
-    h = heatmaps.gaussian_heatmaps(uv, 16, sigma=1.5)
+    h = hmaps.gaussian_heatmaps(uv, 16, sigma=1.5)
     assert h.shape == (16, 16, 2)
     # closed form at an integer pixel next to joint 0
     assert h[8, 3, 0] == pytest.approx(np.exp(-(0.3 ** 2 + 0.2 ** 2) / (2 * 1.5 ** 2)), rel=1e-6)
-    got, peak = heatmaps.heatmap_maxima(h)
+    got, peak = hmaps.heatmap_maxima(h)
     np.testing.assert_allclose(got, uv, atol=1e-4)
     assert np.all(peak > 0.9)
 
 
 def test_heatmap_coordinates_round_trip_and_align_pixel_centres():
     uv = np.random.default_rng(0).uniform(0, 127, size=(21, 2))
-    back = heatmaps.to_image_coords(heatmaps.to_heatmap_coords(uv, 128, 32), 128, 32)
+    back = hmaps.to_image_coords(hmaps.to_heatmap_coords(uv, 128, 32), 128, 32)
     np.testing.assert_allclose(back, uv)
     # the centre of the 4x4 input block (1.5, 1.5) is heatmap pixel 0
-    np.testing.assert_allclose(heatmaps.to_heatmap_coords(np.array([1.5, 1.5]), 128, 32), [0, 0])
+    np.testing.assert_allclose(hmaps.to_heatmap_coords(np.array([1.5, 1.5]), 128, 32), [0, 0])
 
 
-def _dot_sample(tmp_path):
-    """An image with a bright dot at each of 21 known joint positions."""
+def _dot_sample(tmp_path, side="left"):
+    """A 640x480 image with a bright dot at each of 21 known joint positions."""
     import cv2
     rng = np.random.default_rng(4)
-    uv = rng.uniform(70, 186, size=(21, 2))
-    img = np.zeros((256, 256, 3), np.uint8)
+    uv = np.round(rng.uniform([380, 150], [520, 290], size=(21, 2)))
+    img = np.zeros((480, 640, 3), np.uint8)
     for u, v in uv:
-        cv2.circle(img, (int(round(u)), int(round(v))), 1, (255, 255, 255), -1)
-    uv = np.round(uv)
+        cv2.circle(img, (int(u), int(v)), 2, (255, 255, 255), -1)
     path = tmp_path / "dots.png"
     cv2.imwrite(str(path), img)
-    return datasets.HandSample(image_path=str(path), sequence="s", uv=uv,
-                               xyz=np.zeros((21, 3)), xyz_norm=np.zeros((21, 3)))
+    xyz = cam.back_project(cam.GANERATED, uv, np.full(21, 500.0))
+    return datasets.HandSample(image_path=str(path), sequence="s", uv=uv, xyz=xyz,
+                               xyz_norm=hm.normalise(xyz)[0], side=side)
 
 
-def test_rotated_image_heatmap_peaks_sit_on_the_rotated_joints(tmp_path):
+def _homography(t, i):
+    """Source -> crop pixels from the returned crop, written out with plain NumPy."""
+    return t["crop_K"][i].astype(float) @ t["crop_R"][i].astype(float) @ np.linalg.inv(t["image_K"][i])
+
+
+def test_heatmap_peaks_sit_on_the_dots_of_the_warped_image(tmp_path):
     sample = _dot_sample(tmp_path)
-    cfg = pipeline.PipelineConfig(input_size=128, heatmap_size=128, batch_size=4, seed=3,
+    cfg = pipeline.PipelineConfig(input_size=128, heatmap_size=32, batch_size=4, seed=3,
                                   max_rotation=45, color_jitter=0.0, background_prob=0.0,
-                                  margin=0.1, shuffle=False)
+                                  shuffle=False)
     images, t = next(iter(pipeline.make_pipeline([sample] * 4, cfg)))
-    images, uv_in = images.numpy(), t["uv_input"].numpy()
-    assert np.ptp(uv_in[:, 0, 0]) > 1.0                       # the four copies differ
-    got, _ = heatmaps.heatmap_maxima(t["heatmaps"].numpy())
-    uv_hm_img = heatmaps.to_image_coords(got, 128, 128)
-    vis = t["visible"].numpy() > 0
-    interior = vis & np.all((uv_in >= 1) & (uv_in <= 126), axis=-1)   # peaks need neighbours
-    np.testing.assert_allclose(uv_hm_img[interior], uv_in[interior], atol=1e-3)
-    # the dots in the warped image are where the labels say (to a pixel)
+    images, t = images.numpy(), {k: v.numpy() for k, v in t.items()}
+    assert np.ptp(t["uv_input"][:, 0, 0]) > 1.0                  # the four copies differ
+    peaks, _ = hmaps.heatmap_maxima(t["heatmaps"])
+    peaks_in = hmaps.to_image_coords(peaks, 128, 32)              # heatmap -> input pixels
     checked = 0
-    for img, uv, v in zip(images, uv_in, vis):
-        grey = img.mean(axis=-1)
-        for (u, y), ok in zip(uv, v):
-            if not ok or not (3 <= u <= 124 and 3 <= y <= 124):
+    for i in range(4):
+        H = _homography(t, i)
+        h = np.c_[sample.uv, np.ones(21)] @ H.T
+        expect = h[:, :2] / h[:, 2:]                               # the dots, mapped
+        np.testing.assert_allclose(t["uv_input"][i], expect, atol=1e-3)
+        grey = images[i].mean(axis=-1)
+        for j, (u, v) in enumerate(expect):
+            if not (4 <= u <= 123 and 4 <= v <= 123):
                 continue
-            x0, y0 = int(round(u)), int(round(y))
-            win = grey[y0 - 2:y0 + 3, x0 - 2:x0 + 3]
-            if win.sum() < 0.5:
-                continue                                      # dot merged or faded
-            yy, xx = np.mgrid[-2:3, -2:3]
-            cu = x0 + (win * xx).sum() / win.sum()
-            cv = y0 + (win * yy).sum() / win.sum()
-            assert abs(cu - u) <= 1.0 and abs(cv - y) <= 1.0, ((cu, cv), (u, y))
+            # the dot in the warped image: intensity centroid around the expected place
+            x0, y0 = int(round(u)), int(round(v))
+            win = grey[y0 - 3:y0 + 4, x0 - 3:x0 + 4]
+            if win.sum() < 1.0 or np.min(np.linalg.norm(expect - expect[j], axis=1)[
+                    np.arange(21) != j]) < 6:
+                continue                                           # faded, or two dots merged
+            yy, xx = np.mgrid[-3:4, -3:4]
+            dot = np.array([x0 + (win * xx).sum() / win.sum(), y0 + (win * yy).sum() / win.sum()])
+            assert np.linalg.norm(dot - [u, v]) <= 1.0
+            assert np.linalg.norm(peaks_in[i, j] - dot) <= 1.0      # the heatmap found the dot
             checked += 1
-    assert checked >= 40
+    assert checked >= 20
 
 
-def test_3d_targets_rotate_with_the_image(tmp_path):
+def test_3d_targets_project_onto_the_2d_targets_through_the_crop_camera(tmp_path):
+    synthetic.make_dataset(tmp_path / "set", 6, seed=2, progress=False)
+    samples = datasets.open_dataset(tmp_path / "set")
+    cfg = pipeline.PipelineConfig(batch_size=6, seed=5, max_rotation=60, shuffle=False)
+    _, t = next(iter(pipeline.make_pipeline(samples, cfg)))
+    t = {k: v.numpy().astype(np.float64) for k, v in t.items()}
+    for i, s in enumerate(samples):
+        _, root, scale = hm.normalise(s.xyz)
+        R = t["crop_R"][i]
+        X = t["xyz_norm"][i] * scale + R @ root          # the target, back in millimetres
+        h = X @ t["crop_K"][i].T
+        np.testing.assert_allclose(h[:, :2] / h[:, 2:], t["uv_input"][i], atol=0.05)
+        # normalisation survives: M0 at the origin, |W - M0| = 1
+        np.testing.assert_allclose(t["xyz_norm"][i][9], 0.0, atol=1e-6)
+        assert np.linalg.norm(t["xyz_norm"][i][0]) == pytest.approx(1.0, abs=1e-5)
+        # mapped back to the sample's image and camera frame
+        crop = pipeline.crop_of(t, i)
+        np.testing.assert_allclose(crop.from_crop(t["uv_input"][i]), s.uv, atol=0.02)
+        np.testing.assert_allclose(crop.from_crop_frame(t["xyz_norm"][i]), s.xyz_norm, atol=1e-5)
+
+
+def test_every_hand_comes_out_left_and_the_flip_is_an_image_flip(tmp_path):
+    synthetic.make_dataset(tmp_path / "set", 8, seed=4, progress=False)
+    samples = datasets.open_dataset(tmp_path / "set")
+    assert {s.side for s in samples} == {"left", "right"}
+    plain = dict(batch_size=8, shuffle=False, augment=False)
+    images, t = next(iter(pipeline.make_pipeline(samples, pipeline.PipelineConfig(**plain))))
+    raw_images, raw = next(iter(pipeline.make_pipeline(
+        samples, pipeline.PipelineConfig(canonical_side=None, **plain))))
+    for i, s in enumerate(samples):
+        xyz = t["xyz_norm"][i].numpy()
+        assert hm.handedness(xyz) == -1                       # canonical side: left
+        flipped = s.side == "right"
+        assert t["flipped"][i].numpy() == float(flipped)
+        if flipped:
+            np.testing.assert_allclose(images[i].numpy(), raw_images[i].numpy()[:, ::-1], atol=2e-3)
+            u, v = raw["uv_input"][i].numpy().T
+            np.testing.assert_allclose(t["uv_input"][i].numpy(), np.c_[127 - u, v], atol=1e-3)
+            np.testing.assert_allclose(xyz, raw["xyz_norm"][i].numpy() * [-1, 1, 1], atol=1e-6)
+        else:
+            np.testing.assert_array_equal(images[i].numpy(), raw_images[i].numpy())
+
+
+def test_joints_leaving_the_crop_become_invisible(tmp_path):
     sample = _dot_sample(tmp_path)
-    sample.xyz_norm = np.random.default_rng(0).normal(size=(21, 3))
-    cfg = pipeline.PipelineConfig(batch_size=2, seed=5, max_rotation=60, shuffle=False)
-    _, t = next(iter(pipeline.make_pipeline([sample] * 2, cfg)))
-    xyz = t["xyz_norm"].numpy()
-    # a rotation about z keeps z and the x-y lengths
-    np.testing.assert_allclose(xyz[..., 2], np.broadcast_to(sample.xyz_norm[:, 2], xyz[..., 2].shape), atol=1e-5)
-    np.testing.assert_allclose(np.linalg.norm(xyz[..., :2], axis=-1),
-                               np.broadcast_to(np.linalg.norm(sample.xyz_norm[:, :2], axis=-1), xyz.shape[:2]), atol=1e-5)
+    cfg = pipeline.PipelineConfig(batch_size=1, augment=False, margin=-0.3, shuffle=False)
+    _, t = next(iter(pipeline.make_pipeline([sample], cfg)))
+    uv, vis = t["uv_input"][0].numpy(), t["visible"][0].numpy()
+    outside = np.any((uv < -0.5) | (uv > 127.5), axis=1)
+    assert 3 <= outside.sum() <= 18                           # a tight crop cuts some off
+    np.testing.assert_array_equal(vis, (~outside).astype(np.float32))
 
 
 def test_a_seeded_pipeline_is_deterministic(tmp_path):
@@ -92,7 +143,10 @@ def test_a_seeded_pipeline_is_deterministic(tmp_path):
     np.testing.assert_array_equal(a[1]["uv"].numpy(), b[1]["uv"].numpy())
 
 
-def test_samples_without_joints_are_refused():
+def test_samples_without_joints_or_side_are_refused(tmp_path):
     s = datasets.HandSample(image_path="x.png", sequence="u")
     with pytest.raises(ValueError, match="x.png"):
         pipeline.make_pipeline([s])
+    unknown = _dot_sample(tmp_path, side=None)
+    with pytest.raises(ValueError, match="side"):
+        pipeline.make_pipeline([unknown])

@@ -22,8 +22,10 @@ def test_rendered_labels_agree_with_pixels():
             assert -1.0 <= gap <= radius * f.scene.hand_scale * 1.3, (i, j, gap)
         n_visible += f.visible.sum()
         # the files' definition of 2D joints
-        u, v, s = f.crop
+        u, v, s = f.crop.ganerated_params()
         np.testing.assert_allclose(f.uv, s * (cam.project(cam.GANERATED, f.xyz) - [u, v]), atol=1e-9)
+        # the whole hand is inside the stored image (it has context around the crop)
+        assert not (f.mask[0].any() or f.mask[-1].any() or f.mask[:, 0].any() or f.mask[:, -1].any())
     assert n_visible > 12 * 21 * 0.4                # most joints are seen in most views
 
 
