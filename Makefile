@@ -18,13 +18,13 @@ export PYTHONUNBUFFERED := 1
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml Makefile
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV) || \
 	  { $(PYTHON) -m pip install --user --quiet virtualenv && $(PYTHON) -m virtualenv $(VENV); }
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	$(BIN)/python -m ipykernel install --sys-prefix --name $(KERNEL) \
-	  --display-name "Python (handlib course)" >/dev/null
+	  --display-name "Python (handlib course)" --env TF_CPP_MIN_LOG_LEVEL 3 >/dev/null
 	@touch $(STAMP)
 
 # JupyterLab refuses to run as root (containers) unless told to

@@ -199,6 +199,32 @@ def pipeline_figure(ax=None):
     return ax
 
 
+def plot_crop_target(ax, uv_crop, xyz_target, size: int, title: str = ""):
+    """One crop's 2D joints (21, 2) beside the picture its 3D target (21, 3) implies.
+
+    Draws the 2D skeleton, and over it (grey, dashed) the target projected
+    orthographically with the best scale and offset, so a student sees how far the
+    target is from being a picture of its crop
+    (:func:`handlib.crop_camera.orthographic_misalignment`, in W-M0 lengths).
+    """
+    from handlib import crop_camera as cc
+    uv = np.asarray(uv_crop, dtype=np.float64)
+    X = np.asarray(xyz_target, dtype=np.float64)[:, :2]
+    Xc, uvc = X - X.mean(0), uv - uv.mean(0)
+    s = (Xc * uvc).sum() / (Xc * Xc).sum()
+    fit = s * Xc + uv.mean(0)
+    for p, c in hm.BONES:
+        ax.plot(fit[[p, c], 0], fit[[p, c], 1], "--", color="0.45", lw=1.2)
+    plot_skeleton_2d(ax, uv, linewidth=1.6, markersize=2)
+    ax.set_xlim(-0.5, size - 0.5)
+    ax.set_ylim(size - 0.5, -0.5)
+    ax.set_aspect("equal")
+    ax.set_facecolor("#f4f4f4")
+    err = cc.orthographic_misalignment(xyz_target, uv_crop)
+    ax.set_title(f"{title}\nworst joint off by {err:.3f} W-M0", fontsize=9)
+    return err
+
+
 def show_images(images, titles=None, ncols: int = 4, size: float = 2.6, cmap=None):
     """A grid of images (list of HxW or HxWx3 arrays). Returns (fig, axes)."""
     import matplotlib.pyplot as plt
