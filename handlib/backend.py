@@ -27,14 +27,19 @@ NP = SimpleNamespace(
 
 @contextlib.contextmanager
 def _stderr_to_devnull():
-    """Point file descriptor 2 at /dev/null for the duration (C++ logs included)."""
+    """Point file descriptor 2 at /dev/null for the duration (C++ logs included).
+
+    Descriptor 2 itself, not ``sys.stderr``: in a Jupyter kernel ``sys.stderr`` is a
+    Python stream while the C++ libraries write to descriptor 2, which the kernel
+    forwards to the notebook as a red stderr box.
+    """
+    fd = 2
     try:
-        fd = sys.stderr.fileno()
-    except (AttributeError, OSError, ValueError):      # no real stderr: nothing to hide
+        sys.stderr.flush()
+        saved = os.dup(fd)
+    except OSError:                                    # no descriptor 2: nothing to hide
         yield
         return
-    sys.stderr.flush()
-    saved = os.dup(fd)
     devnull = os.open(os.devnull, os.O_WRONLY)
     try:
         os.dup2(devnull, fd)
