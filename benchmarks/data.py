@@ -79,7 +79,8 @@ def bench_render(n: int) -> list[dict]:
 
 def bench_pipeline(n_frames: int, batches: int) -> list[dict]:
     import keras
-    import tensorflow as tf
+    from handlib import backend
+    tf = backend.tensorflow()
     from handlib import datasets, pipeline
     with tempfile.TemporaryDirectory() as tmp:
         synthetic.make_dataset(tmp, n_frames, look="real-like", seed=0, progress=False)

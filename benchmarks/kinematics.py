@@ -49,7 +49,8 @@ def naive_fk(params: np.ndarray, bone_lengths: np.ndarray) -> np.ndarray:
 
 
 def main() -> None:
-    import tensorflow as tf
+    from handlib import backend
+    tf = backend.tensorflow()
     rng = np.random.default_rng(0)
     rows = []
     bl = hm.default_bone_lengths()

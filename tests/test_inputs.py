@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from handlib import camera as cam
-from handlib import datasets, files, heatmaps, images, pipeline
+from handlib import datasets, files, images, pipeline
+from handlib import heatmaps as hmaps
 from handlib import hand_model as hm
 from handlib.files import DataFileError
 from handlib.pipeline import PipelineConfig
@@ -121,17 +122,17 @@ def test_shape_checks_raise_value_errors():
     with pytest.raises(ValueError, match=r"\(\.\.\., 21, 3\)"):
         hm.normalise(np.ones((20, 3)))
     with pytest.raises(ValueError, match=r"\[\.\.\., None\]"):
-        heatmaps.heatmap_maxima(np.zeros((32, 32)))
+        hmaps.heatmap_maxima(np.zeros((32, 32)))
 
 
 def test_heatmap_maxima_at_the_border_and_on_an_empty_map():
     size = 32
     uv = np.array([[size - 1 + 0.3, 12.4], [7.6, -0.2], [size - 1 + 0.3, -0.2], [0.0 - 0.4, 20.0]])
-    h = heatmaps.gaussian_heatmaps(uv, size)
-    got, peak = heatmaps.heatmap_maxima(h)
+    h = hmaps.gaussian_heatmaps(uv, size)
+    got, peak = hmaps.heatmap_maxima(h)
     np.testing.assert_allclose(got, uv, atol=1e-3)
     assert np.all(peak > 0.9)
-    got, peak = heatmaps.heatmap_maxima(np.zeros((size, size, 2)))
+    got, peak = hmaps.heatmap_maxima(np.zeros((size, size, 2)))
     assert peak.tolist() == [0.0, 0.0]
     assert np.all(np.isfinite(got))
 

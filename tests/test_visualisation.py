@@ -1,0 +1,38 @@
+"""The pose explorer's sliders mean what their labels say."""
+import matplotlib
+import numpy as np
+import pytest
+
+from handlib import hand_model as hm
+from handlib import visualisation as vis
+
+matplotlib.use("Agg")
+
+
+@pytest.mark.parametrize("axis", ["x", "y", "z"])
+def test_a_view_slider_turns_the_hand_about_its_camera_axis(axis):
+    base = hm.default_view_pose("open")
+    turned = vis.explorer_pose(base, {f"view_{axis}": 51.0})
+    a, b = hm.forward_kinematics(base), hm.forward_kinematics(turned)
+    np.testing.assert_allclose(b[9], a[9], atol=1e-9)               # about M0
+    # the rotation that takes the old hand to the new one, by least squares (Kabsch)
+    u, _, vt = np.linalg.svd((b - b[9]).T @ (a - a[9]))
+    R = u @ vt
+    angle = np.rad2deg(np.arccos(np.clip((np.trace(R) - 1) / 2, -1, 1)))
+    w = np.array([R[2, 1] - R[1, 2], R[0, 2] - R[2, 0], R[1, 0] - R[0, 1]])
+    assert angle == pytest.approx(51.0, abs=1e-6)
+    np.testing.assert_allclose(w / np.linalg.norm(w), np.eye(3)["xyz".index(axis)], atol=1e-9)
+
+
+def test_finger_and_distance_sliders_set_their_parameter():
+    base = hm.default_view_pose("open")
+    p = vis.explorer_pose(base, {"index_mid_flex": 40.0, "trans_z": 600.0})
+    assert p[hm.dof_index("index_mid_flex")] == pytest.approx(np.deg2rad(40.0))
+    assert p[hm.dof_index("trans_z")] == pytest.approx(600.0)
+
+
+def test_the_explorer_widget_builds():
+    widget = vis.pose_explorer()
+    sliders = widget.children[0].children
+    assert [s.description for s in sliders][-3:] == ["view_x", "view_y", "trans_z"]
+    sliders[-2].value = 30.0                                         # redraws without error
