@@ -45,13 +45,13 @@ def main() -> None:
     quick = os.environ.get("HANDLIB_QUICK", "0") not in ("", "0")
     n = 100 if quick else 1000
     rows = []
-    for where in ("image centre", "pixel (60, 60)", "where sampled"):
+    for where in ("image centre", "pixel (60, 60)", "where the scene put it"):
         old, new = [], []
         for i in range(n):
             scene = synthetic.sample_scene(synthetic.frame_rng(0, i))
             X = hm.forward_kinematics(scene.params, hm.default_bone_lengths(scene.hand_scale),
                                       side=scene.side)
-            if where != "where sampled":
+            if where != "where the scene put it":
                 pixel = (K.cx, K.cy) if where == "image centre" else (60.0, 60.0)
                 X = X - X[9] + cam.back_project(K, np.array(pixel), X[9, 2])
             a, b = misalignments(X)

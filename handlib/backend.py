@@ -12,6 +12,7 @@ import contextlib
 import functools
 import os
 import sys
+import tempfile
 from types import SimpleNamespace
 
 import numpy as np
@@ -26,8 +27,9 @@ NP = SimpleNamespace(
 
 
 @contextlib.contextmanager
-def _stderr_to_devnull():
-    """Point file descriptor 2 at /dev/null for the duration (C++ logs included).
+def _stderr_captured():
+    """Point file descriptor 2 at a temporary file for the duration (C++ logs included);
+    if the block raises, what was written there is replayed on stderr first.
 
     Descriptor 2 itself, not ``sys.stderr``: in a Jupyter kernel ``sys.stderr`` is a
     Python stream while the C++ libraries write to descriptor 2, which the kernel
@@ -40,14 +42,18 @@ def _stderr_to_devnull():
     except OSError:                                    # no descriptor 2: nothing to hide
         yield
         return
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(devnull, fd)
-        yield
-    finally:
-        os.dup2(saved, fd)
-        os.close(saved)
-        os.close(devnull)
+    with tempfile.TemporaryFile() as capture:
+        os.dup2(capture.fileno(), fd)
+        try:
+            yield
+        except BaseException:
+            os.dup2(saved, fd)
+            capture.seek(0)
+            sys.stderr.write(capture.read().decode("utf-8", "replace"))
+            raise
+        finally:
+            os.dup2(saved, fd)
+            os.close(saved)
 
 
 def tensorflow():
@@ -56,13 +62,13 @@ def tensorflow():
     ``TF_CPP_MIN_LOG_LEVEL=3`` silences TensorFlow's own C++ logs, but the CUDA stub and
     absl print a few lines ("All log messages before absl::InitializeLog() ...", "Could
     not find cuda drivers ...") while the library loads, whatever the settings. They go
-    to file descriptor 2, so the first import runs with that descriptor pointed at
-    /dev/null. An import error is re-raised as usual (its message is a Python one).
+    to file descriptor 2, so the first import runs with that descriptor pointed at a
+    temporary file; if the import fails, those lines are printed before the error.
     """
     if "tensorflow" in sys.modules:
         return sys.modules["tensorflow"]
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    with _stderr_to_devnull():
+    with _stderr_captured():
         import tensorflow as tf
     return tf
 

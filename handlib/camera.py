@@ -14,7 +14,7 @@ perspective crop camera, rotations, flips) live in :mod:`handlib.crop_camera`.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -36,12 +36,6 @@ class Intrinsics:
     def K(self) -> np.ndarray:
         """The 3x3 intrinsic matrix."""
         return np.array([[self.fx, 0.0, self.cx], [0.0, self.fy, self.cy], [0.0, 0.0, 1.0]])
-
-    def crop(self, u: float, v: float, scale: float, size: int) -> "Intrinsics":
-        """Intrinsics of a ``size`` x ``size`` crop with top-left ``(u, v)`` and ``scale``."""
-        return replace(self, fx=self.fx * scale, fy=self.fy * scale,
-                       cx=(self.cx - u) * scale, cy=(self.cy - v) * scale,
-                       width=int(size), height=int(size))
 
     def to_dict(self) -> dict:
         return {"fx": self.fx, "fy": self.fy, "cx": self.cx, "cy": self.cy,
@@ -86,16 +80,26 @@ def project(camera, points) -> np.ndarray:
 
 
 def project_tf(camera, points):
-    """TensorFlow twin of :func:`project` (differentiable in ``points``; float32 or 64).
+    """TensorFlow twin of :func:`project` (differentiable in ``points`` and ``camera``).
 
+    ``camera``: :class:`Intrinsics`, a 3x3 matrix, or a batch of matrices (B..., 3, 3)
+    for points (B..., N, 3) (one camera per sample, e.g. the pipeline's ``crop_K``).
     ``points`` (..., 3) tensor in mm; returns (..., 2) pixels in the points' dtype. Used
     by RegNet's projection layer and the fitting's 2D term.
     """
     tf = backend.tensorflow()
     p = tf.convert_to_tensor(points)
     _trailing("points", p, 3)
-    K = tf.constant(_K(camera), dtype=p.dtype)
-    return _project(backend.TF(), K, p)
+    if isinstance(camera, Intrinsics) or np.ndim(camera) == 2:
+        return _project(backend.TF(), tf.constant(_K(camera), dtype=p.dtype), p)
+    K = tf.cast(tf.convert_to_tensor(camera), p.dtype)
+    if K.shape[-2:] != (3, 3) or K.shape.rank != p.shape.rank:
+        raise ValueError(f"a batch of cameras (B..., 3, 3) needs points (B..., N, 3); got "
+                         f"{tuple(K.shape)} and {tuple(p.shape)}")
+    k = lambda i, j: K[..., i, j][..., None, None]  # noqa: E731  (broadcast over points)
+    z = p[..., 2:3]
+    return tf.concat([k(0, 0) * p[..., 0:1] / z + k(0, 2),
+                      k(1, 1) * p[..., 1:2] / z + k(1, 2)], -1)
 
 
 def back_project(camera, uv, depth) -> np.ndarray:

@@ -29,7 +29,6 @@ camera's frame (``X_crop = R X_camera``); it is orthogonal, so its inverse is ``
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -41,20 +40,14 @@ CROP_MARGIN = 0.35
 box side is ``extent * (1 + 2 * CROP_MARGIN)``, so the joints span 59 % of the crop. The
 joints lie inside the hand (finger tips short of the skin's end, the palm's edge beyond
 its knuckles), by more of the joints' extent when the hand is foreshortened: on 150
-rendered views, the skin stays inside the crop in 96 % of views with 0.35 (75 % with
-0.25, 91 % with 0.3; ``tests/test_crop_camera.py`` measures it). The rest of the margin
-leaves room for the motion between two video frames when the tracker places a crop
-from the previous frame's pose."""
-SOURCE_CONTEXT = 1.5
-"""How much larger than the hand crop a *stored* source image is (rendered sets): the
-input pipeline cuts jittered, rotated perspective crops out of it, which must stay
-within rendered pixels."""
+rendered views the skin stays inside the crop in 96 % of views with 0.35, against 75 %
+with 0.25 (``tests/test_crop_camera.py`` measures both). The rest of the margin leaves
+room for the motion between two video frames when the tracker places a crop from the
+previous frame's pose."""
 MIN_CROP_SIDE = 16.0
-"""Smallest crop side in source pixels: a floor against degenerate boxes (all joints on
-one pixel); a real hand at arm's length spans more than 100 px of a 640x480 image."""
-
-FLIP = np.diag([-1.0, 1.0, 1.0])
-"""The reflection of the crop camera's x axis (the left-right flip)."""
+"""Smallest crop side, in pixels of the source image: a floor against degenerate boxes
+(all joints on one pixel), far below any real hand (a hand at arm's length spans more
+than 100 px of a 640x480 image, and about 85 px of a rendered 256x256 crop)."""
 
 
 # ------------------------------------------------------------------- shared maths (xp)
@@ -90,36 +83,33 @@ def crop_matrices(xp, centre, side, angle, flip, size, source_K, perspective=Tru
         on screen, as ``p_out = R(angle) p_in`` with y down).
       flip: 0 or 1 (a float): reflect the crop camera's x axis.
       size: output size S in pixels. source_K: (3, 3) intrinsics of the source image.
-      perspective: False for an affine crop (a box cut and resized, like GANerated's):
-        then R = Rz(angle) and the image map is a similarity; flip must be 0.
+      perspective: False for an affine, unrotated, unflipped crop (a box cut and
+        resized, like GANerated's): then R = I and ``K_crop = A K_source`` (callers
+        pass angle = flip = 0; :class:`Crop` checks it).
     Returns: R (camera -> crop frame), K_crop, H (source pixels -> crop pixels).
     """
     fx, fy = source_K[0, 0], source_K[1, 1]
     o = (size - 1) / 2.0
     zoom = size / side
-    Rz = _rotation_z(xp, angle)
+    zero = fx * 0.0
+    one = zero + 1.0
     if perspective:
-        ray = xp.einsum("ij,j->i", xp.inv(source_K),
-                        xp.stack([centre[0], centre[1], centre[0] * 0.0 + 1.0]))
+        ray = xp.einsum("ij,j->i", xp.inv(source_K), xp.stack([centre[0], centre[1], one]))
         d = ray / xp.sqrt(xp.sum(ray * ray))
-        F = xp.stack([xp.stack([1.0 - 2.0 * flip, flip * 0.0, flip * 0.0]),
-                      xp.stack([flip * 0.0, flip * 0.0 + 1.0, flip * 0.0]),
-                      xp.stack([flip * 0.0, flip * 0.0, flip * 0.0 + 1.0])])
-        R = xp.einsum("ij,jk,kl->il", F, Rz, _rotation_onto_axis(xp, d))
-        zero = fx * 0.0
+        F = xp.stack([xp.stack([1.0 - 2.0 * flip, zero, zero]), xp.stack([zero, one, zero]),
+                      xp.stack([zero, zero, one])])
+        R = xp.einsum("ij,jk,kl->il", F, _rotation_z(xp, angle), _rotation_onto_axis(xp, d))
         K = xp.stack([xp.stack([fx * zoom, zero, zero + o]),
                       xp.stack([zero, fy * zoom, zero + o]),
-                      xp.stack([zero, zero, zero + 1.0])])
+                      xp.stack([zero, zero, one])])
     else:
-        # p_out = zoom Rz2d (p - centre) + o, written as A; K_crop = A K_source Rz^T
-        c, s = xp.cos(angle), xp.sin(angle)
-        zero = c * 0.0
-        tx = o - zoom * (c * centre[0] - s * centre[1])
-        ty = o - zoom * (s * centre[0] + c * centre[1])
-        A = xp.stack([xp.stack([zoom * c, -zoom * s, tx]), xp.stack([zoom * s, zoom * c, ty]),
-                      xp.stack([zero, zero, zero + 1.0])])
-        R = Rz
-        K = xp.einsum("ij,jk,lk->il", A, source_K, Rz)
+        # p_out = zoom (p - centre) + o, i.e. the GANerated map scale * (p - [u, v])
+        A = xp.stack([xp.stack([zero + zoom, zero, o - zoom * centre[0]]),
+                      xp.stack([zero, zero + zoom, o - zoom * centre[1]]),
+                      xp.stack([zero, zero, one])])
+        R = xp.stack([xp.stack([one, zero, zero]), xp.stack([zero, one, zero]),
+                      xp.stack([zero, zero, one])])
+        K = xp.einsum("ij,jk->ik", A, source_K)
     H = xp.einsum("ij,jk,kl->il", K, R, xp.inv(source_K))
     return R, K, H
 
@@ -133,13 +123,22 @@ def warp_params(xp, H):
                      Hi[2, 0], Hi[2, 1]])
 
 
+def _apply_homography(xp, H, uv):
+    h = xp.einsum("ij,...j->...i", H[:, :2], uv) + H[:, 2]
+    return h[..., :2] / h[..., 2:3]
+
+
 def apply_homography(H, uv):
     """Pixels (..., 2) mapped by the homography ``H`` (3, 3) (NumPy)."""
     uv = np.asarray(uv, dtype=np.float64)
     if uv.shape[-1] != 2:
         raise ValueError(f"uv must have shape (..., 2), got {uv.shape}")
-    h = uv @ np.asarray(H)[:, :2].T + np.asarray(H)[:, 2]
-    return h[..., :2] / h[..., 2:3]
+    return _apply_homography(backend.NP, np.asarray(H, dtype=np.float64), uv)
+
+
+def apply_homography_tf(H, uv):
+    """TensorFlow twin of :func:`apply_homography` (``H`` and ``uv`` of one dtype)."""
+    return _apply_homography(backend.TF(), H, uv)
 
 
 # ------------------------------------------------------------------------ the object
@@ -172,8 +171,9 @@ class Crop:
             raise ValueError(f"side must be a positive number of pixels, got {self.side!r}")
         if int(self.size) < 1:
             raise ValueError(f"size must be a positive number of pixels, got {self.size!r}")
-        if self.flip and not self.perspective:
-            raise ValueError("an affine crop cannot be flipped exactly; use a perspective crop")
+        if not self.perspective and (self.flip or self.angle != 0.0):
+            raise ValueError("an affine crop (GANerated's kind) is unrotated and unflipped; "
+                             "turn or flip a perspective crop instead (exact in the crop camera)")
         object.__setattr__(self, "source_K", tuple(map(tuple, K)))
         object.__setattr__(self, "centre", (float(centre[0]), float(centre[1])))
         object.__setattr__(self, "side", float(self.side))
@@ -249,24 +249,22 @@ class Crop:
         """The same crop, flipped left-right (image, 2D and 3D together)."""
         return replace(self, flip=not self.flip)
 
-    def resized(self, size: int) -> "Crop":
-        """The same view at another output size."""
-        return replace(self, size=int(size))
-
     def scaled(self, factor: float) -> "Crop":
         """The same centre and output size, with ``factor`` times the side (more
         context for factor > 1)."""
         return replace(self, side=self.side * float(factor))
 
     def with_source(self, source_K) -> "Crop":
-        """The same crop described against another image of the same camera frame
-        (e.g. the full 640x480 image instead of a 256x256 GANerated crop of it)."""
+        """The same view described against another image of the same camera frame whose
+        pixels differ from this source's by a zoom and a shift (e.g. the full 640x480
+        image instead of a 256x256 GANerated crop of it): same R, K and crop pixels."""
         K_old, K_new = np.array(self.source_K), np.asarray(source_K, dtype=np.float64)
-        if self.perspective:
-            c = apply_homography(K_new @ np.linalg.inv(K_old), self.centre)
-            side = self.side * K_new[0, 0] / K_old[0, 0]
-            return replace(self, centre=tuple(c), side=side, source_K=K_new)
-        raise ValueError("only perspective crops can be moved to another source image")
+        M = K_new @ np.linalg.inv(K_old)
+        if not (np.isclose(M[0, 0], M[1, 1], rtol=1e-9)
+                and np.allclose([M[0, 1], M[1, 0], M[2, 0], M[2, 1]], 0.0, atol=1e-12)):
+            raise ValueError("with_source: the two images must differ by one zoom and a shift")
+        c = apply_homography(M, self.centre)
+        return replace(self, centre=tuple(c), side=self.side * M[0, 0], source_K=K_new)
 
     @classmethod
     def from_ganerated(cls, u: float, v: float, scale: float, size: int, source_K) -> "Crop":
@@ -287,70 +285,79 @@ class Crop:
         off = (self.size - 1) / (2.0 * scale)
         return self.centre[0] - off, self.centre[1] - off, scale
 
-    def to_dict(self) -> dict:
-        return {"centre": list(self.centre), "side": self.side, "size": self.size,
-                "source_K": [list(r) for r in self.source_K], "angle": self.angle,
-                "flip": self.flip, "perspective": self.perspective}
 
-    @classmethod
-    def from_dict(cls, d: dict) -> "Crop":
-        return cls(centre=tuple(d["centre"]), side=float(d["side"]), size=int(d["size"]),
-                   source_K=d["source_K"], angle=float(d.get("angle", 0.0)),
-                   flip=bool(d.get("flip", False)), perspective=bool(d.get("perspective", True)))
+def crop_boxes(uv, source_K, margin: float = CROP_MARGIN, min_side: float = MIN_CROP_SIDE,
+               perspective: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """The course's crop boxes for many hands at once: centres (N, 2) and sides (N,) in
+    source pixels, for 2D joints (N, J, 2) and intrinsics (3, 3) or (N, 3, 3).
 
-    def to_json(self) -> str:
-        return json.dumps(self.to_dict())
+    Affine: centred on the joints' bounding box, side = larger extent x (1 + 2 margin)
+    (at least ``min_side``). Perspective: the same, measured in the view of the crop
+    camera itself (the joints' rays turned by ``R0``), re-centred until the joints' box
+    is centred in the crop wherever the hand is in the image (three passes).
+    """
+    uv = np.asarray(uv, dtype=np.float64)
+    if uv.ndim != 3 or uv.shape[-1] != 2:
+        raise ValueError(f"uv must have shape (N, J, 2), got {uv.shape}")
+    if not np.all(np.isfinite(uv)):
+        raise ValueError("crop boxes: the 2D joints contain NaN or infinite values")
+    K = np.broadcast_to(np.asarray(source_K, dtype=np.float64), (len(uv), 3, 3))
+    grow = 1 + 2 * margin
+
+    def box(xy):
+        lo, hi = xy.min(axis=1), xy.max(axis=1)
+        return (lo + hi) / 2, np.maximum((hi - lo).max(axis=1) * grow, min_side)
+
+    centre, side = box(uv)
+    if perspective:
+        f = np.stack([K[:, 0, 0], K[:, 1, 1]], -1)                       # (N, 2)
+        rays = np.einsum("nij,nkj->nki", np.linalg.inv(K),
+                         np.concatenate([uv, np.ones(uv.shape[:2] + (1,))], -1))
+        for _ in range(3):
+            c_ray = np.einsum("nij,nj->ni", np.linalg.inv(K), np.c_[centre, np.ones(len(uv))])
+            R0 = _rotation_onto_axis(backend.NP, c_ray / np.linalg.norm(c_ray, axis=1, keepdims=True))
+            seen = np.einsum("nij,nkj->nki", R0, rays)
+            xy = seen[..., :2] / seen[..., 2:3] * f[:, None]             # source px at the axis
+            mid, side = box(xy)
+            back = np.einsum("nji,nj->ni", R0, np.c_[mid / f, np.ones(len(uv))])   # R0^T
+            h = np.einsum("nij,nj->ni", K, back)
+            centre = h[:, :2] / h[:, 2:3]
+    return centre, side
 
 
 def crop_from_joints(uv, source_K, size: int, margin: float = CROP_MARGIN,
                      min_side: float = MIN_CROP_SIDE, angle: float = 0.0, flip: bool = False,
                      perspective: bool = True) -> Crop:
-    """The course's one hand crop: a square box around 2D joints (N, 2) in source pixels.
+    """The course's one hand crop around 2D joints (J, 2) in source pixels
+    (:func:`crop_boxes` for one hand), as a :class:`Crop` of ``size`` pixels."""
+    uv = np.asarray(uv, dtype=np.float64).reshape(1, -1, 2)
+    centre, side = crop_boxes(uv, source_K, margin, min_side, perspective)
+    return Crop(centre=tuple(centre[0]), side=float(side[0]), size=size, source_K=source_K,
+                angle=angle, flip=flip, perspective=perspective)
 
-    Affine: centred on the joints' bounding box, side = larger extent x (1 + 2 margin)
-    (at least ``min_side``). Perspective: the same, measured in the view of the crop
-    camera itself (the joints' rays turned by ``R0``), re-centred twice so the joints'
-    box is centred in the crop wherever the hand is in the image.
-    """
-    uv = np.asarray(uv, dtype=np.float64).reshape(-1, 2)
-    if not np.all(np.isfinite(uv)):
-        raise ValueError("crop_from_joints: the 2D joints contain NaN or infinite values")
-    K = np.asarray(source_K, dtype=np.float64)
-    lo, hi = uv.min(axis=0), uv.max(axis=0)
-    centre = (lo + hi) / 2
-    grow = 1 + 2 * margin
-    side = max(float((hi - lo).max()) * grow, min_side)
-    if perspective:
-        for _ in range(3):
-            view = Crop(centre=tuple(centre), side=1.0, size=1, source_K=K)
-            # the joints seen by the crop camera, in source-pixel units at the centre
-            ray = view.to_crop_frame(np.concatenate([uv, np.ones((len(uv), 1))], 1)
-                                     @ np.linalg.inv(K).T)
-            xy = ray[:, :2] / ray[:, 2:3] * np.array([K[0, 0], K[1, 1]])
-            lo, hi = xy.min(axis=0), xy.max(axis=0)
-            side = max(float((hi - lo).max()) * grow, min_side)
-            mid = (lo + hi) / 2                         # offset from the current axis
-            back = view.from_crop_frame(np.array([mid[0] / K[0, 0], mid[1] / K[1, 1], 1.0]))
-            centre = (K @ back)[:2] / (K @ back)[2]
-    return Crop(centre=tuple(centre), side=side, size=size, source_K=K, angle=angle,
-                flip=flip, perspective=perspective)
+
+def orthographic_fit(xyz_target, uv_crop) -> tuple[np.ndarray, float]:
+    """The target (J, 3) projected orthographically (x, y) with the scale and 2D offset
+    that best fit the crop's 2D joints (J, 2) (least squares). Returns (fitted 2D (J, 2),
+    largest joint residual divided by the scale, in W-M0 lengths)."""
+    X = np.asarray(xyz_target, dtype=np.float64)[:, :2]
+    uv = np.asarray(uv_crop, dtype=np.float64)
+    Xc, uvc = X - X.mean(axis=0), uv - uv.mean(axis=0)
+    s = float((Xc * uvc).sum() / (Xc * Xc).sum())
+    fitted = s * Xc + uv.mean(axis=0)
+    return fitted, float(np.linalg.norm(uv - fitted, axis=1).max() / abs(s))
 
 
 def orthographic_misalignment(xyz_target, uv_crop) -> float:
     """How far a 3D target is from being a picture of its crop, in W-M0 lengths.
 
     Projects the target (21, 3) orthographically (drops z), fits one scale and one 2D
-    offset to the crop's 2D joints (21, 2) by least squares, and returns the largest
-    joint residual divided by the fitted scale. Perspective within the crop keeps it
-    above zero; a target in the wrong frame (an off-axis crop with camera-frame
-    targets) makes it large.
+    offset to the crop's 2D joints (21, 2) by least squares (:func:`orthographic_fit`),
+    and returns the largest joint residual divided by the fitted scale. Perspective
+    within the crop keeps it above zero; a target in the wrong frame (an off-axis crop
+    with camera-frame targets) makes it large.
     """
-    X = np.asarray(xyz_target, dtype=np.float64)[:, :2]
-    uv = np.asarray(uv_crop, dtype=np.float64)
-    Xc, uvc = X - X.mean(axis=0), uv - uv.mean(axis=0)
-    s = float((Xc * uvc).sum() / (Xc * Xc).sum())
-    residual = np.linalg.norm(uvc - s * Xc, axis=1)
-    return float(residual.max() / abs(s))
+    return orthographic_fit(xyz_target, uv_crop)[1]
 
 
 def crop_matrices_tf(centre, side, angle, flip, size: int, source_K):

@@ -58,7 +58,15 @@ def load_npz(path, shapes: dict[str, tuple]) -> dict[str, np.ndarray]:
 
 
 def _umask() -> int:
-    """The process's file-creation mask (read without changing it for long)."""
+    """The process's file-creation mask: read from /proc where it can be (Linux),
+    otherwise by setting and restoring it (which another thread could race with)."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except OSError:
+        pass
     mask = os.umask(0o022)
     os.umask(mask)
     return mask

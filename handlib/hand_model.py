@@ -328,10 +328,6 @@ def denormalise(normalised, root, scale):
     return normalised * np.asarray(scale)[..., None, None] + np.asarray(root)[..., None, :]
 
 
-MIRROR = np.diag([-1.0, 1.0, 1.0])
-"""The reflection x -> -x that turns a right hand into a left hand (and back)."""
-
-
 def mirror(joints):
     """Mirror 3D joints (..., 21, 3) in their frame's x: a right hand becomes a left one.
 
@@ -369,7 +365,7 @@ def handedness(joints) -> np.ndarray:
     The sign of det[I0 - W, L0 - W, T0 - W]: the thumb's base (T0, the CMC) sits about
     20 mm in front of the plane of the wrist and the knuckles, on the palm's side, and
     finger angles never move these four joints. A rotation keeps the sign; a mirror
-    (a left hand) turns it round.
+    (a left hand) turns it round. Degenerate joints (the four in one plane) give 0.
     """
     j = _joints_array(joints)
     w = j[..., 0, :]

@@ -63,7 +63,9 @@ def heatmap_maxima(heatmaps) -> tuple[np.ndarray, np.ndarray]:
     values (exact for a Gaussian), along x and along y: through the maximum and its two
     neighbours inside the map, or, on the first or last row or column, through the
     maximum and the next two pixels inwards (a one-sided fit, so a joint near the border
-    keeps its sub-pixel offset). Offsets are kept within 1 pixel of the maximum.
+    keeps its sub-pixel offset). Offsets are clipped to 1 pixel from the maximum (a
+    joint further outside the map cannot be located from it); the one-sided fit
+    extrapolates, so with noisy maps it is a few times less precise than the central one.
     """
     h = np.asarray(heatmaps, dtype=np.float64)
     if h.ndim < 3:
@@ -91,8 +93,8 @@ def heatmap_maxima(heatmaps) -> tuple[np.ndarray, np.ndarray]:
             curv = a - 2 * b + c                                 # 2 * quadratic coefficient
             vertex = t0 + 1 + 0.5 * (a - c) / curv              # where the parabola peaks
         d = vertex - pos
-        ok = np.isfinite(d) & (curv < 0) & (np.abs(d) <= 1.0)
-        return np.where(ok, d, 0.0)
+        ok = np.isfinite(d) & (curv < 0)
+        return np.where(ok, np.clip(d, -1.0, 1.0), 0.0)
 
     dx = offset(x, W, lambda t: value(y, t))
     dy = offset(y, H, lambda t: value(t, x))

@@ -21,22 +21,36 @@ IMAGE_KINDS = ("png", "jpeg", "bmp", "gif")
 """Formats that both OpenCV and TensorFlow's ``decode_image`` read."""
 
 
-def image_kind(path) -> str:
-    """The format of an image file from its first bytes: "png", "jpeg", "bmp" or "gif".
+_PNG_END = b"IEND\xaeB`\x82"
+_JPEG_END = b"\xff\xd9"
 
-    Raises :class:`DataFileError` naming the file when it is missing, empty or not one of
-    :data:`IMAGE_KINDS` (cheap: reads 8 bytes, so a whole data set can be checked when a
-    training table is built, before TensorFlow decodes it without naming the file).
+
+def image_kind(path) -> str:
+    """The format of an image file from its first and last bytes: "png", "jpeg", "bmp"
+    or "gif".
+
+    Raises :class:`DataFileError` naming the file when it is missing, empty, not one of
+    :data:`IMAGE_KINDS`, or a PNG or JPEG cut short (no end marker: an interrupted copy
+    or download). Cheap (reads 40 bytes), so a whole data set can be checked when a
+    training table is built, before TensorFlow decodes it without naming the file.
+    Damage inside an intact-looking file is only found by decoding it
+    (:func:`read_image`).
     """
     try:
         with open(path, "rb") as f:
             head = f.read(8)
+            f.seek(0, os.SEEK_END)
+            f.seek(max(f.tell() - 32, 0))
+            tail = f.read()
     except FileNotFoundError:
         raise DataFileError(path, "an image file (png, jpg)", "no such file") from None
     except IsADirectoryError:
         raise DataFileError(path, "an image file (png, jpg)", "a folder") from None
     for sig, kind in _SIGNATURES.items():
         if head.startswith(sig):
+            if (kind == "png" and _PNG_END not in tail) or (kind == "jpeg" and _JPEG_END not in tail):
+                raise DataFileError(path, f"a complete {kind.upper()} image", "a file cut short "
+                                    "(no end-of-image marker)")
             return kind
     found = "an empty file" if not head else f"a file starting with {head[:4]!r}"
     raise DataFileError(path, "an image file (png, jpg, bmp, gif)", found)

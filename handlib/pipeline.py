@@ -78,8 +78,6 @@ def sample_table(samples, config: PipelineConfig | None = None) -> dict[str, np.
                          f"({len(missing)} samples have none)")
     if cfg.canonical_side not in (None, "left", "right"):
         raise ValueError(f"canonical_side must be 'left', 'right' or None, got {cfg.canonical_side!r}")
-    rows = {k: [] for k in ("image", "mask", "uv", "xyz_norm", "visible", "image_K",
-                            "centre", "side", "flip")}
     for s in samples:
         images.image_kind(s.image_path)
         if s.mask_path:
@@ -90,17 +88,18 @@ def sample_table(samples, config: PipelineConfig | None = None) -> dict[str, np.
         if cfg.canonical_side is not None and s.side not in ("left", "right"):
             raise ValueError(f"{s.image_path}: the sample's hand side is unknown ({s.side!r}); "
                              "the pipeline needs it to put every hand on the canonical side")
-        K = s.image_K
-        base = cc.crop_from_joints(s.uv, K, cfg.input_size, margin=cfg.margin)
-        rows["image"].append(s.image_path)
-        rows["mask"].append(s.mask_path or "")
-        rows["uv"].append(s.uv)
-        rows["xyz_norm"].append(s.xyz_norm)
-        rows["visible"].append(s.visible if s.visible is not None else np.ones(21, bool))
-        rows["image_K"].append(K)
-        rows["centre"].append(base.centre)
-        rows["side"].append(base.side)
-        rows["flip"].append(float(cfg.canonical_side is not None and s.side != cfg.canonical_side))
+    K = np.stack([s.image_K for s in samples])
+    centre, side = cc.crop_boxes(np.stack([s.uv for s in samples]), K, margin=cfg.margin)
+    rows = {
+        "image": [s.image_path for s in samples],
+        "mask": [s.mask_path or "" for s in samples],
+        "uv": [s.uv for s in samples],
+        "xyz_norm": [s.xyz_norm for s in samples],
+        "visible": [s.visible if s.visible is not None else np.ones(21, bool) for s in samples],
+        "image_K": K, "centre": centre, "side": side,
+        "flip": [float(cfg.canonical_side is not None and s.side != cfg.canonical_side)
+                 for s in samples],
+    }
     out = {k: np.array(v) for k, v in rows.items()}
     for k in ("uv", "xyz_norm", "visible", "image_K", "centre", "side", "flip"):
         out[k] = out[k].astype(np.float32)
@@ -116,13 +115,6 @@ def warp(image, H, out_size, interpolation="BILINEAR"):
         images=image[None], transforms=t[None], output_shape=tf.constant([out_size, out_size]),
         interpolation=interpolation, fill_mode="CONSTANT", fill_value=0.0)
     return out[0]
-
-
-def apply_homography_tf(H, uv):
-    """Pixels (..., 2) mapped by the homography ``H`` (3, 3) (TF)."""
-    tf = backend.tensorflow()
-    h = tf.linalg.matvec(H[:, :2], uv) + H[:, 2]
-    return h[..., :2] / h[..., 2:3]
 
 
 def random_background(seed, size):
@@ -202,7 +194,7 @@ def make_pipeline(samples, config: PipelineConfig | None = None, repeat: bool = 
         R, K, H = cc.crop_matrices_tf(f64(centre), f64(side), f64(angle), f64(item["flip"]), S,
                                       f64(item["image_K"]))
         image = warp(item["image_data"], H, S)
-        uv_in = tf.cast(apply_homography_tf(H, f64(item["uv"])), tf.float32)   # (21, 2)
+        uv_in = tf.cast(cc.apply_homography_tf(H, f64(item["uv"])), tf.float32)   # (21, 2)
         xyz = tf.cast(tf.linalg.matvec(R[None], f64(item["xyz_norm"])), tf.float32)
         if cfg.augment:
             if cfg.background_prob > 0:

@@ -32,9 +32,10 @@ import numpy as np
 from handlib import camera as cam
 from handlib import ganerated, hand_mesh, images, renderer
 from handlib import hand_model as hm
-from handlib.crop_camera import SOURCE_CONTEXT, Crop, crop_from_joints
+from handlib.crop_camera import Crop, crop_from_joints
 
 LOOKS = ("synth", "real-like")
+
 BACKGROUNDS = ("white", "green", "clutter")
 GREEN_SCREEN = (14, 255, 14)          # SynthHands' green-screen colour (RGB, 0-255)
 
@@ -228,6 +229,38 @@ class Frame:
     scene: Scene
 
 
+def stored_crop(uv, K, size: int) -> Crop:
+    """The affine, unrotated crop a rendered frame is stored as, for 2D joints (21, 2) in
+    the full image of ``K``.
+
+    The input pipeline cuts perspective crops around the joints
+    (:func:`handlib.crop_camera.crop_from_joints`) and, with its default augmentation
+    (:class:`handlib.pipeline.PipelineConfig`), makes them up to e^scale_jitter larger,
+    moves their centre by up to shift_jitter of their side along each axis and turns
+    them by up to max_rotation. The stored square is the bounding square of the corners
+    of the extreme cases (the four shifts, at the largest size, at -max, 0 and +max
+    degrees), so every default augmented crop is cut from rendered pixels. Off-axis
+    hands get a larger square (a perspective crop covers more of the image there).
+    """
+    from handlib.pipeline import PipelineConfig
+    aug = PipelineConfig()
+    base = crop_from_joints(uv, K, size)
+    side = base.side * np.exp(aug.scale_jitter)
+    corners = np.array([[-0.5, -0.5], [size - 0.5, -0.5], [-0.5, size - 0.5], [size - 0.5, size - 0.5]])
+    pts = []
+    for sx in (-1.0, 1.0):
+        for sy in (-1.0, 1.0):
+            centre = np.array(base.centre) + aug.shift_jitter * side * np.array([sx, sy])
+            for angle in (-aug.max_rotation, 0.0, aug.max_rotation):
+                crop = Crop(centre=tuple(centre), side=side, size=size, source_K=K,
+                            angle=np.deg2rad(angle))
+                pts.append(crop.from_crop(corners))
+    pts = np.concatenate(pts)
+    lo, hi = pts.min(axis=0), pts.max(axis=0)
+    return Crop(centre=tuple((lo + hi) / 2), side=float((hi - lo).max()), size=size,
+                source_K=K, perspective=False)
+
+
 PALM_JOINTS = (0, 1, 2, 5, 9, 13, 17)
 """Joints inside the thick part of the hand (wrist, thumb CMC and MCP, knuckles)."""
 
@@ -276,11 +309,9 @@ def render_frame(scene: Scene, size: int = 256, intrinsics: cam.Intrinsics = cam
                  background_image: np.ndarray | None = None) -> Frame:
     """Render one scene into a labelled ``size`` x ``size`` crop.
 
-    The crop is the course's hand box (:func:`handlib.crop_camera.crop_from_joints`,
-    margin :data:`handlib.crop_camera.CROP_MARGIN`) around the projected joints, with
-    :data:`handlib.crop_camera.SOURCE_CONTEXT` times its side so that the pipeline's
-    jittered, rotated crops stay within rendered pixels; affine and unrotated as in the
-    GANerated files.
+    The stored crop is affine and unrotated, as in the GANerated files: the smallest
+    square that contains every crop the input pipeline's default augmentation can cut
+    around these joints (:func:`stored_crop`).
     """
     import cv2
     rng = np.random.default_rng(scene.seed)
@@ -288,8 +319,7 @@ def render_frame(scene: Scene, size: int = 256, intrinsics: cam.Intrinsics = cam
     verts, tris, xyz = hand_mesh.skin(np.asarray(scene.params), bl, side=scene.side)
     if np.any(verts[:, 2] < 10.0):
         raise ValueError("the hand is behind or too close to the camera")
-    crop = crop_from_joints(cam.project(intrinsics, xyz), intrinsics.K, size,
-                            perspective=False).scaled(SOURCE_CONTEXT)
+    crop = stored_crop(cam.project(intrinsics, xyz), intrinsics.K, size)
     frags = renderer.rasterize(verts, tris, crop.K, size, size)
     uv = crop.project(xyz)
     lights = [renderer.Light(np.asarray(d, float), np.full(3, i)) for d, i in scene.lights]

@@ -13,7 +13,8 @@ Hand side: a public loader of this set marks every frame "left", and GANerated (
 from the same renders) is left-handed; the course could not read the set's own README
 here, so the reader decides each frame's side from its joints
 (:func:`handlib.hand_model.handedness`: the thumb's base lies on the palm's side of the
-wrist-knuckle plane, which a mirror turns round).
+wrist-knuckle plane, which a mirror turns round); a frame whose joints do not say
+(degenerate labels) gets ``side=None``, which the pose pipeline refuses by name.
 """
 from __future__ import annotations
 
@@ -62,7 +63,7 @@ def read_synthhands(root, limit: int | None = None) -> list[HandSample]:
             image_path=stem + "_color.png", sequence=motion_sequence(rel),
             uv=cam.project(cam.GANERATED, xyz), xyz=xyz, xyz_norm=norm, crop=None,
             depth_path=depth if os.path.isfile(depth) else None,
-            side="right" if hm.handedness(xyz) > 0 else "left",
+            side={1.0: "right", -1.0: "left"}.get(float(hm.handedness(xyz))),
             intrinsics=cam.GANERATED, source="synthhands",
             extra={"xyz_depth_frame": xyz_depth, "folder": rel,
                    "color_on_depth": stem + "_color_on_depth.png"}))

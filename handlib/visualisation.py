@@ -99,18 +99,22 @@ def explorer_pose(base_params, values: dict) -> np.ndarray:
 
     Finger and ``trans_*`` sliders set that parameter; ``view_x/y/z`` turn the hand about
     the camera's axes through M0 (:func:`handlib.hand_model.rotate_view`), so "view_y 51"
-    turns it by 51 degrees about the camera's y axis, whatever its starting rotation.
+    turns it by 51 degrees about the camera's y axis, whatever its starting rotation;
+    then ``trans_*`` sliders put the wrist where they say.
     """
     p = np.array(base_params, dtype=np.float64)
     for name, value in values.items():
-        if name not in VIEW_SLIDERS:
-            i = hm.dof_index(name)
-            p[i] = value if name.startswith("trans") else np.deg2rad(value)
+        if name not in VIEW_SLIDERS and not name.startswith("trans"):
+            p[hm.dof_index(name)] = np.deg2rad(value)
     R = np.eye(3)
     for name in VIEW_SLIDERS:
         if name in values:
             R = hm.axis_rotation(name[-1], values[name]) @ R
-    return hm.rotate_view(p, R)
+    p = hm.rotate_view(p, R)
+    for name, value in values.items():          # the wrist where its sliders say, last
+        if name.startswith("trans"):
+            p[hm.dof_index(name)] = value
+    return p
 
 
 def pose_explorer(base_params=None, dofs=("index_base_flex", "index_mid_flex",
@@ -209,10 +213,7 @@ def plot_crop_target(ax, uv_crop, xyz_target, size: int, title: str = ""):
     """
     from handlib import crop_camera as cc
     uv = np.asarray(uv_crop, dtype=np.float64)
-    X = np.asarray(xyz_target, dtype=np.float64)[:, :2]
-    Xc, uvc = X - X.mean(0), uv - uv.mean(0)
-    s = (Xc * uvc).sum() / (Xc * Xc).sum()
-    fit = s * Xc + uv.mean(0)
+    fit, err = cc.orthographic_fit(xyz_target, uv)
     for p, c in hm.BONES:
         ax.plot(fit[[p, c], 0], fit[[p, c], 1], "--", color="0.45", lw=1.2)
     plot_skeleton_2d(ax, uv, linewidth=1.6, markersize=2)
@@ -220,7 +221,6 @@ def plot_crop_target(ax, uv_crop, xyz_target, size: int, title: str = ""):
     ax.set_ylim(size - 0.5, -0.5)
     ax.set_aspect("equal")
     ax.set_facecolor("#f4f4f4")
-    err = cc.orthographic_misalignment(xyz_target, uv_crop)
     ax.set_title(f"{title}\nworst joint off by {err:.3f} W-M0", fontsize=9)
     return err
 

@@ -84,6 +84,14 @@ def test_sample_table_names_an_image_that_is_not_an_image(gan):
         pipeline.sample_table(samples)
 
 
+def test_sample_table_names_an_image_cut_short(gan):
+    samples = datasets.read_ganerated(gan)
+    path = Path(samples[0].image_path)
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])   # an interrupted copy
+    with pytest.raises(DataFileError, match=rf"{path.name}: expected a complete PNG.*cut short"):
+        pipeline.sample_table(samples)
+
+
 def test_sample_table_names_a_missing_image(gan):
     samples = datasets.read_ganerated(gan)
     img = Path(samples[2].image_path)

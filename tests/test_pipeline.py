@@ -47,14 +47,16 @@ def _homography(t, i):
     return t["crop_K"][i].astype(float) @ t["crop_R"][i].astype(float) @ np.linalg.inv(t["image_K"][i])
 
 
-def test_heatmap_peaks_sit_on_the_dots_of_the_warped_image(tmp_path):
-    sample = _dot_sample(tmp_path)
+@pytest.mark.parametrize("side", ["left", "right"])            # right: flipped in the crop
+def test_heatmap_peaks_sit_on_the_dots_of_the_warped_image(tmp_path, side):
+    sample = _dot_sample(tmp_path, side)
     cfg = pipeline.PipelineConfig(input_size=128, heatmap_size=32, batch_size=4, seed=3,
                                   max_rotation=45, color_jitter=0.0, background_prob=0.0,
                                   shuffle=False)
     images, t = next(iter(pipeline.make_pipeline([sample] * 4, cfg)))
     images, t = images.numpy(), {k: v.numpy() for k, v in t.items()}
     assert np.ptp(t["uv_input"][:, 0, 0]) > 1.0                  # the four copies differ
+    assert np.all(t["flipped"] == float(side == "right"))
     peaks, _ = hmaps.heatmap_maxima(t["heatmaps"])
     peaks_in = hmaps.to_image_coords(peaks, 128, 32)              # heatmap -> input pixels
     checked = 0

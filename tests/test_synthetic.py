@@ -39,6 +39,36 @@ def _pose(name, rotation):
     return synthetic.render_frame(scene)
 
 
+def test_a_fist_seen_from_the_palm_shows_its_finger_joints_not_its_tips():
+    """Seen from the palm, a fist's fingertips are tucked against the palm behind the
+    middle bones of their own fingers, and the knuckles (MCP) behind the curled
+    fingers; the PIP joints, at the front of the curl, are seen."""
+    palm = _pose("fist", [np.pi, 0.0, 0.0])
+    assert not palm.visible[[8, 12, 16, 20]].any()            # tips
+    assert not palm.visible[[5, 9, 13, 17]].any()             # knuckles
+    assert palm.visible[[6, 10, 14, 18]].all()                # PIP joints
+    assert palm.visible[0]                                    # the wrist
+
+
+def test_augmented_crops_stay_within_the_rendered_pixels():
+    """The pipeline's most extreme default augmentation (side x e^0.15, centre moved 0.08
+    side along both axes, turned up to 30 degrees) falls inside the stored image."""
+    from handlib import crop_camera as cc, pipeline
+    cfg = pipeline.PipelineConfig()
+    for i in range(20):
+        f = synthetic.render_index(6, i)
+        base = cc.crop_from_joints(f.uv, f.crop.K, cfg.input_size)
+        side = base.side * np.exp(cfg.scale_jitter)
+        for sx in (-1, 1):
+            for sy in (-1, 1):
+                for ang in np.linspace(-1, 1, 7):
+                    centre = np.array(base.centre) + cfg.shift_jitter * side * np.array([sx, sy])
+                    crop = cc.Crop(centre=tuple(centre), side=side, size=cfg.input_size,
+                                   source_K=f.crop.K, angle=ang * np.deg2rad(cfg.max_rotation))
+                    corners = crop.from_crop([[-0.5, -0.5], [127.5, -0.5], [-0.5, 127.5], [127.5, 127.5]])
+                    assert corners.min() >= -0.5 - 1e-6 and corners.max() <= 255.5 + 1e-6, (i, corners)
+
+
 def test_a_fists_fingertips_are_hidden_when_the_palm_faces_away():
     tips = [8, 12, 16, 20]
     back = _pose("fist", [0.0, 0.0, 0.0])     # palm normal +z: away from the camera
