@@ -78,9 +78,9 @@ def bench_render(n: int) -> list[dict]:
 
 
 def bench_pipeline(n_frames: int, batches: int) -> list[dict]:
-    import keras
     from handlib import backend
-    tf = backend.tensorflow()
+    tf = backend.tensorflow()               # before Keras, which would import it loudly
+    import keras
     from handlib import datasets, pipeline
     with tempfile.TemporaryDirectory() as tmp:
         synthetic.make_dataset(tmp, n_frames, look="real-like", seed=0, progress=False)

@@ -12,6 +12,7 @@ Modules, each named for what it holds:
 * :mod:`handlib.ganerated`    - the GANerated layout: reader and writer
 * :mod:`handlib.synthhands`   - the SynthHands layout: reader
 * :mod:`handlib.realhands`    - the RealHands layout: reader
+* :mod:`handlib.real_photos`  - folders of real hand photos: keyed silhouettes, quality gate, blocks
 * :mod:`handlib.datasets`     - open any supported folder (layout detection)
 * :mod:`handlib.splits`       - splits by sequence
 * :mod:`handlib.images`       - image files: checked reading, atomic writing, masks

@@ -10,6 +10,13 @@ Rerunning the same command resumes where it stopped: frame ``i`` is always rende
 seed ``(seed, i)``, each file is written atomically, and a frame whose ``scene.json``
 (written last) exists is skipped.
 
+``key-photos``  silhouettes for a folder of real hand photos (keyed against a plain
+background, or from a RealHands mask folder), with the quality gate's report::
+
+    python -m handlib key-photos ../shared/realdata/sign_language_digits/Dataset
+
+Masks are cached (``--cache``, default under ``build/real_masks/``); rerunning reuses them.
+
 A user's mistake (a bad option, an output path that is a file, a missing background
 folder) is reported in one line on stderr with exit status 2, never as a traceback.
 """
@@ -50,7 +57,26 @@ def main(argv=None) -> int:
                    help=f"crop size in pixels ({MIN_SIZE}-{MAX_SIZE}, default 256)")
     p.add_argument("--workers", type=_int_in(1, 64, "--workers"), default=1,
                    help="processes (default 1)")
+    k = sub.add_parser("key-photos", help="silhouettes and a quality report for real hand photos")
+    k.add_argument("folder", help="a folder of photos (one hand each) or a RealHands folder")
+    k.add_argument("--cache", default=None, help="where the masks go (default: build/real_masks/...)")
     args = parser.parse_args(argv)
+    if args.command == "key-photos":
+        from handlib.real_photos import read_real_photos
+        try:
+            samples, report = read_real_photos(args.folder, cache=args.cache)
+        except KeyboardInterrupt:
+            print("interrupted: rerun the same command to resume", file=sys.stderr)
+            return 130
+        except (ValueError, OSError) as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        dropped = sum(report["dropped"].values())
+        print(f"{args.folder}: {report['photos']} photos, {report['kept']} kept, {dropped} dropped "
+              f"({100 * dropped / max(report['photos'], 1):.1f} %): "
+              + (", ".join(f"{n} {why}" for why, n in report["dropped"].items()) or "none")
+              + f"; {len({s.sequence for s in samples})} blocks of photo numbers")
+        return 0
     if args.command == "make-dataset":
         from handlib.synthetic import make_dataset
         try:

@@ -19,6 +19,24 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 DATA_DIR = Path(os.environ.get("HANDLIB_DATA", REPO_ROOT / "data"))
 
 
+REALDATA_ENV = "HANDLIB_REALDATA_DIR"
+
+
+def realdata_dir(subfolder: str | None = None, quiet: bool = False) -> Path | None:
+    """The folder of real hand photos and video (``HANDLIB_REALDATA_DIR``, default
+    ``../shared/realdata`` from the repository's root), or one of its subfolders; None,
+    with a one-line message unless ``quiet``, where it is absent or empty. The course
+    never needs it: code that uses it falls back to rendered stand-ins."""
+    base = Path(os.environ.get(REALDATA_ENV) or REPO_ROOT.parent / "shared" / "realdata")
+    folder = base / subfolder if subfolder else base
+    if folder.is_dir() and any(folder.iterdir()):
+        return folder
+    if not quiet:
+        print(f"real data not found at {folder} (set {REALDATA_ENV} to use it); "
+              "using the rendered stand-in instead")
+    return None
+
+
 class DataFileError(ValueError):
     """A data file is missing or does not hold what was expected."""
 

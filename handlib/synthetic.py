@@ -242,20 +242,25 @@ def stored_crop(uv, K, size: int) -> Crop:
     degrees), so every default augmented crop is cut from rendered pixels. Off-axis
     hands get a larger square (a perspective crop covers more of the image there).
     """
+    from handlib import backend, crop_camera as cc
     from handlib.pipeline import PipelineConfig
     aug = PipelineConfig()
-    base = crop_from_joints(uv, K, size)
-    side = base.side * np.exp(aug.scale_jitter)
+    K = np.asarray(K, dtype=np.float64)
+    centre, side = cc.crop_boxes(np.asarray(uv, dtype=np.float64)[None], K)
+    side = side[0] * np.exp(aug.scale_jitter)
+    shifts = aug.shift_jitter * side * np.array([[-1, -1], [-1, 1], [1, -1], [1, 1]], float)
+    centres = centre[0] + shifts                                              # (4, 2)
+    rays = np.c_[centres, np.ones(4)] @ np.linalg.inv(K).T
+    R0 = cc._rotation_onto_axis(backend.NP, rays / np.linalg.norm(rays, axis=1, keepdims=True))
+    Rz = cc._rotation_z(backend.NP, np.deg2rad([-aug.max_rotation, 0.0, aug.max_rotation]))
+    R = np.einsum("aij,cjk->caik", Rz, R0)                                    # (4, 3, 3, 3)
+    # crop corners -> rays in the crop frame (K_crop^-1) -> camera frame (R^T) -> pixels (K)
+    o, f = (size - 1) / 2.0, np.array([K[0, 0], K[1, 1]]) * size / side
     corners = np.array([[-0.5, -0.5], [size - 0.5, -0.5], [-0.5, size - 0.5], [size - 0.5, size - 0.5]])
-    pts = []
-    for sx in (-1.0, 1.0):
-        for sy in (-1.0, 1.0):
-            centre = np.array(base.centre) + aug.shift_jitter * side * np.array([sx, sy])
-            for angle in (-aug.max_rotation, 0.0, aug.max_rotation):
-                crop = Crop(centre=tuple(centre), side=side, size=size, source_K=K,
-                            angle=np.deg2rad(angle))
-                pts.append(crop.from_crop(corners))
-    pts = np.concatenate(pts)
+    crop_rays = np.c_[(corners - o) / f, np.ones(4)]                          # (4, 3)
+    cam_rays = np.einsum("caji,nj->cani", R, crop_rays)                      # R^T r
+    h = cam_rays @ K.T
+    pts = (h[..., :2] / h[..., 2:3]).reshape(-1, 2)
     lo, hi = pts.min(axis=0), pts.max(axis=0)
     return Crop(centre=tuple((lo + hi) / 2), side=float((hi - lo).max()), size=size,
                 source_K=K, perspective=False)
