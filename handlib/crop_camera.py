@@ -249,11 +249,6 @@ class Crop:
         """The same crop, flipped left-right (image, 2D and 3D together)."""
         return replace(self, flip=not self.flip)
 
-    def scaled(self, factor: float) -> "Crop":
-        """The same centre and output size, with ``factor`` times the side (more
-        context for factor > 1)."""
-        return replace(self, side=self.side * float(factor))
-
     def with_source(self, source_K) -> "Crop":
         """The same view described against another image of the same camera frame whose
         pixels differ from this source's by a zoom and a shift (e.g. the full 640x480

@@ -70,10 +70,6 @@ def _border_band(h: int, w: int, band: float) -> np.ndarray:
     return m
 
 
-def _largest_filled(mask: np.ndarray) -> np.ndarray:
-    return images.clean_mask(mask)
-
-
 def key_silhouette(image: np.ndarray, config: KeyingConfig | None = None) -> np.ndarray:
     """The hand's silhouette (H, W) bool in a photo (H, W, 3) uint8 RGB taken against a
     plain background (see the module docstring for the method)."""
@@ -105,7 +101,7 @@ def key_silhouette(image: np.ndarray, config: KeyingConfig | None = None) -> np.
     m = cv2.morphologyEx(m, cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
     if scale < 1:
         m = cv2.resize(m, (W, H), interpolation=cv2.INTER_NEAREST)
-    return _largest_filled(m > 0)
+    return images.clean_mask(m > 0)
 
 
 def check_silhouette(mask: np.ndarray, gate: GateConfig | None = None) -> str | None:
