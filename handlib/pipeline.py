@@ -65,8 +65,9 @@ def sample_table(samples, config: PipelineConfig | None = None) -> dict[str, np.
     """Stack the labels of :class:`handlib.samples.HandSample` records into arrays, with
     each sample's base crop (centre, side in image pixels), image intrinsics and flip.
 
-    Every image (and mask) file is checked here, by its first bytes, so that a missing
-    or non-image file is reported with its path before TensorFlow decodes it.
+    Every image (and mask) file is checked here, by its first and last bytes
+    (:func:`handlib.images.image_kind`), so that a missing, non-image or cut-short file
+    is reported with its path before TensorFlow decodes it.
     Samples without 2D/3D joints (RealHands) cannot feed the pose pipeline.
     """
     cfg = config or PipelineConfig()
