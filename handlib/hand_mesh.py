@@ -3,8 +3,9 @@
 Introduced in ``notebooks/01_dataset_preparation.ipynb``.
 
 The mesh is the WebXR generic hand (MIT licence, (c) 2019 Amazon; converted by
-``tools/convert_hand_mesh.py`` into ``data/hand_mesh.npz``): 1,360 vertices, 2,314
-triangles, a 25-joint skin. Its rest pose *is* the rest pose of
+``tools/convert_hand_mesh.py`` into ``data/hand_mesh.npz``) with a forearm added by the
+converter (the original ends in a flat cap at the wrist): 1,481 vertices (121 of them
+the forearm's), 2,556 triangles, a closed surface, a 25-joint skin. Its rest pose *is* the rest pose of
 :mod:`handlib.hand_model`, so posing it with the hand model's forward kinematics moves the
 skin with the 21 labelled joints by construction.
 
@@ -32,12 +33,13 @@ def load_mesh() -> SimpleNamespace:
     clockwise seen from outside), ``skin_joints`` (V, 4) int and ``skin_weights`` (V, 4),
     ``mesh_joints`` (25, 3) rest positions, ``driver`` (25,) the course joint whose bone
     moves each mesh joint, ``pivot`` (25,) the course joint each mesh joint sits at
-    (-1 for finger metacarpals: pivot on the wrist).
+    (-1 for finger metacarpals: pivot on the wrist), ``forearm`` (V,) bool: the vertices
+    of the forearm (it follows the wrist).
     """
     z = files.load_npz(files.data_file("hand_mesh.npz"), {
         "vertices": (-1, 3), "triangles": (-1, 3), "skin_joints": (-1, 4),
         "skin_weights": (-1, 4), "mesh_joints": (25, 3), "mesh_to_course": (25,),
-        "rest_joints": (21, 3)})
+        "rest_joints": (21, 3), "forearm": (-1,)})
     m2c = z["mesh_to_course"]
     # Which course joint's rotation drives each mesh joint's vertices: a joint's flesh
     # follows the bone that starts at it; tips follow the last bone (the DIP's rotation).
@@ -61,7 +63,7 @@ def load_mesh() -> SimpleNamespace:
                            skin_weights=z["skin_weights"].astype(np.float64),
                            mesh_joints=z["mesh_joints"].astype(np.float64),
                            mesh_to_course=m2c, driver=driver, anchor=anchor,
-                           stretch_bone=stretch_bone)
+                           stretch_bone=stretch_bone, forearm=z["forearm"].astype(bool))
 
 
 def skin(params, bone_lengths=None, side: str = "right"):

@@ -80,6 +80,22 @@ class Scene:
         return d
 
 
+MAX_ARM_TOWARDS_CAMERA = 0.6
+"""Views are uniform over all rotations, except that the forearm may not point at the
+camera more steeply than this (the z component of its direction, towards the camera,
+at most 0.6: within 53 degrees of the line of sight): such an arm covers its own hand,
+and people seldom hold a hand that way in front of a camera."""
+
+
+def _arm_rotation(rng: np.random.Generator) -> np.ndarray:
+    """A rotation vector, uniform over rotations whose forearm (the hand frame's -y)
+    does not point at the camera more steeply than :data:`MAX_ARM_TOWARDS_CAMERA`."""
+    while True:
+        rv = hm.random_rotations(rng, 1)[0]
+        if -hm.rotation_matrix(rv)[2, 1] >= -MAX_ARM_TOWARDS_CAMERA:
+            return rv
+
+
 def sample_scene(rng: np.random.Generator, look: str = "synth", background: str | None = None,
                  side: str | None = None, articulation=None,
                  intrinsics: cam.Intrinsics = cam.GANERATED) -> Scene:
@@ -87,7 +103,8 @@ def sample_scene(rng: np.random.Generator, look: str = "synth", background: str 
 
     Poses: :func:`handlib.hand_model.sample_articulations` (correlated fingers within the
     joint limits) unless ``articulation`` (26,) is given; global rotation uniform over all
-    views (palm, back, side); hand 25-75 cm from the camera, anywhere in the image;
+    views (palm, back, side) except forearms pointing at the camera
+    (:data:`MAX_ARM_TOWARDS_CAMERA`); hand 25-75 cm from the camera, anywhere in the image;
     size +/-15 %; skin tones over :data:`SKIN_TONES`; 1-3 lights of random direction and
     intensity; ambient 0.2-0.5. Backgrounds default to white for ``synth`` and procedural
     clutter for ``real-like``.
@@ -99,7 +116,7 @@ def sample_scene(rng: np.random.Generator, look: str = "synth", background: str 
         params[6:] = hm.sample_articulations(rng, 1)[0, 6:]
     else:
         params[6:] = np.asarray(articulation, float)[6:]
-    params[0:3] = hm.random_rotations(rng, 1)[0]
+    params[0:3] = _arm_rotation(rng)
     # place the hand's centre (about the middle knuckle) at a random pixel and depth
     depth = rng.uniform(250.0, 750.0)
     margin = 0.18 * min(intrinsics.width, intrinsics.height)
@@ -330,8 +347,10 @@ def render_frame(scene: Scene, size: int = 256, intrinsics: cam.Intrinsics = cam
     rng = np.random.default_rng(scene.seed)
     bl = hm.default_bone_lengths(scene.hand_scale)
     verts, tris, xyz = hand_mesh.skin(np.asarray(scene.params), bl, side=scene.side)
-    if np.any(verts[:, 2] < 10.0):
+    if np.any(verts[~hand_mesh.load_mesh().forearm, 2] < 10.0):
         raise ValueError("the hand is behind or too close to the camera")
+    # a forearm reaching behind the camera loses the triangles that cross its near plane
+    # (the rasteriser skips them): the arm then leaves the picture through the camera
     crop = stored_crop(cam.project(intrinsics, xyz), intrinsics.K, size)
     frags = renderer.rasterize(verts, tris, crop.K, size, size)
     uv = crop.project(xyz)

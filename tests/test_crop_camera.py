@@ -177,21 +177,22 @@ def test_a_flipped_right_hand_is_the_left_hand_of_the_mirrored_pose():
 
 
 def test_the_margin_keeps_most_rendered_hands_inside_the_crop():
-    """The figures quoted in CROP_MARGIN's docstring: over 150 sampled views, the skin
-    stays inside the crop in at least 93 % with the chosen margin (measured: 96 %), and
-    in at most 80 % with 0.25 (measured: 75 %)."""
+    """The figures quoted in CROP_MARGIN's docstring: over 150 sampled views, the hand's
+    skin (the forearm leaves the crop by design) stays inside the crop in at least 93 %
+    with the chosen margin (measured: 97 %), and in at most 88 % with 0.25 (82 %)."""
     n = 150
     inside = {cc.CROP_MARGIN: 0, 0.25: 0}
     for i in range(n):
         sc = synthetic.sample_scene(synthetic.frame_rng(3, i))
         v, _, x = hand_mesh.skin(np.array(sc.params), hm.default_bone_lengths(sc.hand_scale),
                                  side=sc.side)
+        v = v[~hand_mesh.load_mesh().forearm]
         for margin in inside:
             crop = cc.crop_from_joints(cam.project(K, x), K, 256, margin=margin, perspective=False)
             p = crop.to_crop(cam.project(K, v))
             inside[margin] += p.min() >= -0.5 and p.max() <= 255.5
     assert inside[cc.CROP_MARGIN] >= 0.93 * n
-    assert inside[0.25] <= 0.80 * n
+    assert inside[0.25] <= 0.88 * n
 
 
 def test_numpy_and_tensorflow_crop_matrices_agree():

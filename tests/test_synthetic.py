@@ -3,7 +3,7 @@ import numpy as np
 
 from handlib import camera as cam
 from handlib import hand_model as hm
-from handlib import renderer, synthetic
+from handlib import hand_mesh, renderer, synthetic
 
 
 def test_rendered_labels_agree_with_pixels():
@@ -24,8 +24,11 @@ def test_rendered_labels_agree_with_pixels():
         # the files' definition of 2D joints
         u, v, s = f.crop.ganerated_params()
         np.testing.assert_allclose(f.uv, s * (cam.project(cam.GANERATED, f.xyz) - [u, v]), atol=1e-9)
-        # the whole hand is inside the stored image (it has context around the crop)
-        assert not (f.mask[0].any() or f.mask[-1].any() or f.mask[:, 0].any() or f.mask[:, -1].any())
+        # the whole hand (not its forearm) is inside the stored image
+        v, _, _ = hand_mesh.skin(np.asarray(f.scene.params),
+                                 hm.default_bone_lengths(f.scene.hand_scale), f.scene.side)
+        p = f.crop.project(v[~hand_mesh.load_mesh().forearm])
+        assert p.min() >= 0 and p.max() <= 255
     assert n_visible > 12 * 21 * 0.4                # most joints are seen in most views
 
 
@@ -86,6 +89,24 @@ def test_rendering_is_deterministic_and_looks_share_labels():
     np.testing.assert_allclose(pair["synth"].uv, pair["real-like"].uv)
     np.testing.assert_array_equal(pair["synth"].mask, pair["real-like"].mask)
     assert np.abs(pair["synth"].rgb.astype(int) - pair["real-like"].rgb).mean() > 5
+
+
+def test_the_mesh_with_its_forearm_is_a_closed_surface():
+    """No open boundary can show in any view: after welding the seams' duplicate
+    vertices, every edge is walked once in each direction (a closed, consistently
+    oriented surface), and it encloses a positive volume (outward normals)."""
+    m = hand_mesh.load_mesh()
+    _, rep = np.unique(np.round(m.vertices, 4), axis=0, return_inverse=True)
+    t = rep.ravel()[m.triangles]
+    directed = np.concatenate([t[:, [0, 1]], t[:, [1, 2]], t[:, [2, 0]]])
+    fwd = {tuple(e) for e in directed}
+    assert len(fwd) == len(directed)                        # no edge walked twice one way
+    assert all((b, a) in fwd for a, b in fwd)               # every edge has its partner
+    V = m.vertices
+    volume = np.einsum("ij,ij->i", V[m.triangles[:, 0]],
+                       np.cross(V[m.triangles[:, 1]], V[m.triangles[:, 2]])).sum() / 6
+    assert volume > 0
+    assert m.forearm.sum() > 0 and m.vertices[m.forearm, 1].max() < 0   # behind the wrist
 
 
 def test_rasterizer_matches_an_analytic_square():

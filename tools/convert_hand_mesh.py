@@ -18,6 +18,10 @@ What the script does
    its rest pose, so the mesh and the kinematic model are the same hand by construction.
 4. Maps the 25 WebXR joints onto the course's 21 joints (the finger metacarpal joints
    stay inside the palm; see ``MESH_TO_COURSE`` below).
+5. Adds a forearm (:func:`add_forearm`): the WebXR hand ends in a flat cap at the wrist,
+   visible in many views, while real photos show an arm. The cap's faces are removed,
+   the opening's rim is extruded away from the hand (-y) in rings that widen a little
+   towards the elbow, and the far end is closed; the new vertices follow the wrist.
 
 Only the right hand is converted; the left hand is its mirror image (``handlib`` mirrors
 x and flips the triangle winding).
@@ -28,7 +32,6 @@ import json
 import os
 import struct
 import sys
-import tempfile
 
 import numpy as np
 
@@ -112,19 +115,94 @@ def convert(glb_path: str) -> dict[str, np.ndarray]:
     def to_canon(p):
         return (p - wrist) @ rot.T * 1000.0          # metres -> millimetres
 
-    verts = to_canon(pos)
-    # Check the palm side: the palm's vertices in front of the knuckles should be on +z.
-    # (Fingers curl towards the palm; in the rest pose the fingertips sit at z >= MCP z.)
+    verts, tris, jidx, wts, forearm = add_forearm(to_canon(pos), tris, jidx, wts)
     return {
-        "vertices": verts.astype(np.float32),                 # (1360, 3) mm, canonical
-        "triangles": tris,                                     # (2314, 3) counter-clockwise
-        "skin_joints": jidx,                                   # (1360, 4) into the 25 mesh joints
-        "skin_weights": wts.astype(np.float32),                # (1360, 4) rows sum to 1
+        "vertices": verts.astype(np.float32),                 # (V, 3) mm, canonical
+        "triangles": tris,                                     # (F, 3) counter-clockwise
+        "skin_joints": jidx,                                   # (V, 4) into the 25 mesh joints
+        "skin_weights": wts.astype(np.float32),                # (V, 4) rows sum to 1
+        "forearm": forearm,                                    # (V,) bool: added by add_forearm
         "mesh_joints": to_canon(joints25).astype(np.float32),  # (25, 3) mm
         "mesh_joint_names": np.array(WEBXR_JOINTS),
         "mesh_to_course": np.array(MESH_TO_COURSE, dtype=np.int32),
         "rest_joints": to_canon(j21).astype(np.float32),       # (21, 3) mm
     }
+
+
+FOREARM_LENGTH = 160.0     # mm from the wrist's rim to the closed end
+FOREARM_RINGS = 6
+FOREARM_WIDENING = 1.15    # the far ring's size relative to the wrist's rim
+
+
+def _weld(verts: np.ndarray) -> np.ndarray:
+    """Index of a representative vertex for each vertex (duplicates at seams share one)."""
+    _, first, inv = np.unique(np.round(verts, 4), axis=0, return_index=True, return_inverse=True)
+    return first[inv.ravel()]
+
+
+def add_forearm(verts, tris, jidx, wts):
+    """Replace the wrist's cap by a forearm tube (see the module docstring).
+
+    Args: verts (V, 3) mm in the canonical frame (+y towards the fingers), tris (F, 3)
+    counter-clockwise seen from outside, skin joints/weights (V, 4). Returns the four
+    arrays extended, and a (V',) bool mask of the forearm's vertices; forearm vertices
+    are skinned to the wrist (mesh joint 0) only. The result is a closed surface.
+    """
+    rep = _weld(verts)
+    wt = rep[tris]                                         # triangles on welded vertices
+    a, b, c = (verts[wt[:, k]] for k in range(3))
+    normal = np.cross(b - a, c - a)
+    normal /= np.linalg.norm(normal, axis=1, keepdims=True)
+    centroid_y = (a[:, 1] + b[:, 1] + c[:, 1]) / 3
+    cap = (normal[:, 1] < -0.7) & (centroid_y < verts[:, 1].min() + 12.0)
+    keep = ~cap
+    # directed boundary edges of what is left (an edge used once, in the direction a
+    # remaining triangle walks it)
+    edges = {}
+    for t in wt[keep]:
+        for u, v in ((t[0], t[1]), (t[1], t[2]), (t[2], t[0])):
+            edges[(u, v)] = edges.get((u, v), 0) + 1
+    boundary = {u: v for (u, v) in edges if (v, u) not in edges}
+    if not boundary:
+        raise ValueError("no wrist cap found: is this the WebXR generic hand?")
+    start = next(iter(boundary))
+    loop, cur = [start], boundary[start]
+    while cur != start:
+        loop.append(cur)
+        cur = boundary[cur]
+    if len(loop) != len(boundary):
+        raise ValueError(f"the wrist opening is not one loop ({len(loop)} of {len(boundary)} edges)")
+    rim = verts[loop]
+    centre = rim.mean(axis=0)
+    y_end = rim[:, 1].min() - FOREARM_LENGTH
+    new_verts, rings = [], [np.array(loop)]
+    n0 = len(verts)
+    for k in range(1, FOREARM_RINGS + 1):
+        f = k / FOREARM_RINGS
+        ring = rim.copy()
+        ring[:, [0, 2]] = centre[[0, 2]] + (rim[:, [0, 2]] - centre[[0, 2]]) * (1 + (FOREARM_WIDENING - 1) * f)
+        ring[:, 1] = rim[:, 1] * (1 - f) + y_end * f
+        rings.append(n0 + (k - 1) * len(loop) + np.arange(len(loop)))
+        new_verts.append(ring)
+    end_centre = n0 + FOREARM_RINGS * len(loop)
+    new_verts = np.concatenate(new_verts + [[[centre[0], y_end, centre[2]]]])
+    new_tris = []
+    n = len(loop)
+    for r0, r1 in zip(rings[:-1], rings[1:]):
+        for i in range(n):
+            j = (i + 1) % n
+            # the rim's edge r0[i] -> r0[j] is walked by a hand triangle; walk it back
+            new_tris.append([r0[j], r0[i], r1[i]])
+            new_tris.append([r0[j], r1[i], r1[j]])
+    last = rings[-1]
+    for i in range(n):
+        new_tris.append([last[(i + 1) % n], last[i], end_centre])
+    verts_out = np.concatenate([verts, new_verts])
+    tris_out = np.concatenate([tris[keep], np.array(new_tris, dtype=tris.dtype)])
+    m = len(new_verts)
+    jidx_out = np.concatenate([jidx, np.zeros((m, 4), jidx.dtype)])
+    wts_out = np.concatenate([wts, np.tile(np.array([[1.0, 0, 0, 0]], wts.dtype), (m, 1))])
+    return verts_out, tris_out, jidx_out, wts_out, np.arange(len(verts_out)) >= n0
 
 
 def main(argv: list[str]) -> int:
@@ -134,10 +212,10 @@ def main(argv: list[str]) -> int:
     out = argv[2] if len(argv) > 2 else os.path.join(
         os.path.dirname(__file__), "..", "data", "hand_mesh.npz")
     arrays = convert(argv[1])
-    fd, tmp = tempfile.mkstemp(suffix=".npz", dir=os.path.dirname(os.path.abspath(out)))
-    os.close(fd)
-    np.savez_compressed(tmp, **arrays)
-    os.replace(tmp, out)
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+    from handlib import files                      # atomic write, usual permissions
+    with files.atomic_path(out) as tmp:
+        np.savez_compressed(tmp, **arrays)
     print(f"wrote {out}: {len(arrays['vertices'])} vertices, "
           f"{len(arrays['triangles'])} triangles")
     return 0
