@@ -17,8 +17,10 @@ is also the independent judge of how well a translated hand keeps its silhouette
   each photo's ``sequence`` is its block, so :func:`handlib.splits.split_by_sequence`
   holds out whole blocks.
 
-Keyed silhouettes are cached as PNG files (atomic writes) beside a JSON report, so a
-folder is keyed once and then read quickly; rerunning resumes an interrupted keying.
+Keyed silhouettes are cached as PNG files (atomic writes) named after each photo's path,
+size and time, beside the keying settings and a JSON report, so a folder is keyed once
+and then read quickly, a changed photo is keyed again, and rerunning resumes an
+interrupted keying with the same settings.
 """
 from __future__ import annotations
 
@@ -134,74 +136,97 @@ def photo_block(path) -> str:
     return f"block-{int(numbers[-1]) // BLOCK_SIZE:04d}" if numbers else Path(path).stem
 
 
+SETTINGS_FILE = "keying_settings.json"
+
+
 def _cache_name(root: Path, path: Path) -> str:
-    rel = path.relative_to(root).as_posix()
-    return hashlib.sha1(rel.encode()).hexdigest()[:16] + ".png"
+    """A cached mask's file name: the source's path, size and modification time, so a
+    changed photo (or mask) is keyed (or cleaned) again instead of reusing a stale mask."""
+    st = path.stat()
+    key = f"{path.relative_to(root).as_posix()}|{st.st_size}|{st.st_mtime_ns}"
+    return hashlib.sha1(key.encode()).hexdigest()[:16] + ".png"
 
 
 def read_real_photos(root, cache=None, limit: int | None = None, progress: bool = True,
                      keying: KeyingConfig | None = None, gate: GateConfig | None = None):
     """Photos of one hand each under ``root`` (any depth; jpg, png, bmp), with silhouettes.
 
-    A RealHands folder is read with its own masks (cleaned); any other folder is keyed
-    (:func:`key_silhouette`), the masks cached as PNG files in ``cache`` (default: a
-    folder under ``build/real_masks/`` named after ``root``). Returns ``(samples,
-    report)``: the :class:`handlib.samples.HandSample` records that pass the gate
-    (``mask_path`` set, ``sequence`` their block, ``extra['label']`` their folder's
-    name), and ``{"photos", "kept", "dropped": {reason: count}, "dropped_files": {...}}``.
+    A RealHands folder is read with its own masks (cleaned; its users are the split
+    units); any other folder is keyed (:func:`key_silhouette`; blocks of photo numbers
+    are the split units). Masks are cached as PNG files in ``cache`` (default: a folder
+    under ``build/real_masks/`` named after ``root``), named after each source file's
+    path, size and time, so a changed photo is keyed again; the keying settings are
+    written to the cache before the first mask, so a resumed run cannot mix settings.
+    The gate is applied on every read. Returns ``(samples, report)``: the
+    :class:`handlib.samples.HandSample` records that pass the gate (``mask_path`` set,
+    ``extra['label']`` their folder's or user's name), and ``{"photos", "kept",
+    "dropped": {reason: count}, "dropped_files": {...}}`` (also written to the cache as
+    JSON when the whole folder was read, i.e. without ``limit``). An unreadable photo
+    is dropped as "unreadable".
     """
     from handlib import datasets
     root = Path(root)
     if not root.is_dir():
         raise DataFileError(root, "a folder of hand photos", "no such folder")
-    if any(root.glob("user*/color")):
-        samples = datasets.read_realhands(root, limit=limit)
-        paths = [(Path(s.image_path), s) for s in samples if s.mask_path]
-    else:
-        exts = {".jpg", ".jpeg", ".png", ".bmp"}
-        found = sorted(p for p in root.rglob("*") if p.suffix.lower() in exts and p.is_file())
-        if not found:
-            raise DataFileError(root, "hand photos (.jpg, .png, .bmp)", "none")
-        paths = [(p, None) for p in found[:limit]]
     cache = Path(cache) if cache is not None else \
         files.REPO_ROOT / "build" / "real_masks" / f"{root.resolve().name}-{hashlib.sha1(str(root.resolve()).encode()).hexdigest()[:8]}"
+    realhands = any(root.glob("user*/color"))
+    if realhands:
+        samples = datasets.read_realhands(root, limit=limit)
+        items = [(Path(s.image_path), Path(s.mask_path), s.sequence) for s in samples if s.mask_path]
+    else:
+        exts = {".jpg", ".jpeg", ".png", ".bmp"}
+        inside = cache.resolve()
+        found = sorted(p for p in root.rglob("*") if p.suffix.lower() in exts and p.is_file()
+                       and inside not in p.resolve().parents)
+        if not found:
+            raise DataFileError(root, "hand photos (.jpg, .png, .bmp)", "none")
+        items = [(p, None, photo_block(p)) for p in found[:limit]]
     kcfg, gcfg = keying or KeyingConfig(), gate or GateConfig()
-    settings = {"keying": asdict(kcfg), "gate": asdict(gcfg), "block_size": BLOCK_SIZE}
-    report_path = cache / REPORT_FILE
-    old = files.read_json(report_path, "a keying report") if report_path.is_file() else None
-    if old is not None and old.get("settings") != settings:
-        raise ValueError(f"{cache} holds masks keyed with other settings; remove it or "
-                         "pass another cache folder")
+    identity = {"keying": asdict(kcfg) if not realhands else "mask folder", "block_size": BLOCK_SIZE}
+    settings_path = cache / SETTINGS_FILE
+    if settings_path.is_file():
+        if files.read_json(settings_path, "the keying settings of a mask cache") != identity:
+            raise ValueError(f"{cache} holds masks made with other keying settings; remove it "
+                             "or pass another cache folder")
+    else:
+        files.write_json(settings_path, identity)
     bar = None
     if progress:
         from tqdm.auto import tqdm
-        bar = tqdm(total=len(paths), unit="photo", desc=f"silhouettes of {root.name}")
+        bar = tqdm(total=len(items), unit="photo", desc=f"silhouettes of {root.name}")
     kept, dropped = [], {}
-    for path, sample in paths:
-        if sample is not None:                              # a mask folder: clean it
-            mask = sample.load_mask(clean=True)
-            mask_path = cache / _cache_name(root, Path(sample.mask_path))
-        else:
-            mask_path = cache / _cache_name(root, path)
+    for path, mask_source, unit in items:
+        try:
+            mask_path = cache / _cache_name(root, mask_source or path)
             if mask_path.is_file():
                 mask = images.read_image(mask_path, gray=True) > 127
+            elif mask_source is not None:                      # a mask folder: clean it
+                mask = images.clean_mask(images.read_image(mask_source, gray=True) > 127)
             else:
                 mask = key_silhouette(images.read_image(path), kcfg)
+        except DataFileError:
+            dropped.setdefault("unreadable", []).append(str(path.relative_to(root)))
+            if bar:
+                bar.update(1)
+            continue
         if not mask_path.is_file():
             images.write_image(mask_path, mask.astype(np.uint8) * 255)
         reason = check_silhouette(mask, gcfg)
         if reason is None:
-            kept.append(HandSample(image_path=str(path), sequence=photo_block(path),
-                                   mask_path=str(mask_path), source="photos",
-                                   extra={"label": path.parent.name}))
+            kept.append(HandSample(image_path=str(path), sequence=unit, mask_path=str(mask_path),
+                                   source="realhands" if realhands else "photos",
+                                   extra={"label": unit if realhands else path.parent.name}))
         else:
             dropped.setdefault(reason, []).append(str(path.relative_to(root)))
         if bar:
             bar.update(1)
     if bar:
         bar.close()
-    report = {"settings": settings, "root": str(root), "photos": len(paths), "kept": len(kept),
+    report = {"settings": {**identity, "gate": asdict(gcfg)}, "root": str(root),
+              "photos": len(items), "kept": len(kept),
               "dropped": {k: len(v) for k, v in sorted(dropped.items())},
               "dropped_files": {k: v for k, v in sorted(dropped.items())}}
-    files.write_json(report_path, report)
+    if limit is None:
+        files.write_json(cache / REPORT_FILE, report)
     return kept, report

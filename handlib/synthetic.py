@@ -81,10 +81,13 @@ class Scene:
 
 
 MAX_ARM_TOWARDS_CAMERA = 0.6
-"""Views are uniform over all rotations, except that the forearm may not point at the
-camera more steeply than this (the z component of its direction, towards the camera,
-at most 0.6: within 53 degrees of the line of sight): such an arm covers its own hand,
-and people seldom hold a hand that way in front of a camera."""
+"""Views are uniform over all rotations, except those whose forearm points nearly
+straight at the camera: the arm's unit direction may have a component of at most 0.6
+towards the camera along the optical axis, so arms within 53 degrees (arccos 0.6) of
+pointing at it are not sampled (measured against the optical axis, not the ray to the
+hand, so off-centre hands get some slack). Such an arm covers its own hand, and people
+seldom hold a hand that way in front of a camera. About a fifth of rotations are
+rejected."""
 
 
 def _arm_rotation(rng: np.random.Generator) -> np.ndarray:

@@ -88,9 +88,27 @@ def test_reader_keys_caches_and_reports(tmp_path, monkeypatch):
     monkeypatch.setattr(rp, "key_silhouette", lambda *a, **k: (_ for _ in ()).throw(AssertionError))
     again, _ = rp.read_real_photos(tmp_path / "photos", cache=cache, progress=False, gate=gate)
     assert [s.image_path for s in again] == [s.image_path for s in samples]
-    with pytest.raises(ValueError, match="other settings"):
-        rp.read_real_photos(tmp_path / "photos", cache=cache, progress=False,
-                            gate=rp.GateConfig(min_area=0.2))
+    # the gate is applied on every read; other keying settings need another cache
+    stricter, _ = rp.read_real_photos(tmp_path / "photos", cache=cache, progress=False,
+                                      gate=rp.GateConfig(min_area=0.2))
+    assert len(stricter) < len(samples)
+    with pytest.raises(ValueError, match="other keying settings"):
+        rp.read_real_photos(tmp_path / "photos", cache=cache, progress=False, gate=gate,
+                            keying=rp.KeyingConfig(min_chroma=20.0))
+    monkeypatch.undo()
+    # a changed photo is keyed again, not read from the stale mask
+    changed = Path(samples[0].image_path)
+    images.write_image(changed, (np.ones((128, 128, 3)) * 200).astype(np.uint8))   # no hand
+    after, report = rp.read_real_photos(tmp_path / "photos", cache=cache, progress=False, gate=gate)
+    assert str(changed) not in {s.image_path for s in after}
+    assert str(changed.relative_to(tmp_path / "photos")) in report["dropped_files"]["too small"]
+    # a partial read does not overwrite the folder's report; an unreadable photo is a drop
+    full = (cache / rp.REPORT_FILE).read_text()
+    rp.read_real_photos(tmp_path / "photos", cache=cache, progress=False, gate=gate, limit=2)
+    assert (cache / rp.REPORT_FILE).read_text() == full
+    (tmp_path / "photos" / "0" / "IMG_2000.png").write_bytes(b"not an image")
+    _, report = rp.read_real_photos(tmp_path / "photos", cache=cache, progress=False, gate=gate)
+    assert report["dropped"]["unreadable"] == 1
 
 
 def test_reader_uses_a_mask_folder_and_names_bad_folders(tmp_path):
@@ -98,6 +116,7 @@ def test_reader_uses_a_mask_folder_and_names_bad_folders(tmp_path):
                                           gate=rp.GateConfig(min_area=0.01, min_extent=0.1))
     assert report["photos"] == 1 and len(samples) == 1                # the one with a mask
     assert samples[0].load_mask().sum() == 16 * 16                     # cleaned: speck gone, hole filled
+    assert samples[0].sequence == "user01" and samples[0].extra["label"] == "user01"
     with pytest.raises(DataFileError, match="no such folder"):
         rp.read_real_photos(tmp_path / "nowhere", progress=False)
     (tmp_path / "empty").mkdir()
