@@ -18,11 +18,10 @@ from types import SimpleNamespace
 import numpy as np
 
 NP = SimpleNamespace(
-    name="numpy", stack=np.stack, concat=np.concatenate, einsum=np.einsum,
+    stack=np.stack, concat=np.concatenate, einsum=np.einsum,
     sin=np.sin, cos=np.cos, sqrt=np.sqrt, sum=np.sum, inv=np.linalg.inv,
     asarray=lambda x, like=None: np.asarray(x, dtype=np.float64),
-    const=lambda x, like: np.asarray(x, dtype=like.dtype),
-    where=np.where, ones_like=np.ones_like, zeros_like=np.zeros_like)
+    const=lambda x, like: np.asarray(x, dtype=like.dtype))
 """The NumPy backend (float64 by default)."""
 
 
@@ -78,8 +77,7 @@ def TF() -> SimpleNamespace:
     """The TensorFlow backend (differentiable)."""
     tf = tensorflow()
     return SimpleNamespace(
-        name="tensorflow", stack=tf.stack, concat=tf.concat, einsum=tf.einsum,
+        stack=tf.stack, concat=tf.concat, einsum=tf.einsum,
         sin=tf.sin, cos=tf.cos, sqrt=tf.sqrt, sum=tf.reduce_sum, inv=tf.linalg.inv,
         asarray=lambda x, like=None: tf.convert_to_tensor(x),
-        const=lambda x, like: tf.constant(x, dtype=like.dtype),
-        where=tf.where, ones_like=tf.ones_like, zeros_like=tf.zeros_like)
+        const=lambda x, like: tf.constant(x, dtype=like.dtype))

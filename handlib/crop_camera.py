@@ -40,8 +40,9 @@ CROP_MARGIN = 0.35
 box side is ``extent * (1 + 2 * CROP_MARGIN)``, so the joints span 59 % of the crop. The
 joints lie inside the hand (finger tips short of the skin's end, the palm's edge beyond
 its knuckles), by more of the joints' extent when the hand is foreshortened: on 150
-rendered views the hand's skin (not its forearm) stays inside the crop in 97 % of views
-with 0.35, against 82 % with 0.25 (``tests/test_crop_camera.py`` measures both). The rest of the margin leaves
+rendered views the hand's skin (not its forearm) stays inside the crop in at least 93 %
+of views with 0.35 and in at most 88 % with 0.25 (``tests/test_crop_camera.py`` checks
+both). The rest of the margin leaves
 room for the motion between two video frames when the tracker places a crop from the
 previous frame's pose."""
 MIN_CROP_SIDE = 16.0

@@ -354,16 +354,12 @@ def mirror_params(params) -> np.ndarray:
     return p
 
 
-def other_side(side: str) -> str:
-    """"left" for "right" and "right" for "left"."""
-    return "left" if _side_sign(side) > 0 else "right"
-
-
 def handedness(joints) -> np.ndarray:
     """Which hand (..., 21, 3) joints are, from their geometry alone: +1 right, -1 left.
 
-    The sign of det[I0 - W, L0 - W, T0 - W]: the thumb's base (T0, the CMC) sits about
-    20 mm in front of the plane of the wrist and the knuckles, on the palm's side, and
+    The sign of det[I0 - W, L0 - W, T0 - W]: the thumb's base (T0, the CMC) sits in front
+    of the plane of the wrist and the knuckles, on the palm's side (in the rest pose of
+    ``data/hand_mesh.npz``, as anatomically), and
     finger angles never move these four joints. A rotation keeps the sign; a mirror
     (a left hand) turns it round. Degenerate joints (the four in one plane) give 0.
     """

@@ -17,8 +17,6 @@ _SIGNATURES = {
     b"\x89PNG\r\n\x1a\n": "png", b"\xff\xd8\xff": "jpeg", b"BM": "bmp",
     b"GIF87a": "gif", b"GIF89a": "gif",
 }
-IMAGE_KINDS = ("png", "jpeg", "bmp", "gif")
-"""Formats that both OpenCV and TensorFlow's ``decode_image`` read."""
 
 
 _PNG_END = b"IEND\xaeB`\x82"
@@ -30,7 +28,7 @@ def image_kind(path) -> str:
     or "gif".
 
     Raises :class:`DataFileError` naming the file when it is missing, empty, not one of
-    :data:`IMAGE_KINDS`, or a PNG or JPEG cut short (no end marker: an interrupted copy
+    png, jpeg, bmp or gif (the formats both OpenCV and TensorFlow's ``decode_image`` read), or a PNG or JPEG cut short (no end marker: an interrupted copy
     or download). Cheap (reads 40 bytes), so a whole data set can be checked when a
     training table is built, before TensorFlow decodes it without naming the file.
     Damage inside an intact-looking file is only found by decoding it

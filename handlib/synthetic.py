@@ -86,8 +86,8 @@ straight at the camera: the arm's unit direction may have a component of at most
 towards the camera along the optical axis, so arms within 53 degrees (arccos 0.6) of
 pointing at it are not sampled (measured against the optical axis, not the ray to the
 hand, so off-centre hands get some slack). Such an arm covers its own hand, and people
-seldom hold a hand that way in front of a camera. About a fifth of rotations are
-rejected."""
+seldom hold a hand that way in front of a camera. The rejected directions are a cap
+of (1 - 0.6) / 2 = a fifth of the sphere, so a fifth of rotations are drawn again."""
 
 
 def _arm_rotation(rng: np.random.Generator) -> np.ndarray:
