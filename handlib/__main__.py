@@ -23,6 +23,7 @@ folder) is reported in one line on stderr with exit status 2, never as a traceba
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 
 MIN_SIZE, MAX_SIZE = 32, 2048
@@ -60,7 +61,81 @@ def main(argv=None) -> int:
     k = sub.add_parser("key-photos", help="silhouettes and a quality report for real hand photos")
     k.add_argument("folder", help="a folder of photos (one hand each) or a RealHands folder")
     k.add_argument("--cache", default=None, help="where the masks go (default: build/real_masks/...)")
+    t = sub.add_parser("train-silnet", help="train SilNet, the GeoConGAN's silhouette network")
+    t.add_argument("--synth", required=True, help="a rendered set (make-dataset --look synth)")
+    t.add_argument("--synth-test", default=None, help="a separately seeded rendered set for IoU")
+    t.add_argument("--real", default=None, help="real photos (default: Sign Language Digits "
+                                                "under HANDLIB_REALDATA_DIR, else a rendered stand-in)")
+    t.add_argument("--out", required=True, help="run folder (backups, log.csv); resumed if it exists")
+    t.add_argument("--save", default=None, help="model file (default RUN_DIR/silnet.keras)")
+    t.add_argument("--size", type=_int_in(32, 512, "--size"), default=128)
+    t.add_argument("--epochs", type=_int_in(1, None, "--epochs"), default=20)
+    t.add_argument("--steps", type=_int_in(1, None, "--steps"), default=20, help="steps per epoch")
+    t.add_argument("--limit", type=_int_in(1, None, "--limit"), default=None,
+                   help="use at most this many images per domain")
+    g = sub.add_parser("train-gan", help="train the GeoConGAN (CycleGAN + geometric loss)")
+    g.add_argument("--synth", required=True, help="a rendered set (make-dataset --look synth)")
+    g.add_argument("--real", default=None, help="real photos (default: Sign Language Digits "
+                                                "under HANDLIB_REALDATA_DIR, else a rendered stand-in)")
+    g.add_argument("--out", required=True, help="run folder; rerunning the same command resumes it")
+    g.add_argument("--geo-weight", type=float, default=5.0,
+                   help="weight of the geometric loss (0: a plain CycleGAN; default 5)")
+    g.add_argument("--size", type=_int_in(32, 512, "--size"), default=128, help="image size (default 128)")
+    g.add_argument("--steps", type=_int_in(1, None, "--steps"), default=4000, help="training steps")
+    g.add_argument("--steps-per-epoch", type=_int_in(1, None, "--steps-per-epoch"), default=25,
+                   help="steps between backups (default 25)")
+    g.add_argument("--batch", type=_int_in(1, 64, "--batch"), default=1)
+    g.add_argument("--filters", type=_int_in(4, 256, "--filters"), default=32,
+                   help="generator base width (default 32)")
+    g.add_argument("--blocks", type=_int_in(1, 16, "--blocks"), default=None,
+                   help="residual blocks (default 6 at 128 px and above, 3 below)")
+    g.add_argument("--silnet", default=None, help="SilNet weights (default data/weights/silnet.keras)")
+    g.add_argument("--sample-every", type=_int_in(1, None, "--sample-every"), default=250)
+    g.add_argument("--limit", type=_int_in(1, None, "--limit"), default=None,
+                   help="use at most this many images per domain")
+    g.add_argument("--save", default=None, help="also save the synth->real generator here")
     args = parser.parse_args(argv)
+    if args.command == "train-gan":
+        if args.size % 8:
+            parser.error(f"--size must be a multiple of 8, got {args.size}")
+        if args.steps % args.steps_per_epoch:
+            parser.error(f"--steps ({args.steps}) must be a multiple of --steps-per-epoch "
+                         f"({args.steps_per_epoch})")
+        if not args.geo_weight >= 0:
+            parser.error(f"--geo-weight must be 0 or more, got {args.geo_weight}")
+        from handlib import gan
+        try:
+            record = gan.train_run(args.synth, args.out, real=args.real, silnet_path=args.silnet,
+                                   geo_weight=args.geo_weight, size=args.size, steps=args.steps,
+                                   steps_per_epoch=args.steps_per_epoch, batch_size=args.batch,
+                                   filters=args.filters, blocks=args.blocks,
+                                   sample_every=args.sample_every, limit=args.limit, save=args.save,
+                                   command="python -m handlib " + " ".join(argv or sys.argv[1:]))
+        except KeyboardInterrupt:
+            print(f"interrupted: rerun the same command to resume from {args.out}", file=sys.stderr)
+            return 130
+        except (ValueError, OSError) as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        print(json.dumps(record["final_losses"], indent=1))
+        return 0
+    if args.command == "train-silnet":
+        if args.size % 8:
+            parser.error(f"--size must be a multiple of 8, got {args.size}")
+        from handlib import silnet
+        try:
+            record = silnet.train_run(args.synth, args.out, real=args.real, synth_test=args.synth_test,
+                                      size=args.size, epochs=args.epochs, steps_per_epoch=args.steps,
+                                      save=args.save, limit=args.limit,
+                                      command="python -m handlib " + " ".join(argv or sys.argv[1:]))
+        except KeyboardInterrupt:
+            print(f"interrupted: rerun the same command to resume from {args.out}", file=sys.stderr)
+            return 130
+        except (ValueError, OSError) as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        print(json.dumps(record["figures"], indent=1))
+        return 0
     if args.command == "key-photos":
         from handlib.real_photos import read_real_photos
         try:

@@ -1,0 +1,232 @@
+"""The GeoConGAN's two image domains: square hand crops with their silhouettes.
+
+Introduced in ``notebooks/02_geocongan_training.ipynb``.
+
+Both domains are cut the same way: a square box around the hand, grown by the geometry
+issue's margin (:data:`handlib.crop_camera.CROP_MARGIN`, 35 % of the hand's extent on
+each side), resized to the GAN's size (128 px by default). Where the box leaves the
+image, the image's edge pixels are repeated (a wrist that leaves the photo continues as
+a forearm).
+
+* **synth**: a rendered set (``make-dataset --look synth``: uniform skin, one light,
+  white background). The box is the course's crop around the 2D joints
+  (:func:`handlib.crop_camera.crop_boxes`, affine), the silhouette is the exact
+  rendered mask.
+* **real**: photos of one hand each against a plain background
+  (:func:`handlib.real_photos.read_real_photos`). The box is the bounding square of the
+  silhouette (no joints are known). A photo's silhouette runs down the wrist to the
+  photo's edge, so with the same margin its hand would be smaller than a rendered one;
+  the real boxes use :data:`REAL_MARGIN` instead, chosen so that the silhouette covers
+  about the same share of a crop in both domains (medians 0.23 synth, 0.25 real on
+  Sign Language Digits; :func:`silhouette_share`, checked by a test). Sign Language Digits photos are
+  100x100 px and their boxes about 170 px, so at 128 px the real crops are *downsampled*
+  about 1.3x from the photo pixels, and the detail of a real crop is that of a 100 px
+  photo: the generator cannot learn finer skin texture than that.
+
+When the real photos are absent (``HANDLIB_REALDATA_DIR`` points to a folder without
+them), :func:`real_domain` falls back to the ``real-like`` rendered look on a plain
+background, labelled ``"real-like stand-in"``, so the course still runs.
+
+Images are uint8 RGB (N, S, S, 3) and masks bool (N, S, S); :func:`to_gan` maps images
+to the GAN's value range [-1, 1] and :func:`from_gan` back.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from handlib import files
+from handlib.crop_camera import CROP_MARGIN, MIN_CROP_SIDE, crop_boxes
+
+GAN_SIZE = 128
+"""Default image size of the GeoConGAN (pixels); 256 is supported, 64 in quick mode."""
+REAL_PHOTOS = "sign_language_digits/Dataset"
+"""The real domain's photos, under :func:`handlib.files.realdata_dir`."""
+STANDIN_LABEL = "real-like stand-in"
+REAL_MARGIN = 0.125
+"""Margin of the real photos' silhouette boxes. A photo's silhouette includes the wrist
+down to the photo's edge, so its box is taller than the joints' box of a rendered hand;
+with this margin (instead of :data:`handlib.crop_camera.CROP_MARGIN`) the silhouette
+covers about the same share of a real crop as of a rendered one (see the module
+docstring)."""
+
+
+@dataclass
+class Domain:
+    """One domain's crops: ``images`` (N, S, S, 3) uint8 RGB, ``masks`` (N, S, S) bool,
+    ``name`` (e.g. "synth", "real", "real-like stand-in"), ``sources`` (N,) the file
+    each crop came from, and ``groups`` (N,) its split unit (photo block or rendered set)."""
+
+    name: str
+    images: np.ndarray
+    masks: np.ndarray
+    sources: list = field(default_factory=list)
+    groups: list = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def take(self, index) -> "Domain":
+        """The crops at ``index`` (an int array or slice) as a new Domain."""
+        idx = np.arange(len(self))[index]
+        return Domain(self.name, self.images[idx], self.masks[idx],
+                      [self.sources[i] for i in idx] if self.sources else [],
+                      [self.groups[i] for i in idx] if self.groups else [])
+
+
+def mask_box(mask: np.ndarray, margin: float = CROP_MARGIN) -> tuple[np.ndarray, float]:
+    """The square box around a silhouette (H, W) bool: centre (2,) in pixels (x, y) and
+    side in pixels = larger extent of its bounding box x (1 + 2 margin)."""
+    ys, xs = np.nonzero(np.asarray(mask))
+    if len(xs) == 0:
+        raise ValueError("mask_box: the silhouette is empty")
+    lo = np.array([xs.min(), ys.min()], float)
+    hi = np.array([xs.max(), ys.max()], float) + 1.0      # pixel edges
+    return (lo + hi) / 2, max(float((hi - lo).max()) * (1 + 2 * margin), MIN_CROP_SIDE)
+
+
+def joint_box(uv: np.ndarray, margin: float = CROP_MARGIN) -> tuple[np.ndarray, float]:
+    """The course's affine crop box around 2D joints (21, 2) in pixels: centre (2,), side."""
+    centre, side = crop_boxes(np.asarray(uv, float)[None], np.eye(3), margin, perspective=False)
+    return centre[0], float(side[0])
+
+
+def cut_square(image: np.ndarray, centre, side: float, size: int) -> np.ndarray:
+    """The square of ``side`` pixels centred at ``centre`` (x, y) of ``image`` (H, W[, C]),
+    resampled to (size, size[, C]) (bilinear; area-averaged first when shrinking by 2x or
+    more). Coordinates are continuous: pixel ``i`` covers [i, i + 1]. Pixels outside the
+    image repeat its edge."""
+    import cv2
+    img = np.asarray(image)
+    s = size / float(side)
+    k = max(int(np.floor(1 / s)), 1)
+    kx = ky = 1.0
+    if k > 1:
+        small = cv2.resize(img, (max(img.shape[1] // k, 1), max(img.shape[0] // k, 1)),
+                           interpolation=cv2.INTER_AREA)
+        kx, ky = img.shape[1] / small.shape[1], img.shape[0] / small.shape[0]
+        img = small
+    # source pixel x covers [kx x, kx (x + 1)]; its centre kx (x + 0.5) lands at
+    # s (kx (x + 0.5) - cx) + size / 2 in the crop, whose pixel j has its centre at j + 0.5
+    A = np.array([[s * kx, 0, s * (0.5 * kx - centre[0]) + size / 2 - 0.5],
+                  [0, s * ky, s * (0.5 * ky - centre[1]) + size / 2 - 0.5]], np.float64)
+    return cv2.warpAffine(img, A, (size, size), flags=cv2.INTER_LINEAR,
+                          borderMode=cv2.BORDER_REPLICATE)
+
+
+def cut_sample(image: np.ndarray, mask: np.ndarray, centre, side, size: int):
+    """Image (size, size, 3) uint8 and mask (size, size) bool cut with :func:`cut_square`."""
+    img = cut_square(image, centre, side, size)
+    m = cut_square(mask.astype(np.float32), centre, side, size) > 0.5
+    return img, m
+
+
+def _progress(items, desc: str, show: bool):
+    if not show:
+        return items
+    from tqdm.auto import tqdm
+    return tqdm(items, desc=desc, unit="image")
+
+
+def synth_domain(root, size: int = GAN_SIZE, limit: int | None = None, name: str = "synth",
+                 progress: bool = True) -> Domain:
+    """Crops of a rendered set at ``root`` (GANerated layout, e.g. ``make-dataset``)."""
+    from handlib.ganerated import read_ganerated
+    samples = read_ganerated(root, limit=limit)
+    imgs, masks = [], []
+    for s in _progress(samples, f"cropping {name}", progress):
+        if s.mask_path is None or s.uv is None:
+            raise files.DataFileError(s.image_path, "a rendered frame with a mask and 2D joints",
+                                      "no mask or joints beside it")
+        c, side = joint_box(s.uv)
+        i, m = cut_sample(s.load_image(), s.load_mask(), c, side, size)
+        imgs.append(i)
+        masks.append(m)
+    return Domain(name, np.stack(imgs), np.stack(masks), [s.image_path for s in samples],
+                  [str(root)] * len(samples))
+
+
+def photo_domain(samples, size: int = GAN_SIZE, name: str = "real", margin: float = None,
+                 progress: bool = True) -> Domain:
+    """Crops of real photos (:class:`handlib.samples.HandSample` with ``mask_path``, from
+    :func:`handlib.real_photos.read_real_photos`), boxed around their silhouettes with
+    ``margin`` (default :data:`REAL_MARGIN`)."""
+    margin = REAL_MARGIN if margin is None else margin
+    imgs, masks = [], []
+    for s in _progress(samples, f"cropping {name}", progress):
+        image, mask = s.load_image(), s.load_mask()
+        c, side = mask_box(mask, margin)
+        i, m = cut_sample(image, mask, c, side, size)
+        imgs.append(i)
+        masks.append(m)
+    if not imgs:
+        return Domain(name, np.zeros((0, size, size, 3), np.uint8), np.zeros((0, size, size), bool))
+    return Domain(name, np.stack(imgs), np.stack(masks), [s.image_path for s in samples],
+                  [s.sequence for s in samples])
+
+
+def real_photos_folder(quiet: bool = False):
+    """The real domain's photo folder, or None (with a message unless ``quiet``) when
+    ``HANDLIB_REALDATA_DIR`` holds no Sign Language Digits photos."""
+    root = files.realdata_dir(REAL_PHOTOS, quiet=quiet)
+    return root
+
+
+def standin_domain(n: int, size: int = GAN_SIZE, seed: int = 7, progress: bool = True) -> Domain:
+    """``n`` frames of the ``real-like`` rendered look on a white background, cut like
+    the synth domain: the real domain's labelled stand-in when no photos are available."""
+    from handlib.synthetic import render_index
+    imgs, masks = [], []
+    for i in _progress(range(n), f"rendering {STANDIN_LABEL}", progress):
+        f = render_index(seed, i, look="real-like", background="white")
+        c, side = joint_box(f.uv)
+        a, m = cut_sample(f.rgb, f.mask, c, side, size)
+        imgs.append(a)
+        masks.append(m)
+    return Domain(STANDIN_LABEL, np.stack(imgs), np.stack(masks),
+                  [f"render_index({seed}, {i}, 'real-like')" for i in range(n)],
+                  [f"standin-{i // 100:02d}" for i in range(n)])
+
+
+def real_domain(size: int = GAN_SIZE, limit: int | None = None, folder=None,
+                test_fraction: float = 0.15, standin_frames: int = 400,
+                progress: bool = True) -> tuple[Domain, Domain]:
+    """The real domain as ``(train, held_out)``.
+
+    ``folder``: photos of hands against plain backgrounds, or a RealHands folder
+    (default: the Sign Language Digits photos under ``HANDLIB_REALDATA_DIR``). Photos
+    failing the keying gate are dropped (see :func:`handlib.real_photos.read_real_photos`);
+    whole blocks of photo numbers (RealHands: users) are held out with
+    :func:`handlib.splits.split_by_sequence` (``test_fraction`` of them). ``limit`` keeps
+    the first photos in file order. Without photos, ``standin_frames`` frames of the
+    ``real-like`` look stand in (the last ``test_fraction`` held out).
+    """
+    from handlib.real_photos import read_real_photos
+    from handlib.splits import split_by_sequence
+    folder = folder if folder is not None else real_photos_folder()
+    if folder is None:
+        n = standin_frames if limit is None else min(limit, standin_frames)
+        d = standin_domain(n, size, progress=progress)
+        cut = n - max(1, int(round(test_fraction * n)))
+        return d.take(slice(0, cut)), d.take(slice(cut, n))
+    samples, _ = read_real_photos(folder, limit=limit, progress=progress)
+    train, _, test = split_by_sequence(samples, val_fraction=0.0, test_fraction=test_fraction)
+    return (photo_domain(train, size, "real", progress=progress),
+            photo_domain(test, size, "real", progress=progress))
+
+
+def silhouette_share(domain: Domain) -> float:
+    """The median share of a crop covered by the silhouette (0-1)."""
+    return float(np.median(domain.masks.mean(axis=(1, 2)))) if len(domain) else float("nan")
+
+
+def to_gan(images: np.ndarray) -> np.ndarray:
+    """uint8 RGB images -> float32 in [-1, 1] (the GAN's and SilNet's value range)."""
+    return np.asarray(images, np.float32) / 127.5 - 1.0
+
+
+def from_gan(x) -> np.ndarray:
+    """Images in [-1, 1] (NumPy or tensors) -> uint8 RGB (values outside are clipped)."""
+    x = np.asarray(x, np.float32)
+    return np.clip(np.round((x + 1.0) * 127.5), 0, 255).astype(np.uint8)

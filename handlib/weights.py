@@ -1,0 +1,121 @@
+"""Shipped model weights: where they live, how they are saved, loaded and recorded.
+
+Models the notebooks use ship in ``data/weights/NAME.keras`` (Keras' native format,
+loaded with ``safe_mode=True``; custom layers are registered under the ``handlib``
+package), each with ``NAME.json`` beside it: the training record (exact command, git
+commit, data and licences, steps, images seen, wall time, machine, final losses and the
+figures the model's issue asks for). Nothing is downloaded.
+"""
+from __future__ import annotations
+
+import os
+import platform
+import subprocess
+import time
+from pathlib import Path
+
+from handlib import files
+
+WEIGHTS_DIR = files.REPO_ROOT / "data" / "weights"
+
+
+def weights_path(name: str) -> Path:
+    """``data/weights/NAME.keras``."""
+    return WEIGHTS_DIR / f"{name}.keras"
+
+
+def record_path(name_or_path) -> Path:
+    """The training record beside a weights file (``NAME.json``)."""
+    p = Path(name_or_path)
+    if p.suffix != ".keras":
+        p = weights_path(str(name_or_path))
+    return p.with_suffix(".json")
+
+
+def save_model(model, path) -> Path:
+    """Save a Keras model atomically (temporary file in the same folder, then rename)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with files.atomic_path(path, suffix=".keras") as tmp:
+        model.save(tmp)
+    return path
+
+
+def load_model(name_or_path, compile: bool = False):
+    """Load ``data/weights/NAME.keras`` (or a path) with ``safe_mode=True``.
+
+    Raises FileNotFoundError naming the file when it is missing, and
+    :class:`handlib.files.DataFileError` when it is not a Keras model file.
+    """
+    from handlib import backend
+    backend.tensorflow()
+    import keras
+    import handlib.gan  # noqa: F401  (registers the custom layers)
+    import handlib.silnet  # noqa: F401
+    p = Path(name_or_path)
+    if p.suffix != ".keras":
+        p = weights_path(str(name_or_path))
+    if not p.is_file():
+        raise FileNotFoundError(f"{p}: expected a Keras model file (.keras); it does not exist. "
+                                "Shipped weights live in data/weights/; train your own with the "
+                                "command in the model's training record")
+    try:
+        return keras.saving.load_model(p, compile=compile, safe_mode=True)
+    except (ValueError, OSError, KeyError) as exc:
+        raise files.DataFileError(p, "a Keras model file (.keras, a zip archive)",
+                                  f"something unreadable ({type(exc).__name__}: {exc})") from exc
+
+
+def git_commit() -> str:
+    """The repository's current commit (``+dirty`` when files differ), or "unknown"."""
+    try:
+        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=files.REPO_ROOT, text=True,
+                              capture_output=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
+                               cwd=files.REPO_ROOT, text=True, capture_output=True).stdout.strip()
+        return head + ("+dirty" if dirty else "")
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def machine() -> str:
+    """A one-line description of this machine (CPU model and cores, GPU if TensorFlow sees one)."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    desc = f"{cpu}, {os.cpu_count()} cores"
+    try:
+        from handlib import backend
+        gpus = backend.tensorflow().config.list_physical_devices("GPU")
+        if gpus:
+            desc += f", GPU: {len(gpus)} x " + ", ".join(g.name for g in gpus)
+        else:
+            desc += ", no GPU"
+    except Exception:  # noqa: BLE001  (a record must not fail on a probe)
+        pass
+    return desc
+
+
+class Stopwatch:
+    """Wall time across sittings: ``elapsed`` adds this sitting's seconds to ``before``."""
+
+    def __init__(self, before: float = 0.0):
+        self.before = float(before)
+        self.start = time.time()
+
+    @property
+    def elapsed(self) -> float:
+        return self.before + time.time() - self.start
+
+
+def wall_clock_callback(clock: Stopwatch, path):
+    """A Keras callback that writes ``{"seconds": clock.elapsed}`` to ``path`` after each
+    epoch, so the wall time of a run interrupted and resumed adds up across sittings."""
+    import keras
+    return keras.callbacks.LambdaCallback(
+        on_epoch_end=lambda epoch, logs: files.write_json(path, {"seconds": clock.elapsed}))
