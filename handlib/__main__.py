@@ -94,7 +94,44 @@ def main(argv=None) -> int:
     g.add_argument("--limit", type=_int_in(1, None, "--limit"), default=None,
                    help="use at most this many images per domain")
     g.add_argument("--save", default=None, help="also save the synth->real generator here")
+    c = sub.add_parser("compare-gan", help="does the geometric loss keep the hand's shape? "
+                                           "(figures and grid to data/results/)")
+    c.add_argument("--plain", required=True, help="train-gan run folder with --geo-weight 0")
+    c.add_argument("--geo", required=True, help="train-gan run folder with the geometric loss")
+    c.add_argument("--test", required=True, help="a held-out rendered set (make-dataset --seed 1)")
+    c.add_argument("--out", default="data/results/geometric_loss",
+                   help="output stem: STEM.json and STEM.png (default data/results/geometric_loss)")
+    c.add_argument("--limit", type=_int_in(1, None, "--limit"), default=None)
+    r = sub.add_parser("ganerate", help="translate a rendered set into a GANerated set")
+    r.add_argument("--src", required=True, help="a rendered set (make-dataset --look synth)")
+    r.add_argument("--out", required=True, help="output folder (resumed if it exists)")
+    r.add_argument("--weights", default=None,
+                   help="synth->real generator (default data/weights/geocongan_synth_to_real.keras)")
+    r.add_argument("--background", default="photos", choices=["photos", "clutter", "white"])
+    r.add_argument("--seed", type=_int_in(0, 2**32 - 1, "--seed"), default=0)
+    r.add_argument("--limit", type=_int_in(1, None, "--limit"), default=None,
+                   help="translate only the first frames")
     args = parser.parse_args(argv)
+    if args.command in ("compare-gan", "ganerate"):
+        try:
+            if args.command == "compare-gan":
+                from handlib.gan_evaluation import compare_runs
+                res = compare_runs(args.plain, args.geo, args.test, args.out, limit=args.limit,
+                                   command="python -m handlib " + " ".join(argv or sys.argv[1:]))
+                print(json.dumps({k: res[k] for k in ("ceiling", "arms", "differences")}, indent=1))
+            else:
+                from handlib.ganerate import ganerate_dataset
+                summary = ganerate_dataset(args.src, args.out, args.weights, args.background,
+                                           args.seed, args.limit)
+                print(f"{args.out}: {summary['written']} frames written, "
+                      f"{summary['skipped']} already there, {summary['total']} in all")
+        except KeyboardInterrupt:
+            print("interrupted: rerun the same command to resume", file=sys.stderr)
+            return 130
+        except (ValueError, OSError) as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        return 0
     if args.command == "train-gan":
         if args.size % 8:
             parser.error(f"--size must be a multiple of 8, got {args.size}")

@@ -378,7 +378,7 @@ def train_run(synth, out, real=None, silnet_path=None, geo_weight: float = 5.0, 
         weights.wall_clock_callback(clock, clock_file),
     ]
     history = model.fit(gan_dataset(s, real_train, batch_size, seed), epochs=steps // steps_per_epoch,
-                        steps_per_epoch=steps_per_epoch, callbacks=callbacks,
+                        steps_per_epoch=steps_per_epoch, callbacks=callbacks, shuffle=False,
                         verbose=1 if progress else 2)
     losses = {k: float(v[-1]) for k, v in history.history.items()} if history.history else {}
     record = {

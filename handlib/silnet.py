@@ -156,7 +156,26 @@ def train(model, train_domains, epochs: int, steps_per_epoch: int, backup_dir=No
         callbacks.append(keras.callbacks.CSVLogger(str(log_csv), append=True))
     ds = dataset(train_domains, batch_size, training=True, seed=seed)
     return model.fit(ds, epochs=epochs, steps_per_epoch=steps_per_epoch, callbacks=callbacks,
-                     verbose=verbose)
+                     shuffle=False, verbose=verbose)
+
+
+REGRESSION_SEED, REGRESSION_FRAMES = 2026, 24
+
+
+def regression_domain(size: int = 128):
+    """The fixed, seeded rendered set of the shipped SilNet's regression test:
+    :data:`REGRESSION_FRAMES` ``synth`` frames of seed :data:`REGRESSION_SEED`, cut like
+    the synth domain (rendered in memory, a few seconds)."""
+    from handlib import domains
+    from handlib.synthetic import render_index
+    imgs, masks = [], []
+    for i in range(REGRESSION_FRAMES):
+        f = render_index(REGRESSION_SEED, i, look="synth")
+        c, side = domains.joint_box(f.uv)
+        a, m = domains.cut_sample(f.rgb, f.mask, c, side, size)
+        imgs.append(a)
+        masks.append(m)
+    return domains.Domain("synth regression", np.stack(imgs), np.stack(masks))
 
 
 def train_run(synth, out, real=None, synth_test=None, size: int = 128, epochs: int = 20,
@@ -187,6 +206,7 @@ def train_run(synth, out, real=None, synth_test=None, size: int = 128, epochs: i
     if synth_test is not None:
         figures["iou_rendered_held_out"] = evaluate(model, domains.synth_domain(
             synth_test, size, progress=progress))
+    figures["regression_iou"] = evaluate(model, regression_domain(size))["mean"]
     save = Path(save) if save is not None else out / "silnet.keras"
     weights.save_model(model, save)
     losses = {k: float(v[-1]) for k, v in history.history.items()} if history.history else {}

@@ -33,9 +33,16 @@ def record_path(name_or_path) -> Path:
 
 
 def save_model(model, path) -> Path:
-    """Save a Keras model atomically (temporary file in the same folder, then rename)."""
+    """Save a Keras model atomically (temporary file in the same folder, then rename),
+    without its optimizer or compile state: a shipped model is for inference and
+    fine-tuning starts a new optimizer (the training runs keep their own backups)."""
+    import keras
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    if getattr(model, "optimizer", None) is not None:
+        bare = keras.Model.from_config(model.get_config())
+        bare.set_weights(model.get_weights())
+        model = bare
     with files.atomic_path(path, suffix=".keras") as tmp:
         model.save(tmp)
     return path

@@ -1,0 +1,161 @@
+"""What the geometric loss does, measured: does a translated hand keep its silhouette?
+
+Introduced in ``notebooks/02_geocongan_training.ipynb``.
+
+A generator that changes the hand's shape breaks the labels carried over from the
+rendered frame. To measure it without trusting SilNet (which took part in training, and
+a second SilNet would share its blind spots), the **judge** is the keying method of the
+real-photo reader (:func:`handlib.real_photos.key_silhouette`): both domains have plain
+backgrounds, so keying the translated image gives its silhouette independently. The
+score of a translated image is the IoU between that silhouette and the input's exact
+rendered mask.
+
+* the judge's **ceiling**: the same IoU on the *untranslated* ``synth`` renders (what
+  a perfect, shape-keeping translation could score);
+* per arm: mean IoU and the mean of the worst decile (the 10 % lowest), with bootstrap
+  95 % intervals; between arms, the paired difference with its interval.
+
+``python -m handlib compare-gan`` writes these figures (JSON) and a grid (PNG) to
+``data/results/``.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from handlib.silnet import iou
+
+
+def judge(images: np.ndarray) -> np.ndarray:
+    """Silhouettes (N, H, W) bool of uint8 RGB images (N, H, W, 3) by keying."""
+    from handlib.real_photos import key_silhouette
+    return np.stack([key_silhouette(im) for im in images]) if len(images) else \
+        np.zeros(np.shape(images)[:3], bool)
+
+
+def worst_decile_mean(values) -> float:
+    """Mean of the lowest 10 % of ``values`` (at least one value)."""
+    v = np.sort(np.asarray(values, float))
+    return float(v[:max(1, int(np.ceil(0.1 * len(v))))].mean())
+
+
+def bootstrap_interval(values, stat, n: int = 2000, seed: int = 0, level: float = 0.95):
+    """Percentile bootstrap interval of ``stat(values)`` (resampling the images)."""
+    values = np.asarray(values)
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(0, len(values), size=(n, len(values)))
+    stats = np.array([stat(values[i]) for i in idx])
+    a = (1 - level) / 2
+    return float(np.quantile(stats, a)), float(np.quantile(stats, 1 - a))
+
+
+def paired_interval(a, b, stat, n: int = 2000, seed: int = 0, level: float = 0.95):
+    """Bootstrap interval of ``stat(b) - stat(a)`` resampling the *same* images for both."""
+    a, b = np.asarray(a), np.asarray(b)
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(0, len(a), size=(n, len(a)))
+    diffs = np.array([stat(b[i]) - stat(a[i]) for i in idx])
+    q = (1 - level) / 2
+    return float(np.quantile(diffs, q)), float(np.quantile(diffs, 1 - q))
+
+
+def summarise(scores) -> dict:
+    """Mean and worst-decile mean of per-image IoU with bootstrap 95 % intervals."""
+    scores = np.asarray(scores, float)
+    return {"mean": float(scores.mean()), "mean_ci95": bootstrap_interval(scores, np.mean),
+            "worst_decile": worst_decile_mean(scores),
+            "worst_decile_ci95": bootstrap_interval(scores, worst_decile_mean),
+            "n": int(len(scores))}
+
+
+def compare(inputs: np.ndarray, masks: np.ndarray, translations: dict) -> dict:
+    """Figures for held-out rendered ``inputs`` (N, S, S, 3) uint8 with exact ``masks``
+    (N, S, S) bool and ``translations`` ``{arm: (N, S, S, 3) uint8}`` (first arm = the
+    baseline). Returns the judge's ceiling, each arm's summary and per-image scores, and
+    each later arm's paired differences against the first."""
+    ceiling = iou(judge(inputs), masks)
+    out = {"judge": "handlib.real_photos.key_silhouette", "ceiling": summarise(ceiling),
+           "arms": {}, "differences": {}}
+    scores = {}
+    for arm, images in translations.items():
+        scores[arm] = iou(judge(images), masks)
+        out["arms"][arm] = summarise(scores[arm])
+    names = list(translations)
+    for arm in names[1:]:
+        a, b = scores[names[0]], scores[arm]
+        out["differences"][f"{arm} - {names[0]}"] = {
+            "mean": float(b.mean() - a.mean()), "mean_ci95": paired_interval(a, b, np.mean),
+            "worst_decile": worst_decile_mean(b) - worst_decile_mean(a),
+            "worst_decile_ci95": paired_interval(a, b, worst_decile_mean)}
+    out["per_image"] = {"ceiling": ceiling.round(4).tolist(),
+                        **{k: v.round(4).tolist() for k, v in scores.items()}}
+    return out
+
+
+def comparison_grid(inputs, masks, translations: dict, columns=None, path=None):
+    """A figure: rows = input and each arm, columns = examples; the input's exact
+    silhouette (green) and the judge's silhouette of each image (magenta) outlined.
+    Saved atomically to ``path`` when given. Returns the figure."""
+    import matplotlib.pyplot as plt
+    from handlib import files
+    columns = np.arange(min(8, len(inputs))) if columns is None else np.asarray(columns)
+    rows = [("input (synth)", inputs)] + list(translations.items())
+    fig, axes = plt.subplots(len(rows), len(columns), figsize=(1.6 * len(columns), 1.7 * len(rows)),
+                             squeeze=False)
+    for r, (name, imgs) in enumerate(rows):
+        keyed = judge(imgs[columns])
+        for c, i in enumerate(columns):
+            ax = axes[r, c]
+            ax.imshow(imgs[i])
+            ax.contour(masks[i], levels=[0.5], colors="lime", linewidths=0.8)
+            ax.contour(keyed[c], levels=[0.5], colors="magenta", linewidths=0.8)
+            score = iou(keyed[c][None], masks[i][None])[0]
+            ax.set_title(f"IoU {score:.2f}", fontsize=7, pad=2)
+            ax.set_xticks([]), ax.set_yticks([])
+        axes[r, 0].set_ylabel(name, fontsize=8)
+    fig.suptitle("green: the input's exact silhouette; magenta: the keying judge's silhouette",
+                 fontsize=8)
+    fig.tight_layout()
+    if path is not None:
+        with files.atomic_path(path) as tmp:
+            fig.savefig(tmp, dpi=110)
+    return fig
+
+
+def compare_runs(plain_run, geo_run, test_set, out_stem, limit=None, command: str = "") -> dict:
+    """The ``compare-gan`` command: translate the held-out rendered set ``test_set`` with
+    the synth->real generator of both ``train-gan`` runs (at the runs' image size), judge
+    the silhouettes, and write ``OUT_STEM.json`` (figures, both runs' configurations and
+    records) and ``OUT_STEM.png`` (the grid) atomically."""
+    from pathlib import Path
+    from handlib import domains, files, gan, weights
+    runs = {"plain CycleGAN": Path(plain_run), "GeoConGAN": Path(geo_run)}
+    configs = {}
+    for name, run in runs.items():
+        configs[name] = files.read_json(run / gan.RUN_CONFIG, "a train-gan run configuration")
+        if not (run / "g_synth_to_real.keras").is_file():
+            raise files.DataFileError(run / "g_synth_to_real.keras",
+                                      "the generator of a finished train-gan run", "no file")
+    sizes = {c["size"] for c in configs.values()}
+    if len(sizes) != 1:
+        raise ValueError(f"the two runs were trained at different sizes {sizes}")
+    if configs["plain CycleGAN"]["geo_weight"] != 0 or configs["GeoConGAN"]["geo_weight"] <= 0:
+        raise ValueError("--plain must be a run with --geo-weight 0 and --geo one with a positive weight")
+    others = {k for k in configs["GeoConGAN"] if k != "geo_weight"
+              and configs["GeoConGAN"][k] != configs["plain CycleGAN"][k]}
+    size = sizes.pop()
+    test = domains.synth_domain(test_set, size, limit=limit)
+    translations = {name: gan.translate(weights.load_model(run / "g_synth_to_real.keras"), test.images)
+                    for name, run in runs.items()}
+    res = compare(test.images, test.masks, translations)
+    res.update({"command": command, "test_set": str(test_set), "size": size,
+                "runs": {name: {"config": configs[name],
+                                "record": files.read_json(weights.record_path(run / "g_synth_to_real.keras"),
+                                                          "a training record")}
+                         for name, run in runs.items()},
+                "settings_that_differ_besides_geo_weight": sorted(others)})
+    out_stem = Path(out_stem)
+    files.write_json(out_stem.with_suffix(".json"), res)
+    comparison_grid(test.images, test.masks, translations,
+                    columns=np.linspace(0, len(test) - 1, min(8, len(test))).astype(int),
+                    path=out_stem.with_suffix(".png"))
+    return res

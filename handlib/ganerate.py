@@ -1,0 +1,150 @@
+"""GANerating a data set: translate every frame of a rendered set with the trained
+synth->real generator, keeping every label.
+
+Introduced in ``notebooks/02_geocongan_training.ipynb``.
+
+For each frame of a rendered set (GANerated layout, e.g. from ``make-dataset``):
+
+1. the whole frame is scaled so that the hand has the size the generator was trained on
+   (the joints' crop box, :func:`handlib.domains.joint_box`, becomes ``gan_size``
+   pixels; sides rounded to multiples of 4) and translated in one pass (the generator is
+   fully convolutional), then scaled back;
+2. the translated hand is composited onto a new background through the source's
+   **exact** silhouette (``background``: ``photos`` (the shipped photo crops,
+   :mod:`handlib.backgrounds`), ``clutter`` (procedural) or ``white``);
+3. every other file of the frame (2D and 3D joints, crop parameters, visibility, mask,
+   depth) is copied byte for byte, and the scene description gains a ``ganerated``
+   entry; files are written atomically, the scene file last, so a rerun resumes.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+
+from handlib import files, ganerated, images
+from handlib.domains import joint_box
+
+BACKGROUNDS = ("photos", "clutter", "white")
+LABEL_SUFFIXES = ("_joint_pos.txt", "_joint2D.txt", "_joint_pos_global.txt", "_crop_params.txt",
+                  "_visibility.txt", "_mask.png", "_depth.png")
+"""Files of a frame copied unchanged (those present in the source)."""
+
+
+def translate_frame(generator, rgb: np.ndarray, uv: np.ndarray, gan_size: int) -> np.ndarray:
+    """The frame (S, S, 3) uint8 translated at the generator's training scale
+    (see the module docstring); returns (S, S, 3) uint8."""
+    import cv2
+    from handlib.domains import from_gan, to_gan
+    _, side = joint_box(uv)
+    f = gan_size / side
+    h, w = rgb.shape[:2]
+    sw, sh = max(4, int(round(w * f / 4)) * 4), max(4, int(round(h * f / 4)) * 4)
+    small = cv2.resize(rgb, (sw, sh), interpolation=cv2.INTER_AREA if f < 1 else cv2.INTER_LINEAR)
+    out = from_gan(generator(to_gan(small[None]), training=False))[0]
+    return cv2.resize(out, (w, h), interpolation=cv2.INTER_LINEAR if f < 1 else cv2.INTER_AREA)
+
+
+def composite(hand: np.ndarray, mask: np.ndarray, background: np.ndarray) -> np.ndarray:
+    """``hand`` where ``mask`` (H, W) bool, ``background`` elsewhere; uint8 (H, W, 3)."""
+    return np.where(np.asarray(mask, bool)[..., None], hand, background).astype(np.uint8)
+
+
+def background_image(kind: str, size: int, rng: np.random.Generator, photo_files=None) -> np.ndarray:
+    """A (size, size, 3) uint8 background: ``photos`` (a random crop of a random shipped
+    photo), ``clutter`` or ``white``."""
+    from handlib.synthetic import make_background
+    if kind == "photos":
+        from handlib import backgrounds
+        photo_files = photo_files if photo_files is not None else backgrounds.background_files()
+        img = backgrounds.random_crop(photo_files[int(rng.integers(len(photo_files)))], size, rng)
+        return img
+    return np.clip(np.round(make_background(kind, size, rng) * 255), 0, 255).astype(np.uint8)
+
+
+def _source_frames(src: Path):
+    for part in ganerated.partitions(src):
+        for name in sorted(os.listdir(part)):
+            if name.endswith("_color_composed.png"):
+                yield part, name[:4]
+
+
+def ganerate_dataset(src, out, weights=None, background: str = "photos", seed: int = 0,
+                     limit: int | None = None, progress: bool = True) -> dict:
+    """Translate the rendered set ``src`` into ``out`` (see the module docstring).
+    ``weights``: the synth->real generator (default ``data/weights/geocongan_synth_to_real.keras``).
+    Returns ``{"written", "skipped", "total"}``."""
+    from handlib import weights as weights_mod
+    from handlib.synthetic import frame_rng
+    src, out = Path(src), Path(out)
+    if background not in BACKGROUNDS:
+        raise ValueError(f"background must be one of {BACKGROUNDS}, got {background!r}")
+    if out.resolve() == src.resolve():
+        raise ValueError(f"{out}: the output folder must differ from the source")
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"{out}: expected an output folder, found a file")
+    wpath = Path(weights) if weights is not None else weights_mod.weights_path("geocongan_synth_to_real")
+    frames = list(_source_frames(src))
+    if not frames:
+        raise files.DataFileError(src, "a rendered set in the GANerated layout", "no frames")
+    if limit is not None:
+        frames = frames[:limit]
+    src_info = ganerated.read_dataset_info(src)
+    gan_size = int(files.read_json(weights_mod.record_path(wpath), "the generator's training record")
+                   ["config"]["size"]) if weights_mod.record_path(wpath).is_file() else 128
+    info = {"generator": "handlib.ganerate", "source": str(src.resolve()), "source_info": src_info,
+            "weights": str(wpath.resolve()), "background": background, "seed": int(seed),
+            "gan_size": gan_size, "size": int(src_info.get("size", ganerated.CROP_SIZE)),
+            "layout": "ganerated"}
+    info_path = out / ganerated.DATASET_INFO_FILE
+    if info_path.is_file():
+        old = files.read_json(info_path, "a data set description")
+        if {k: old.get(k) for k in info} != info:
+            raise ValueError(f"{out} holds a set GANerated with other settings; choose another "
+                             "output folder, or the same settings to resume")
+    generator = weights_mod.load_model(wpath)
+    out.mkdir(parents=True, exist_ok=True)
+    files.write_json(info_path, info)
+    shutil_copy(src / ganerated.INTRINSICS_FILE, out / ganerated.INTRINSICS_FILE)
+    photo_files = None
+    if background == "photos":
+        from handlib import backgrounds
+        photo_files = backgrounds.background_files()
+    written = skipped = 0
+    it = enumerate(frames)
+    if progress:
+        from tqdm.auto import tqdm
+        it = tqdm(it, total=len(frames), unit="frame", desc=f"GANerating {out}")
+    for i, (part, stem) in it:
+        dst_part = out / part.relative_to(src)
+        if (dst_part / f"{stem}_scene.json").is_file():
+            skipped += 1
+            continue
+        base = part / stem
+        uv = files.read_floats(f"{base}_joint2D.txt", 42, "2D joints in crop pixels").reshape(21, 2)
+        rgb = images.read_image(f"{base}_color_composed.png")
+        mask = images.read_image(f"{base}_mask.png", gray=True) > 127
+        hand = translate_frame(generator, rgb, uv, gan_size)
+        bg = background_image(background, rgb.shape[0], frame_rng(seed, i), photo_files)
+        if bg.shape[:2] != rgb.shape[:2]:
+            import cv2
+            bg = cv2.resize(bg, (rgb.shape[1], rgb.shape[0]), interpolation=cv2.INTER_AREA)
+        dst = dst_part / stem
+        for suffix in LABEL_SUFFIXES:
+            if Path(f"{base}{suffix}").is_file():
+                shutil_copy(f"{base}{suffix}", f"{dst}{suffix}")
+        images.write_image(f"{dst}_color_composed.png", composite(hand, mask, bg))
+        scene_path = Path(f"{base}_scene.json")
+        scene = files.read_json(scene_path, "a JSON scene description") if scene_path.is_file() else {}
+        scene["ganerated"] = {"weights": wpath.name, "background": background}
+        files.write_json(f"{dst}_scene.json", scene)
+        written += 1
+    return {"written": written, "skipped": skipped, "total": len(frames)}
+
+
+def shutil_copy(a, b) -> None:
+    """Copy a file atomically (temporary file, then rename)."""
+    with files.atomic_path(b) as tmp:
+        shutil.copyfile(a, tmp)

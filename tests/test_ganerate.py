@@ -1,0 +1,109 @@
+"""GANerating a data set (handlib.ganerate) and judging translations
+(handlib.gan_evaluation): labels carried over byte for byte, resuming, the reader
+loading the result, and the statistics against independent computations."""
+from __future__ import annotations
+
+import filecmp
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from handlib import backend
+
+tf = backend.tensorflow()
+
+from handlib import files, gan, ganerate, ganerated, gan_evaluation, weights  # noqa: E402
+from handlib.synthetic import make_dataset  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory):
+    root = tmp_path_factory.mktemp("synth")
+    make_dataset(root, 5, look="synth", seed=3, size=64, progress=False)
+    return root
+
+
+@pytest.fixture(scope="module")
+def generator_file(tmp_path_factory):
+    path = tmp_path_factory.mktemp("weights") / "g.keras"
+    weights.save_model(gan.resnet_generator(filters=4, blocks=1, name="g_synth_to_real"), path)
+    files.write_json(weights.record_path(path), {"config": {"size": 32}})
+    return path
+
+
+def test_ganerated_set_keeps_every_label_and_is_read_back(rendered, generator_file, tmp_path):
+    out = tmp_path / "gan"
+    summary = ganerate.ganerate_dataset(rendered, out, generator_file, background="white",
+                                        progress=False)
+    assert summary == {"written": 5, "skipped": 0, "total": 5}
+    src = {s.image_path: s for s in ganerated.read_ganerated(rendered)}
+    got = ganerated.read_ganerated(out)
+    assert len(got) == 5
+    for s in got:
+        rel = Path(s.image_path).relative_to(out)
+        stem = str(rel)[: -len("_color_composed.png")]
+        for suffix in ganerate.LABEL_SUFFIXES:
+            assert filecmp.cmp(rendered / f"{stem}{suffix}", out / f"{stem}{suffix}", shallow=False), suffix
+        a = src[str(rendered / rel)]
+        np.testing.assert_array_equal(s.uv, a.uv)
+        np.testing.assert_array_equal(s.xyz, a.xyz)
+        assert s.side == a.side and s.extra["ganerated"]["background"] == "white"
+        # outside the exact silhouette: the new background; inside: the translation
+        img, mask = s.load_image(), s.load_mask()
+        assert (img[~mask] == 255).all()
+        assert not np.array_equal(img[mask], a.load_image()[mask])
+
+
+def test_ganerating_resumes_and_refuses_other_settings(rendered, generator_file, tmp_path):
+    out = tmp_path / "gan"
+    ganerate.ganerate_dataset(rendered, out, generator_file, background="clutter", progress=False)
+    last = sorted(out.glob("data/noObject/*/*_scene.json"))[-1]
+    before = last.with_name(last.name.replace("_scene.json", "_color_composed.png")).read_bytes()
+    last.unlink()                                      # as if killed before the last file
+    summary = ganerate.ganerate_dataset(rendered, out, generator_file, background="clutter",
+                                        progress=False)
+    assert summary == {"written": 1, "skipped": 4, "total": 5}
+    after = last.with_name(last.name.replace("_scene.json", "_color_composed.png")).read_bytes()
+    assert before == after                             # the same frame again (seeded background)
+    with pytest.raises(ValueError, match="other settings"):
+        ganerate.ganerate_dataset(rendered, out, generator_file, background="white", progress=False)
+    with pytest.raises(ValueError, match="differ"):
+        ganerate.ganerate_dataset(rendered, rendered, generator_file, progress=False)
+
+
+def test_ganerate_names_a_missing_source(tmp_path, generator_file):
+    with pytest.raises(files.DataFileError, match="no frames"):
+        ganerate.ganerate_dataset(tmp_path / "nothing", tmp_path / "out", generator_file,
+                                  progress=False)
+
+
+def test_translate_frame_keeps_the_frame_size(rendered, generator_file):
+    s = ganerated.read_ganerated(rendered)[0]
+    g = weights.load_model(generator_file)
+    out = ganerate.translate_frame(g, s.load_image(), s.uv, 32)
+    assert out.shape == s.load_image().shape and out.dtype == np.uint8
+
+
+def test_worst_decile_and_bootstrap_against_direct_computations():
+    v = np.arange(1, 21, dtype=float) / 20          # 0.05 .. 1.0
+    assert gan_evaluation.worst_decile_mean(v) == pytest.approx((0.05 + 0.10) / 2)
+    lo, hi = gan_evaluation.bootstrap_interval(v, np.mean)
+    assert lo < v.mean() < hi and hi - lo < 0.3
+    # identical arms: the paired difference is exactly 0 in every resample
+    assert gan_evaluation.paired_interval(v, v, np.mean) == (0.0, 0.0)
+    # a constant shift of 0.1 is recovered exactly by the paired interval
+    lo, hi = gan_evaluation.paired_interval(v, v + 0.1, gan_evaluation.worst_decile_mean)
+    assert lo == pytest.approx(0.1) and hi == pytest.approx(0.1)
+
+
+def test_the_judge_recovers_rendered_silhouettes(rendered):
+    samples = ganerated.read_ganerated(rendered)
+    imgs = np.stack([s.load_image() for s in samples])
+    masks = np.stack([s.load_mask() for s in samples])
+    res = gan_evaluation.compare(imgs, masks, {"same": imgs, "empty": np.full_like(imgs, 255)})
+    assert res["ceiling"]["mean"] > 0.85
+    assert res["arms"]["same"]["mean"] == pytest.approx(res["ceiling"]["mean"])
+    assert res["arms"]["empty"]["mean"] < 0.2
+    assert res["differences"]["empty - same"]["mean"] < -0.6
