@@ -52,8 +52,8 @@ def main(argv=None) -> int:
     p.add_argument("--look", default="synth", choices=["synth", "real-like"])
     p.add_argument("--seed", type=_int_in(0, 2**32 - 1, "--seed"), default=0)
     p.add_argument("--background", default=None,
-                   help="white, green, clutter, or a folder of images (default: white for "
-                        "synth, clutter for real-like)")
+                   help="white, green, clutter, photos (the shipped photo crops), or a folder "
+                        "of images (default: white for synth, photos for real-like)")
     p.add_argument("--size", type=_int_in(MIN_SIZE, MAX_SIZE, "--size"), default=256,
                    help=f"crop size in pixels ({MIN_SIZE}-{MAX_SIZE}, default 256)")
     p.add_argument("--workers", type=_int_in(1, 64, "--workers"), default=1,

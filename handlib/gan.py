@@ -331,8 +331,9 @@ def train_run(synth, out, real=None, silnet_path=None, geo_weight: float = 5.0, 
               seed: int = 0, progress: bool = True) -> dict:
     """The ``train-gan`` command. Trains in ``out`` (``config.json``, ``backup/``,
     ``log.csv``, ``samples/``), then saves the generators as ``out/g_synth_to_real.keras``
-    and ``out/f_real_to_synth.keras`` (and G also to ``save`` when given) with a training
-    record beside each. Rerunning the same call resumes; a different one raises ValueError.
+    and ``out/f_real_to_synth.keras`` (and G also to ``save`` when given, with the log as
+    ``SAVE.log.csv``) with a training record beside each. Rerunning the same call
+    resumes; a different one raises ValueError.
     ``blocks`` defaults to 6 at 128 px and above, 3 below."""
     from handlib import domains, files, weights
     from handlib import silnet as silnet_mod
@@ -398,6 +399,9 @@ def train_run(synth, out, real=None, silnet_path=None, geo_weight: float = 5.0, 
         weights.save_model(net, path)
         files.write_json(weights.record_path(path), record | {"direction": net.name})
     if save is not None:
+        import shutil
         weights.save_model(model.g, save)
         files.write_json(weights.record_path(save), record | {"direction": model.g.name})
+        with files.atomic_path(Path(save).with_suffix(".log.csv")) as tmp:
+            shutil.copyfile(out / "log.csv", tmp)
     return record

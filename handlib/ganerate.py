@@ -52,15 +52,10 @@ def composite(hand: np.ndarray, mask: np.ndarray, background: np.ndarray) -> np.
     return np.where(np.asarray(mask, bool)[..., None], hand, background).astype(np.uint8)
 
 
-def background_image(kind: str, size: int, rng: np.random.Generator, photo_files=None) -> np.ndarray:
-    """A (size, size, 3) uint8 background: ``photos`` (a random crop of a random shipped
-    photo), ``clutter`` or ``white``."""
+def background_image(kind: str, size: int, rng: np.random.Generator) -> np.ndarray:
+    """A (size, size, 3) uint8 background: ``photos`` (a random view of a random shipped
+    photo crop), ``clutter`` or ``white`` (:func:`handlib.synthetic.make_background`)."""
     from handlib.synthetic import make_background
-    if kind == "photos":
-        from handlib import backgrounds
-        photo_files = photo_files if photo_files is not None else backgrounds.background_files()
-        img = backgrounds.random_crop(photo_files[int(rng.integers(len(photo_files)))], size, rng)
-        return img
     return np.clip(np.round(make_background(kind, size, rng) * 255), 0, 255).astype(np.uint8)
 
 
@@ -108,10 +103,9 @@ def ganerate_dataset(src, out, weights=None, background: str = "photos", seed: i
     out.mkdir(parents=True, exist_ok=True)
     files.write_json(info_path, info)
     shutil_copy(src / ganerated.INTRINSICS_FILE, out / ganerated.INTRINSICS_FILE)
-    photo_files = None
     if background == "photos":
         from handlib import backgrounds
-        photo_files = backgrounds.background_files()
+        backgrounds.background_files()          # fails early, naming the folder, if empty
     written = skipped = 0
     it = enumerate(frames)
     if progress:
@@ -127,7 +121,7 @@ def ganerate_dataset(src, out, weights=None, background: str = "photos", seed: i
         rgb = images.read_image(f"{base}_color_composed.png")
         mask = images.read_image(f"{base}_mask.png", gray=True) > 127
         hand = translate_frame(generator, rgb, uv, gan_size)
-        bg = background_image(background, rgb.shape[0], frame_rng(seed, i), photo_files)
+        bg = background_image(background, rgb.shape[0], frame_rng(seed, i))
         if bg.shape[:2] != rgb.shape[:2]:
             import cv2
             bg = cv2.resize(bg, (rgb.shape[1], rgb.shape[0]), interpolation=cv2.INTER_AREA)

@@ -13,7 +13,8 @@ Per sample, in a parallel ``tf.data`` map:
 3. move the labels with the same camera: 2D joints through ``H`` (exact), the normalised
    3D joints rotated by ``R`` into the crop camera's frame (exact: normalising commutes
    with rotations), so a crop's appearance fixes its 3D target wherever it was cut;
-4. colour jitter; background replacement through the silhouette (a random procedural
+4. colour jitter; background replacement through the silhouette (a random view of one
+   of the shipped real photo crops, :mod:`handlib.backgrounds`, or a procedural
    background);
 5. targets: Gaussian heatmaps (:mod:`handlib.heatmaps`), 2D joints in heatmap pixels,
    normalised 3D in the crop frame, per-joint visibility (joints leaving the crop become
@@ -54,6 +55,8 @@ class PipelineConfig:
     shift_jitter: float = 0.08            # box centre moved by U(-j, j) * side
     color_jitter: float = 0.2
     background_prob: float = 0.5          # chance of replacing the background (needs a mask)
+    photo_backgrounds: float = 0.5        # share of replaced backgrounds that are real photo
+                                          # crops (handlib.backgrounds); the rest procedural
     canonical_side: str | None = CANONICAL_SIDE   # None: never flip
     batch_size: int = 16
     shuffle: bool = True
@@ -135,6 +138,19 @@ def random_background(seed, size):
     return tf.clip_by_value(img, 0.0, 1.0)
 
 
+def photo_background(seed, size, files):
+    """A random view (size, size, 3) in [0, 1] of a random image among ``files`` (a string
+    tensor of paths): side 50-100 % of the image, anywhere in it (TF, stateless)."""
+    tf = backend.tensorflow()
+    k = tf.random.experimental.stateless_split(seed, 3)
+    idx = tf.random.stateless_uniform([], k[0], 0, tf.shape(files)[0], dtype=tf.int32)
+    img = _decode(tf.gather(files, idx), 3)
+    scale = tf.random.stateless_uniform([], k[1], 0.5, 1.0)
+    off = tf.random.stateless_uniform([2], k[2], 0.0, 1.0) * (1.0 - scale)
+    box = tf.stack([off[0], off[1], off[0] + scale, off[1] + scale])[None]
+    return tf.image.crop_and_resize(img[None], box, [0], [size, size])[0]
+
+
 def _decode(path, channels):
     tf = backend.tensorflow()
     img = tf.io.decode_image(tf.io.read_file(path), channels=channels, expand_animations=False)
@@ -158,6 +174,10 @@ def make_pipeline(samples, config: PipelineConfig | None = None, repeat: bool = 
     tf = backend.tensorflow()
     cfg = config or PipelineConfig()
     table = sample_table(samples, cfg)
+    photo_files = None
+    if cfg.augment and cfg.background_prob > 0 and cfg.photo_backgrounds > 0:
+        from handlib import backgrounds
+        photo_files = tf.constant(backgrounds.background_files())
     n = len(table["image"])
     S, Hs = cfg.input_size, cfg.heatmap_size
     base_seed = None if cfg.seed is None else int(cfg.seed)
@@ -183,7 +203,7 @@ def make_pipeline(samples, config: PipelineConfig | None = None, repeat: bool = 
 
     def augment(item, seed):
         seed = tf.cast(seed, tf.int64)
-        keys = tf.random.experimental.stateless_split(seed, 8)
+        keys = tf.random.experimental.stateless_split(seed, 10)
         centre, side = item["centre"], item["side"]
         angle = tf.constant(0.0)
         if cfg.augment:
@@ -203,6 +223,9 @@ def make_pipeline(samples, config: PipelineConfig | None = None, repeat: bool = 
                 use = tf.logical_and(item["has_mask"],
                                      tf.random.stateless_uniform([], keys[3]) < cfg.background_prob)
                 bg = random_background(keys[4], S)
+                if cfg.photo_backgrounds > 0:
+                    photo = tf.random.stateless_uniform([], keys[8]) < cfg.photo_backgrounds
+                    bg = tf.where(photo, photo_background(keys[9], S, photo_files), bg)
                 image = tf.where(use, image * mask + bg * (1 - mask), image)
             j = cfg.color_jitter
             if j > 0:

@@ -36,7 +36,7 @@ from handlib.crop_camera import Crop, crop_from_joints
 
 LOOKS = ("synth", "real-like")
 
-BACKGROUNDS = ("white", "green", "clutter")
+BACKGROUNDS = ("white", "green", "clutter", "photos")
 GREEN_SCREEN = (14, 255, 14)          # SynthHands' green-screen colour (RGB, 0-255)
 
 # Skin tones (sRGB, 0-1) from very light to very dark; sampled by interpolation.
@@ -109,8 +109,8 @@ def sample_scene(rng: np.random.Generator, look: str = "synth", background: str 
     views (palm, back, side) except forearms pointing at the camera
     (:data:`MAX_ARM_TOWARDS_CAMERA`); hand 25-75 cm from the camera, anywhere in the image;
     size +/-15 %; skin tones over :data:`SKIN_TONES`; 1-3 lights of random direction and
-    intensity; ambient 0.2-0.5. Backgrounds default to white for ``synth`` and procedural
-    clutter for ``real-like``.
+    intensity; ambient 0.2-0.5. Backgrounds default to white for ``synth`` and to a crop
+    of one of the shipped real photos (:mod:`handlib.backgrounds`) for ``real-like``.
     """
     if look not in LOOKS:
         raise ValueError(f"look must be one of {LOOKS}, got {look!r}")
@@ -138,7 +138,7 @@ def sample_scene(rng: np.random.Generator, look: str = "synth", background: str 
         intensity = rng.uniform(0.5, 0.9) if k == 0 else rng.uniform(0.1, 0.4)
         lights.append(([float(x) for x in d / np.linalg.norm(d)], float(intensity)))
     if background is None:
-        background = "white" if look == "synth" else "clutter"
+        background = "white" if look == "synth" else "photos"
     return Scene(params=[float(x) for x in params], side=side, hand_scale=scale,
                  skin=float(rng.beta(1.2, 1.5)), lights=lights,
                  ambient=float(rng.uniform(0.2, 0.5)), look=look, background=background,
@@ -183,21 +183,60 @@ def _skin_albedo(scene: Scene, rng: np.random.Generator) -> np.ndarray:
     return np.clip(alb, 0, 1)
 
 
+NOISE_TILE = 512
+
+
+@functools.lru_cache(maxsize=1)
+def _noise_tile() -> np.ndarray:
+    """A fixed (512, 512, 3) float32 field of unit-variance uniform noise (seeded)."""
+    rng = np.random.default_rng(20261125)
+    return (rng.random((NOISE_TILE, NOISE_TILE, 3), dtype=np.float32) * 2 - 1) * np.float32(np.sqrt(3.0))
+
+
 def uniform_noise(rng: np.random.Generator, shape, std: float) -> np.ndarray:
     """Zero-mean noise (float32) of standard deviation ``std``: uniform in
-    [-std sqrt 3, std sqrt 3], a quarter of the cost of Gaussian noise, and after blur and
-    JPEG not told apart from it."""
-    a = np.float32(std * np.sqrt(3.0))
-    return (rng.random(shape, dtype=np.float32) * 2 - 1) * a
+    [-std sqrt 3, std sqrt 3] (after blur and JPEG not told apart from Gaussian noise).
+
+    For images up to 512x512 the noise is a random window of a fixed noise field, read
+    in one of eight orientations, which costs a copy instead of 196k random draws per
+    256x256 frame; the window and orientation come from ``rng``, so frames stay
+    reproducible. Larger shapes draw fresh noise."""
+    shape = tuple(shape)
+    a = np.float32(std)
+    if len(shape) == 3 and shape[0] <= NOISE_TILE and shape[1] <= NOISE_TILE and shape[2] <= 3:
+        tile = _noise_tile()
+        if rng.random() < 0.5:
+            tile = tile.transpose(1, 0, 2)
+        y = int(rng.integers(0, NOISE_TILE - shape[0] + 1))
+        x = int(rng.integers(0, NOISE_TILE - shape[1] + 1))
+        window = tile[y:y + shape[0], x:x + shape[1], :shape[2]]
+        flip = int(rng.integers(0, 4))
+        window = window[::-1] if flip & 1 else window
+        window = window[:, ::-1] if flip & 2 else window
+        return window * a
+    return (rng.random(shape, dtype=np.float32) * 2 - 1) * (a * np.float32(np.sqrt(3.0)))
+
+
+@functools.lru_cache(maxsize=4)
+def _photo_files(folder: str) -> tuple[str, ...]:
+    from handlib import backgrounds
+    return tuple(backgrounds.background_files())
 
 
 def make_background(kind: str, size: int, rng: np.random.Generator) -> np.ndarray:
     """A background image (size, size, 3) float RGB in [0, 1].
 
     ``kind``: "white", "green" (SynthHands' green screen), "clutter" (procedural: a colour
-    gradient, shapes, lines and noise, blurred) or the path of an image file.
+    gradient, shapes, lines and noise, blurred), "photos" (a random view of a random
+    shipped photo crop, :func:`handlib.backgrounds.random_crop`) or the path of an image
+    file.
     """
     import cv2
+    if kind == "photos":
+        from handlib import backgrounds
+        photo_files = _photo_files(str(backgrounds.BACKGROUND_DIR))
+        img = backgrounds.random_crop(photo_files[int(rng.integers(len(photo_files)))], size, rng)
+        return img.astype(np.float32) / np.float32(255.0)
     if kind == "white":
         return np.ones((size, size, 3))
     if kind == "green":
@@ -407,7 +446,7 @@ def paired_looks(scene: Scene, size: int = 256, intrinsics: cam.Intrinsics = cam
     """The same scene rendered in both looks: ``{"synth": Frame, "real-like": Frame}``."""
     out = {}
     for look in LOOKS:
-        bg = "white" if look == "synth" else scene.background if scene.background != "white" else "clutter"
+        bg = "white" if look == "synth" else scene.background if scene.background != "white" else "photos"
         s = Scene(**{**scene.to_dict(), "look": look, "background": bg})
         out[look] = render_frame(s, size=size, intrinsics=intrinsics)
     return out
@@ -432,7 +471,7 @@ def make_dataset(out, frames: int, look: str = "synth", seed: int = 0, backgroun
                  size: int = 256, workers: int = 1, progress: bool = True) -> dict:
     """Render frames ``0 .. frames-1`` into ``out`` (GANerated layout), resuming if possible.
 
-    ``background``: None (the look's default), "white", "green", "clutter" or a folder of
+    ``background``: None (the look's default), "white", "green", "clutter", "photos" or a folder of
     images. Frames already complete are skipped, so rerunning the same command resumes and
     a larger ``frames`` extends the set. Returns ``{"written", "skipped", "total"}``.
     Raises ValueError if ``out`` holds a set made with other settings.

@@ -328,3 +328,63 @@ def show_augmented_batch(images, targets, heatmap_joint: int | None = 8, ncols: 
         ax.axis("off")
     fig.tight_layout()
     return fig
+
+
+# ----------------------------------------------------------------- GeoConGAN (notebook 02)
+def show_image_rows(rows: dict, outlines: dict | None = None, ncols: int | None = None,
+                    size: float = 1.7):
+    """Rows of images with a label each: ``rows`` ``{label: (N, H, W, 3) uint8}``; each row
+    shows its first ``ncols`` images. ``outlines`` ``{label: (N, H, W) bool}`` draws a
+    silhouette's outline (green) over that row. Returns the figure."""
+    import matplotlib.pyplot as plt
+    ncols = ncols or min(len(v) for v in rows.values())
+    fig, axes = plt.subplots(len(rows), ncols, figsize=(size * ncols, size * len(rows)),
+                             squeeze=False)
+    for r, (label, imgs) in enumerate(rows.items()):
+        for c in range(ncols):
+            ax = axes[r, c]
+            ax.set_xticks([]), ax.set_yticks([])
+            if c >= len(imgs):
+                ax.axis("off")
+                continue
+            ax.imshow(imgs[c])
+            if outlines and label in outlines:
+                ax.contour(outlines[label][c], levels=[0.5], colors="lime", linewidths=0.8)
+        axes[r, 0].set_ylabel(label, fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def show_silhouettes(images, masks, probs, ncols: int = 6, size: float = 1.8):
+    """SilNet checked by eye: each image with the true silhouette (green) and SilNet's
+    (probability > 0.5, magenta) outlined, titled with their IoU. Returns the figure."""
+    import matplotlib.pyplot as plt
+    from handlib.silnet import iou
+    n = min(ncols, len(images))
+    fig, axes = plt.subplots(1, n, figsize=(size * n, size * 1.15), squeeze=False)
+    for ax, img, m, p in zip(axes[0], images, masks, probs):
+        ax.imshow(img)
+        ax.contour(m, levels=[0.5], colors="lime", linewidths=0.8)
+        ax.contour(p, levels=[0.5], colors="magenta", linewidths=0.8)
+        ax.set_title(f"IoU {iou((p > 0.5)[None], m[None])[0]:.3f}", fontsize=8)
+        ax.set_xticks([]), ax.set_yticks([])
+    fig.tight_layout()
+    return fig
+
+
+def plot_training_log(log, keys, ax=None, title: str = "", xlabel: str = "epoch"):
+    """Curves of ``keys`` from a Keras CSV log (path) or a History's dict. Returns the axes."""
+    import csv
+    import matplotlib.pyplot as plt
+    if not isinstance(log, dict):
+        with open(log, newline="") as f:
+            rows = list(csv.DictReader(f))
+        log = {k: [float(r[k]) for r in rows if r.get(k) not in (None, "", "NA")] for k in keys}
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6, 3))
+    for k in keys:
+        ax.plot(log[k], label=k)
+    ax.set_xlabel(xlabel)
+    ax.set_title(title)
+    ax.legend(fontsize=8)
+    return ax

@@ -201,3 +201,45 @@ def test_one_step_under_mirrored_strategy_matches_the_plain_step(tmp_path):
         for step in range(2):
             a, b = out["plain"][key][step], out["mirrored"][key][step]
             assert b == pytest.approx(a, rel=1e-4, abs=1e-6), (key, step, a, b)
+
+
+def test_train_gan_resumes_after_a_kill(tmp_path):
+    """The command is killed (SIGKILL) right after its first backup; the same command
+    then finishes the run from there, not from the start."""
+    import signal
+    import time
+    from handlib import files, weights
+    from handlib.synthetic import make_dataset
+    synth = tmp_path / "synth"
+    make_dataset(synth, 4, look="synth", seed=5, size=64, progress=False)
+    sil = tmp_path / "silnet.keras"
+    weights.save_model(silnet.build_silnet(filters=(4, 8)), sil)
+    run = tmp_path / "run"
+    empty = tmp_path / "no_realdata"
+    empty.mkdir()
+    cmd = [sys.executable, "-m", "handlib", "train-gan", "--synth", str(synth), "--out", str(run),
+           "--size", "32", "--steps", "8", "--steps-per-epoch", "2", "--filters", "4",
+           "--blocks", "1", "--limit", "4", "--silnet", str(sil), "--sample-every", "4"]
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", files.REALDATA_ENV: str(empty)}
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    meta = run / "backup" / "training_metadata.json"
+    deadline = time.time() + 300
+    while not meta.is_file() and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert meta.is_file(), proc.stderr.read().decode()[-2000:]
+    first_rows = (run / "log.csv").read_text().splitlines()[1:]
+    res = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0, res.stderr[-3000:]
+    rows = [line.split(",") for line in (run / "log.csv").read_text().splitlines()[1:]]
+    epochs = [int(r[0]) for r in rows]
+    resumed = epochs[len(first_rows):]
+    assert resumed[0] >= 1 and resumed[-1] == 3          # went on from a backup, to the end
+    header = (run / "log.csv").read_text().splitlines()[0].split(",")
+    assert float(rows[-1][header.index("learning_rate")]) == pytest.approx(0.0)   # schedule ended
+    assert (run / "g_synth_to_real.keras").is_file() and (run / "g_synth_to_real.json").is_file()
+    # the same folder with other settings is refused, in one line
+    other = subprocess.run(cmd[:-2] + ["--sample-every", "4", "--geo-weight", "0"], env=env,
+                           capture_output=True, text=True, timeout=600)
+    assert other.returncode == 2 and "other settings" in other.stderr

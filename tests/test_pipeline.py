@@ -152,3 +152,30 @@ def test_samples_without_joints_or_side_are_refused(tmp_path):
     unknown = _dot_sample(tmp_path, side=None)
     with pytest.raises(ValueError, match="side"):
         pipeline.make_pipeline([unknown])
+
+
+def test_replaced_backgrounds_come_from_the_shipped_photos(tmp_path, monkeypatch):
+    """With one flat-coloured 'photo' in the background folder, every replaced background
+    is that colour; the hand (inside the mask) keeps its pixels."""
+    from handlib import backgrounds, images
+    root = tmp_path / "set"
+    synthetic.make_dataset(root, 2, look="synth", seed=4, size=64, progress=False)
+    photos = tmp_path / "photos"
+    images.write_image(photos / "flat.png", np.full((40, 60, 3), (20, 200, 90), np.uint8))
+    monkeypatch.setattr(backgrounds, "BACKGROUND_DIR", photos)
+    samples = datasets.open_dataset(root)
+    cfg = pipeline.PipelineConfig(batch_size=2, input_size=64, heatmap_size=16, background_prob=1.0,
+                                  photo_backgrounds=1.0, color_jitter=0.0, max_rotation=0.0)
+    img, _ = next(iter(pipeline.make_pipeline(samples, cfg)))
+    plain = pipeline.PipelineConfig(**{**cfg.__dict__, "background_prob": 0.0})
+    ref, _ = next(iter(pipeline.make_pipeline(samples, plain)))
+    img, ref = img.numpy(), ref.numpy()
+    import cv2
+    white = (ref > 0.99).all(axis=-1)                     # the rendered set's background
+    white = np.stack([cv2.erode(w.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0 for w in white])
+    assert white.sum() > 100
+    assert np.abs(img[white] - np.array([20, 200, 90]) / 255).max() < 0.02
+    hand = np.abs(ref - 1).max(axis=-1) > 0.2
+    hand = np.stack([cv2.erode(h.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0 for h in hand])
+    # (thin fingers at 64 px blend with the new background at their edges: compare medians)
+    assert np.median(np.abs(img[hand] - ref[hand])) < 0.01
