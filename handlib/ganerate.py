@@ -5,10 +5,12 @@ Introduced in ``notebooks/02_geocongan_training.ipynb``.
 
 For each frame of a rendered set (GANerated layout, e.g. from ``make-dataset``):
 
-1. the whole frame is scaled so that the hand has the size the generator was trained on
-   (the joints' crop box, :func:`handlib.domains.joint_box`, becomes ``gan_size``
-   pixels; sides rounded to multiples of 4) and translated in one pass (the generator is
-   fully convolutional), then scaled back;
+1. the joints' crop box (:func:`handlib.domains.joint_box`) is cut at the generator's
+   size and translated, exactly as the synth domain was cut for training, and warped
+   back into the frame; a forearm running out of the box keeps its rendered pixels with
+   the colour change measured inside the box (:func:`translate_frame`). (Translating the
+   whole frame in one pass, which the fully convolutional generator allows, gave striped
+   artefacts: its instance normalisation then sees mostly background.)
 2. the translated hand is composited onto a new background through the source's
    **exact** silhouette (``background``: ``photos`` (the shipped photo crops,
    :mod:`handlib.backgrounds`), ``clutter`` (procedural) or ``white``);
@@ -33,18 +35,50 @@ LABEL_SUFFIXES = ("_joint_pos.txt", "_joint2D.txt", "_joint_pos_global.txt", "_c
 """Files of a frame copied unchanged (those present in the source)."""
 
 
-def translate_frame(generator, rgb: np.ndarray, uv: np.ndarray, gan_size: int) -> np.ndarray:
-    """The frame (S, S, 3) uint8 translated at the generator's training scale
-    (see the module docstring); returns (S, S, 3) uint8."""
+def _box_affine(centre, side: float, size: int) -> np.ndarray:
+    """The 2x3 map from frame pixels to the pixels of a ``size`` crop of the square box
+    (as :func:`handlib.domains.cut_square`, without its pre-shrinking)."""
+    s = size / float(side)
+    return np.array([[s, 0, s * (0.5 - centre[0]) + size / 2 - 0.5],
+                     [0, s, s * (0.5 - centre[1]) + size / 2 - 0.5]], np.float64)
+
+
+def translate_frame(generator, rgb: np.ndarray, uv: np.ndarray, mask: np.ndarray,
+                    gan_size: int, feather: int = 4) -> np.ndarray:
+    """The hand of a frame (S, S, 3) uint8 translated as the generator was trained.
+
+    The joints' box (:func:`handlib.domains.joint_box`) is cut at ``gan_size`` pixels,
+    translated, and warped back into the frame. Silhouette pixels outside the box (a
+    forearm running out of it) get the source pixels with the colour change measured
+    inside the box (per-channel mean and spread over the silhouette), and the two are
+    blended over ``feather`` pixels along the box's edge. Returns (S, S, 3) uint8;
+    only the pixels inside ``mask`` (S, S) bool are meant to be used."""
     import cv2
-    from handlib.domains import from_gan, to_gan
-    _, side = joint_box(uv)
-    f = gan_size / side
+    from handlib.domains import cut_square
     h, w = rgb.shape[:2]
-    sw, sh = max(4, int(round(w * f / 4)) * 4), max(4, int(round(h * f / 4)) * 4)
-    small = cv2.resize(rgb, (sw, sh), interpolation=cv2.INTER_AREA if f < 1 else cv2.INTER_LINEAR)
-    out = from_gan(generator(to_gan(small[None]), training=False))[0]
-    return cv2.resize(out, (w, h), interpolation=cv2.INTER_LINEAR if f < 1 else cv2.INTER_AREA)
+    centre, side = joint_box(uv)
+    crop = cut_square(rgb, centre, side, gan_size)
+    from handlib.gan import translate
+    out = translate(generator, crop[None])[0]
+    A = _box_affine(centre, side, gan_size)
+    back = cv2.warpAffine(out, A, (w, h), flags=cv2.WARP_INVERSE_MAP | cv2.INTER_LINEAR,
+                          borderMode=cv2.BORDER_REPLICATE)
+    inside = cv2.warpAffine(np.ones((gan_size, gan_size), np.float32), A, (w, h),
+                            flags=cv2.WARP_INVERSE_MAP | cv2.INTER_LINEAR, borderValue=0.0)
+    if feather > 0:
+        inside = cv2.erode(inside, np.ones((3, 3), np.uint8), iterations=feather)
+        inside = cv2.blur(inside, (2 * feather + 1, 2 * feather + 1))
+    m = np.asarray(mask, bool)
+    core = m & (inside > 0.99)
+    src = rgb.astype(np.float32)
+    if core.sum() >= 16:
+        mu_s, sd_s = src[core].mean(0), src[core].std(0) + 1.0
+        mu_t, sd_t = back[core].astype(np.float32).mean(0), back[core].astype(np.float32).std(0) + 1.0
+        matched = (src - mu_s) / sd_s * sd_t + mu_t
+    else:
+        matched = src
+    a = inside[..., None]
+    return np.clip(back.astype(np.float32) * a + matched * (1 - a) + 0.5, 0, 255).astype(np.uint8)
 
 
 def composite(hand: np.ndarray, mask: np.ndarray, background: np.ndarray) -> np.ndarray:
@@ -120,7 +154,7 @@ def ganerate_dataset(src, out, weights=None, background: str = "photos", seed: i
         uv = files.read_floats(f"{base}_joint2D.txt", 42, "2D joints in crop pixels").reshape(21, 2)
         rgb = images.read_image(f"{base}_color_composed.png")
         mask = images.read_image(f"{base}_mask.png", gray=True) > 127
-        hand = translate_frame(generator, rgb, uv, gan_size)
+        hand = translate_frame(generator, rgb, uv, mask, gan_size)
         bg = background_image(background, rgb.shape[0], frame_rng(seed, i))
         if bg.shape[:2] != rgb.shape[:2]:
             import cv2

@@ -13,6 +13,7 @@ import pytest
 from handlib import backend
 
 tf = backend.tensorflow()
+import keras  # noqa: E402
 
 from handlib import files, gan, ganerate, ganerated, gan_evaluation, weights  # noqa: E402
 from handlib.synthetic import make_dataset  # noqa: E402
@@ -79,11 +80,21 @@ def test_ganerate_names_a_missing_source(tmp_path, generator_file):
                                   progress=False)
 
 
-def test_translate_frame_keeps_the_frame_size(rendered, generator_file):
+def test_translate_frame_keeps_the_frame_size_and_the_box(rendered, generator_file):
     s = ganerated.read_ganerated(rendered)[0]
     g = weights.load_model(generator_file)
-    out = ganerate.translate_frame(g, s.load_image(), s.uv, 32)
-    assert out.shape == s.load_image().shape and out.dtype == np.uint8
+    img, mask = s.load_image(), s.load_mask()
+    out = ganerate.translate_frame(g, img, s.uv, mask, 32)
+    assert out.shape == img.shape and out.dtype == np.uint8
+    # inside the box the pixels are the generator's: an identity "generator" gives back
+    # the frame there (up to resampling), whatever the colour matching does outside
+    ident = keras.Sequential([keras.Input((None, None, 3)), keras.layers.Identity()])
+    same = ganerate.translate_frame(ident, img, s.uv, mask, 64)
+    c, side = ganerate.joint_box(s.uv)
+    y0, y1 = int(max(c[1] - side / 2 + 6, 0)), int(min(c[1] + side / 2 - 6, img.shape[0]))
+    x0, x1 = int(max(c[0] - side / 2 + 6, 0)), int(min(c[0] + side / 2 - 6, img.shape[1]))
+    diff = np.abs(same[y0:y1, x0:x1].astype(int) - img[y0:y1, x0:x1])
+    assert np.median(diff) <= 2
 
 
 def test_worst_decile_and_bootstrap_against_direct_computations():
