@@ -4,9 +4,10 @@ Introduced in ``notebooks/02_geocongan_training.ipynb``.
 
 Both domains are cut the same way: a square box around the hand, grown by the geometry
 issue's margin (:data:`handlib.crop_camera.CROP_MARGIN`, 35 % of the hand's extent on
-each side), resized to the GAN's size (128 px by default). Where the box leaves the
-image, the image's edge pixels are repeated (a wrist that leaves the photo continues as
-a forearm).
+each side), resized to the GAN's size (128 px by default). Where a rendered
+hand's box leaves the rendered frame, the frame's edge pixels are repeated (the frames
+are the bounding squares of all augmented crops, so this is rare); a real photo's box is
+kept inside the photo.
 
 * **synth**: a rendered set (``make-dataset --look synth``: uniform skin, one light,
   white background). The box is the course's crop around the 2D joints
@@ -14,14 +15,15 @@ a forearm).
   rendered mask.
 * **real**: photos of one hand each against a plain background
   (:func:`handlib.real_photos.read_real_photos`). The box is the bounding square of the
-  silhouette (no joints are known). A photo's silhouette runs down the wrist to the
-  photo's edge, so with the same margin its hand would be smaller than a rendered one;
-  the real boxes use :data:`REAL_MARGIN` instead, chosen so that the silhouette covers
-  about the same share of a crop in both domains (medians 0.23 synth, 0.25 real on
-  Sign Language Digits; :func:`silhouette_share`, checked by a test). Sign Language Digits photos are
-  100x100 px and their boxes about 170 px, so at 128 px the real crops are *downsampled*
-  about 1.3x from the photo pixels, and the detail of a real crop is that of a 100 px
-  photo: the generator cannot learn finer skin texture than that.
+  silhouette (no joints are known) with the same margin, moved, or shrunk, to lie
+  inside the photo (:func:`inside_image`): a photo has nothing beyond its edges, and
+  repeating its edge pixels there (as an early version did) taught the generators to
+  paint streaks. The photos of Sign Language Digits fill the frame, so their box is
+  nearly the whole photo, and the silhouette then covers about the same share of a
+  crop as a rendered hand's (:func:`silhouette_share`: medians 0.26 and 0.23; a test
+  checks they stay within a third of each other). The photos are 100x100 px, so at
+  128 px the real crops are *upsampled* about 1.3x: the detail of a real crop is that
+  of a 100 px photo, and the generator cannot learn finer skin texture than that.
 
 When the real photos are absent (``HANDLIB_REALDATA_DIR`` points to a folder without
 them), :func:`real_domain` falls back to the ``real-like`` rendered look on a plain
@@ -44,12 +46,9 @@ GAN_SIZE = 128
 REAL_PHOTOS = "sign_language_digits/Dataset"
 """The real domain's photos, under :func:`handlib.files.realdata_dir`."""
 STANDIN_LABEL = "real-like stand-in"
-REAL_MARGIN = 0.125
-"""Margin of the real photos' silhouette boxes. A photo's silhouette includes the wrist
-down to the photo's edge, so its box is taller than the joints' box of a rendered hand;
-with this margin (instead of :data:`handlib.crop_camera.CROP_MARGIN`) the silhouette
-covers about the same share of a real crop as of a rendered one (see the module
-docstring)."""
+REAL_MARGIN = CROP_MARGIN
+"""Margin of the real photos' silhouette boxes (the course's, before the box is kept
+inside the photo)."""
 
 
 @dataclass
@@ -84,6 +83,15 @@ def mask_box(mask: np.ndarray, margin: float = CROP_MARGIN) -> tuple[np.ndarray,
     lo = np.array([xs.min(), ys.min()], float)
     hi = np.array([xs.max(), ys.max()], float) + 1.0      # pixel edges
     return (lo + hi) / 2, max(float((hi - lo).max()) * (1 + 2 * margin), MIN_CROP_SIDE)
+
+
+def inside_image(centre, side: float, shape) -> tuple[np.ndarray, float]:
+    """The box moved (and if need be shrunk) to lie inside an image of ``shape`` (H, W):
+    side at most the image's shorter side, centre at least side/2 from every edge."""
+    h, w = shape[:2]
+    side = min(float(side), float(min(h, w)))
+    c = np.clip(np.asarray(centre, float), [side / 2, side / 2], [w - side / 2, h - side / 2])
+    return c, side
 
 
 def joint_box(uv: np.ndarray, margin: float = CROP_MARGIN) -> tuple[np.ndarray, float]:
@@ -156,7 +164,7 @@ def photo_domain(samples, size: int = GAN_SIZE, name: str = "real", margin: floa
     imgs, masks = [], []
     for s in _progress(samples, f"cropping {name}", progress):
         image, mask = s.load_image(), s.load_mask()
-        c, side = mask_box(mask, margin)
+        c, side = inside_image(*mask_box(mask, margin), mask.shape)
         i, m = cut_sample(image, mask, c, side, size)
         imgs.append(i)
         masks.append(m)

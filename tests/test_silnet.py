@@ -129,3 +129,32 @@ def test_a_missing_or_broken_weights_file_is_named(tmp_path):
     bad.write_bytes(b"not a zip")
     with pytest.raises(files.DataFileError, match="bad.keras"):
         weights.load_model(bad)
+
+
+def test_real_boxes_stay_inside_the_photo():
+    c, side = domains.inside_image((5, 50), 40, (100, 80))      # leaves on the left
+    np.testing.assert_allclose(c, [20, 50])
+    assert side == 40
+    c, side = domains.inside_image((40, 40), 150, (100, 80))    # larger than the photo
+    assert side == 80 and np.allclose(c, [40, 40])
+    # a photo's crop then contains only photo pixels: no repeated edge
+    img = np.zeros((100, 80, 3), np.uint8)
+    img[:, -1] = 255                                           # a bright last column
+    mask = np.zeros((100, 80), bool)
+    mask[40:90, 50:79] = True
+    d = domains.photo_domain([_Photo(img, mask)], size=32, progress=False)
+    assert (d.images[0, :, -1] > 100).all() and (d.images[0, :, :-4] < 10).all()
+
+
+class _Photo:
+    """A stand-in for a HandSample of a photo with a mask."""
+
+    def __init__(self, image, mask):
+        self.image, self.mask = image, mask
+        self.image_path, self.sequence = "photo.png", "block-0000"
+
+    def load_image(self):
+        return self.image
+
+    def load_mask(self):
+        return self.mask
