@@ -118,7 +118,11 @@ def predict(model, images: np.ndarray, batch_size: int = 32) -> np.ndarray:
     from handlib.domains import to_gan
     if len(images) == 0:
         return np.zeros((0,) + np.shape(images)[1:3], np.float32)
-    return model.predict(to_gan(images), batch_size=batch_size, verbose=0)[..., 0]
+    # direct calls, not model.predict: predict's tf.function generalises the image size to
+    # None after a second size, which Keras' bilinear UpSampling2D cannot trace
+    x = to_gan(images)
+    return np.concatenate([np.asarray(model(x[i:i + batch_size], training=False))[..., 0]
+                           for i in range(0, len(x), batch_size)])
 
 
 def iou(pred: np.ndarray, true: np.ndarray) -> np.ndarray:

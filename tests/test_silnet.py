@@ -158,3 +158,10 @@ class _Photo:
 
     def load_mask(self):
         return self.mask
+
+
+def test_predict_works_at_two_sizes_in_one_process():
+    m = silnet.build_silnet(filters=(4, 8))
+    for size in (32, 16, 48):
+        p = silnet.predict(m, np.zeros((3, size, size, 3), np.uint8), batch_size=2)
+        assert p.shape == (3, size, size)
