@@ -17,6 +17,18 @@ background, or from a RealHands mask folder), with the quality gate's report::
 
 Masks are cached (``--cache``, default under ``build/real_masks/``); rerunning reuses them.
 
+``train-silnet``, ``train-gan``  the GeoConGAN's silhouette network and the GAN itself
+(resumable; see ``handlib.silnet`` and ``handlib.gan``)::
+
+    python -m handlib train-gan --synth build/gan/synth-train --out build/runs/gan --geo-weight 5
+
+``compare-gan``  does the geometric loss keep the hand's shape? (figures and a grid
+written to ``data/results/``, ``handlib.gan_evaluation``)
+
+``ganerate``  translate a rendered set into a GANerated set with unchanged labels::
+
+    python -m handlib ganerate --src build/datasets/synth --out build/datasets/ganerated
+
 A user's mistake (a bad option, an output path that is a file, a missing background
 folder) is reported in one line on stderr with exit status 2, never as a traceback.
 """

@@ -44,6 +44,8 @@ tf = backend.tensorflow()
 import keras  # noqa: E402
 
 POOL_SIZE = 50
+LOGGED = ("generator", "adversarial", "cycle", "identity", "geometric", "d_real", "d_synth")
+"""The losses ``fit`` logs (epoch means)."""
 
 
 @keras.saving.register_keras_serializable(package="handlib")
@@ -175,6 +177,12 @@ class GeoConGAN(keras.Model):
         self.pool_synth_count = self.add_weight(shape=(), initializer="zeros", dtype="int32",
                                                 trainable=False, name="pool_synth_count",
                                                 aggregation="only_first_replica")
+        self.trackers = {name: keras.metrics.Mean(name=name) for name in LOGGED}
+
+    @property
+    def metrics(self):
+        """The epoch means of the logged losses (reset by ``fit`` at each epoch)."""
+        return list(self.trackers.values())
 
     def compile(self, g_optimizer, d_optimizer, **kwargs):
         """Two optimizers: one for both generators, one for both discriminators (built
@@ -189,7 +197,10 @@ class GeoConGAN(keras.Model):
         return self.g(synth, training=training)
 
     def _pool(self, images, pool, count):
-        """Images for the discriminator (CycleGAN's image pool), one image at a time."""
+        """Images for the discriminator (CycleGAN's image pool), one image at a time;
+        ``images`` needs a static batch size (``gan_dataset`` drops remainders). Under a
+        distribution strategy the pool keeps the first replica's images only (its
+        variables aggregate as "only first replica")."""
         if self.pool_size == 0:
             return images
         out = []
@@ -244,8 +255,12 @@ class GeoConGAN(keras.Model):
                              + lsgan_loss(self.d_synth(fake_synth, training=True), 0.0))
             d_scaled = (d_real + d_synth) / replicas
         self.d_optimizer.apply(tape.gradient(d_scaled, d_vars), d_vars)
-        return {k: v for k, v in terms.items() if not k.startswith("fake")} | {
-            "d_real": d_real, "d_synth": d_synth,
+        values = {k: v for k, v in terms.items() if not k.startswith("fake")}
+        values.update(d_real=d_real, d_synth=d_synth)
+        for name, tracker in self.trackers.items():
+            tracker.update_state(values[name])
+        # the epoch's mean of each loss, and the learning rate the *next* step will use
+        return {name: t.result() for name, t in self.trackers.items()} | {
             "learning_rate": tf.cast(self.g_optimizer.learning_rate, tf.float32)}
 
 
@@ -358,11 +373,23 @@ def train_run(synth, out, real=None, silnet_path=None, geo_weight: float = 5.0, 
             diff = {k: (old.get(k), v) for k, v in config.items() if old.get(k) != v}
             raise ValueError(f"{out} holds a run with other settings {diff}; choose another "
                              "--out, or the same settings to resume")
+    if save is not None and Path(save).suffix != ".keras":
+        raise ValueError(f"--save must name a .keras file, got {save}")
+    finished = out / "g_synth_to_real.keras"
+    if cfg_path.is_file() and finished.is_file() and weights.record_path(finished).is_file():
+        record = files.read_json(weights.record_path(finished), "a training record")
+        if save is not None:
+            _ship(finished, out / "log.csv", Path(save))
+        return record          # a finished run: nothing to train, nothing rewritten
+    if not Path(synth).is_dir():
+        raise ValueError(f"{synth}: expected a rendered set (make-dataset), found no folder")
     sil = weights.load_model(silnet_path)
     s = domains.synth_domain(synth, size, limit=limit, progress=progress)
     real_train, _ = domains.real_domain(size, limit=limit, folder=real, progress=progress)
     if len(s) == 0 or len(real_train) == 0:
-        raise ValueError("train-gan needs images in both domains")
+        raise ValueError(f"train-gan needs images in both domains: {len(s)} in {synth}, "
+                         f"{len(real_train)} real photos kept for training from "
+                         f"{real or domains.real_photos_folder(quiet=True) or 'the stand-in'}")
     out.mkdir(parents=True, exist_ok=True)
     files.write_json(cfg_path, config)
     keras.utils.set_random_seed(seed)
@@ -386,22 +413,30 @@ def train_run(synth, out, real=None, silnet_path=None, geo_weight: float = 5.0, 
         "model": "GeoConGAN generator (handlib.gan.resnet_generator)", "command": command,
         "config": config, "git_commit": weights.git_commit(), "machine": weights.machine(),
         "data": {"synth": str(synth), "synth_frames": len(s), "real": real_train.name,
-                 "real_folder": str(real or domains.real_photos_folder(quiet=True)),
+                 "real_folder": str(real or domains.real_photos_folder(quiet=True)
+                                    or domains.STANDIN_LABEL),
                  "real_train_photos": len(real_train),
                  "licences": "rendered: course-made (MIT); Sign Language Digits: Apache-2.0 "
                              "(ardamavi/Sign-Language-Digits-Dataset)"},
         "images_seen": steps * batch_size, "wall_time_s": round(clock.elapsed, 1),
         "final_losses": losses,
         "not_restored_on_resume": "data order (shuffles restart), random generator state",
+        "logged_losses": "epoch means; learning_rate is the rate of the step after the epoch",
     }
     for net in (model.g, model.f):
         path = out / f"{net.name}.keras"
         weights.save_model(net, path)
         files.write_json(weights.record_path(path), record | {"direction": net.name})
     if save is not None:
-        import shutil
-        weights.save_model(model.g, save)
-        files.write_json(weights.record_path(save), record | {"direction": model.g.name})
-        with files.atomic_path(Path(save).with_suffix(".log.csv")) as tmp:
-            shutil.copyfile(out / "log.csv", tmp)
+        _ship(out / f"{model.g.name}.keras", out / "log.csv", Path(save))
     return record
+
+
+def _ship(model_file: Path, log: Path, save: Path) -> None:
+    """Copy a run's generator, its record and its log to ``save`` (atomically)."""
+    import shutil
+    from handlib import files, weights
+    for src, dst in ((model_file, save), (weights.record_path(model_file), weights.record_path(save)),
+                     (log, save.with_suffix(".log.csv"))):
+        with files.atomic_path(dst) as tmp:
+            shutil.copyfile(src, tmp)

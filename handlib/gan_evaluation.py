@@ -142,6 +142,10 @@ def compare_runs(plain_run, geo_run, test_set, out_stem, limit=None, command: st
         raise ValueError("--plain must be a run with --geo-weight 0 and --geo one with a positive weight")
     others = {k for k in configs["GeoConGAN"] if k != "geo_weight"
               and configs["GeoConGAN"][k] != configs["plain CycleGAN"][k]}
+    for name, c in configs.items():
+        if Path(c["synth"]).resolve() == Path(test_set).resolve():
+            raise ValueError(f"--test {test_set} is the training set of the {name} run: "
+                             "judge on a separately seeded set (make-dataset --seed 1)")
     size = sizes.pop()
     test = domains.synth_domain(test_set, size, limit=limit)
     translations = {name: gan.translate(weights.load_model(run / "g_synth_to_real.keras"), test.images)

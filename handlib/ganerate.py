@@ -110,8 +110,8 @@ def ganerate_dataset(src, out, weights=None, background: str = "photos", seed: i
     src, out = Path(src), Path(out)
     if background not in BACKGROUNDS:
         raise ValueError(f"background must be one of {BACKGROUNDS}, got {background!r}")
-    if out.resolve() == src.resolve():
-        raise ValueError(f"{out}: the output folder must differ from the source")
+    if out.resolve() == src.resolve() or src.resolve() in out.resolve().parents:
+        raise ValueError(f"{out}: the output folder must lie outside the source {src}")
     if out.exists() and not out.is_dir():
         raise ValueError(f"{out}: expected an output folder, found a file")
     wpath = Path(weights) if weights is not None else weights_mod.weights_path("geocongan_synth_to_real")
@@ -121,10 +121,22 @@ def ganerate_dataset(src, out, weights=None, background: str = "photos", seed: i
     if limit is not None:
         frames = frames[:limit]
     src_info = ganerated.read_dataset_info(src)
-    gan_size = int(files.read_json(weights_mod.record_path(wpath), "the generator's training record")
-                   ["config"]["size"]) if weights_mod.record_path(wpath).is_file() else 128
+    if not wpath.is_file():
+        raise FileNotFoundError(f"{wpath}: expected the synth->real generator (.keras); it does "
+                                "not exist (train one with `python -m handlib train-gan`)")
+    record = files.read_json(weights_mod.record_path(wpath),
+                             "the generator's training record (it gives the image size it was "
+                             "trained at)")
+    try:
+        gan_size = int(record["config"]["size"])
+    except (KeyError, TypeError, ValueError):
+        raise files.DataFileError(weights_mod.record_path(wpath), 'a training record with "config": '
+                                  '{"size": ...}', "no size") from None
+    import hashlib
+    digest = hashlib.sha256(wpath.read_bytes()).hexdigest()[:16]
     info = {"generator": "handlib.ganerate", "source": str(src.resolve()), "source_info": src_info,
-            "weights": str(wpath.resolve()), "background": background, "seed": int(seed),
+            "weights": str(wpath.resolve()), "weights_sha256": digest,
+            "background": background, "seed": int(seed),
             "gan_size": gan_size, "size": int(src_info.get("size", ganerated.CROP_SIZE)),
             "layout": "ganerated"}
     info_path = out / ganerated.DATASET_INFO_FILE

@@ -225,7 +225,8 @@ def make_pipeline(samples, config: PipelineConfig | None = None, repeat: bool = 
                 bg = random_background(keys[4], S)
                 if cfg.photo_backgrounds > 0:
                     photo = tf.random.stateless_uniform([], keys[8]) < cfg.photo_backgrounds
-                    bg = tf.where(photo, photo_background(keys[9], S, photo_files), bg)
+                    bg = tf.cond(photo, lambda: photo_background(keys[9], S, photo_files),
+                                 lambda: bg)   # decode a photo only when one is used
                 image = tf.where(use, image * mask + bg * (1 - mask), image)
             j = cfg.color_jitter
             if j > 0:

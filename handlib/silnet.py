@@ -137,6 +137,8 @@ def iou(pred: np.ndarray, true: np.ndarray) -> np.ndarray:
 def evaluate(model, domain, threshold: float = 0.5) -> dict:
     """IoU of SilNet's silhouettes (probability > ``threshold``) against a domain's
     masks: ``{"mean", "median", "p10", "n"}``."""
+    if len(domain) == 0:
+        raise ValueError(f"evaluate: the domain {domain.name!r} holds no images")
     scores = iou(predict(model, domain.images) > threshold, domain.masks)
     return {"mean": float(scores.mean()), "median": float(np.median(scores)),
             "p10": float(np.percentile(scores, 10)), "n": int(len(scores))}
@@ -194,12 +196,30 @@ def train_run(synth, out, real=None, synth_test=None, size: int = 128, epochs: i
     from pathlib import Path
     from handlib import domains, files, weights
     out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"{out}: expected a run folder, found a file")
+    if not Path(synth).is_dir():
+        raise ValueError(f"{synth}: expected a rendered set (make-dataset), found no folder")
+    config = {"synth": str(synth), "real": None if real is None else str(real), "size": int(size),
+              "epochs": int(epochs), "steps_per_epoch": int(steps_per_epoch),
+              "batch_size": int(batch_size), "limit": limit}
+    cfg_path = out / "config.json"
+    if cfg_path.is_file():
+        old = files.read_json(cfg_path, "a train-silnet run configuration")
+        if old != config:
+            diff = {k: (old.get(k), v) for k, v in config.items() if old.get(k) != v}
+            raise ValueError(f"{out} holds a run with other settings {diff}; choose another "
+                             "--out, or the same settings to resume")
     out.mkdir(parents=True, exist_ok=True)
+    files.write_json(cfg_path, config)
     clock_file = out / "wall_time.json"
     before = files.read_json(clock_file, "a wall-time record")["seconds"] if clock_file.is_file() else 0.0
     clock = weights.Stopwatch(before)
     s = domains.synth_domain(synth, size, limit=limit, progress=progress)
     real_train, real_test = domains.real_domain(size, limit=limit, folder=real, progress=progress)
+    if len(s) == 0 or len(real_train) == 0:
+        raise ValueError(f"train-silnet needs images in both domains: {len(s)} in {synth}, "
+                         f"{len(real_train)} real photos kept for training")
     model = build_silnet()
     model.build((None, size, size, 3))
     history = train(model, [s, real_train], epochs, steps_per_epoch, backup_dir=out / "backup",
@@ -218,7 +238,8 @@ def train_run(synth, out, real=None, synth_test=None, size: int = 128, epochs: i
         "model": "SilNet (handlib.silnet.build_silnet)", "command": command,
         "git_commit": weights.git_commit(), "machine": weights.machine(),
         "data": {"synth": str(synth), "synth_frames": len(s), "real": real_train.name,
-                 "real_folder": str(real or domains.real_photos_folder(quiet=True)),
+                 "real_folder": str(real or domains.real_photos_folder(quiet=True)
+                                    or domains.STANDIN_LABEL),
                  "real_train_photos": len(real_train), "real_held_out_photos": len(real_test),
                  "real_held_out_blocks": sorted(set(real_test.groups)),
                  "licences": "rendered: course-made (MIT); Sign Language Digits: Apache-2.0 "

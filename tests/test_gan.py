@@ -164,8 +164,13 @@ MIRRORED = textwrap.dedent("""
     def build():
         keras.utils.set_random_seed(0)
         sil = silnet.build_silnet(filters=(4, 8))
-        return gan.build_gan(sil, 32, filters=4, blocks=1, disc_filters=4, total_steps=10,
-                             pool_probability=0.0)
+        model = gan.build_gan(sil, 32, filters=4, blocks=1, disc_filters=4, total_steps=10,
+                              pool_probability=0.0)
+        # plain SGD: its step is proportional to the gradient, so a wrongly scaled
+        # gradient (summed over replicas without dividing) changes the second step's
+        # losses; Adam's normalised step would hide it
+        model.compile(g_optimizer=keras.optimizers.SGD(0.05), d_optimizer=keras.optimizers.SGD(0.05))
+        return model
 
     rng = np.random.default_rng(0)
     x = rng.uniform(-1, 1, (2, 32, 32, 3)).astype(np.float32)
@@ -189,8 +194,8 @@ MIRRORED = textwrap.dedent("""
 def test_one_step_under_mirrored_strategy_matches_the_plain_step(tmp_path):
     """Two logical CPU devices must be configured before TensorFlow initialises, hence the
     subprocess; global batch 2 (one image per replica) against batch 2 on one device. The
-    second step's losses depend on the first step's update, so they check the gradient
-    aggregation too."""
+    second step's losses depend on the first step's update (plain SGD, so on the
+    gradient's size), so they check the gradient aggregation too."""
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "CUDA_VISIBLE_DEVICES": ""}
     res = subprocess.run([sys.executable, "-c", MIRRORED], capture_output=True, text=True,
                          env=env, timeout=600)

@@ -70,14 +70,22 @@ def test_ganerating_resumes_and_refuses_other_settings(rendered, generator_file,
     assert before == after                             # the same frame again (seeded background)
     with pytest.raises(ValueError, match="other settings"):
         ganerate.ganerate_dataset(rendered, out, generator_file, background="white", progress=False)
-    with pytest.raises(ValueError, match="differ"):
-        ganerate.ganerate_dataset(rendered, rendered, generator_file, progress=False)
+    for inside in (rendered, rendered / "ganerated"):
+        with pytest.raises(ValueError, match="outside the source"):
+            ganerate.ganerate_dataset(rendered, inside, generator_file, progress=False)
 
 
-def test_ganerate_names_a_missing_source(tmp_path, generator_file):
+def test_ganerate_names_a_missing_source_generator_or_record(tmp_path, generator_file, rendered):
     with pytest.raises(files.DataFileError, match="no frames"):
         ganerate.ganerate_dataset(tmp_path / "nothing", tmp_path / "out", generator_file,
                                   progress=False)
+    with pytest.raises(FileNotFoundError, match="missing.keras"):
+        ganerate.ganerate_dataset(rendered, tmp_path / "out", tmp_path / "missing.keras",
+                                  progress=False)
+    bare = tmp_path / "bare.keras"
+    bare.write_bytes(generator_file.read_bytes())          # a generator without its record
+    with pytest.raises(files.DataFileError, match="bare.json"):
+        ganerate.ganerate_dataset(rendered, tmp_path / "out", bare, progress=False)
 
 
 def test_translate_frame_keeps_the_frame_size_and_the_box(rendered, generator_file):

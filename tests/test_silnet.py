@@ -119,7 +119,18 @@ def test_shipped_silnet_reproduces_its_recorded_regression_figure():
     # between CPUs, not a change of geometry (which moves the masks by whole pixels)
     assert got == pytest.approx(record["figures"]["regression_iou"], abs=0.005)
     assert record["figures"]["iou_rendered_held_out"]["mean"] >= 0.95
-    assert record["figures"]["iou_real_held_out"]["mean"] >= 0.90
+    assert record["figures"]["iou_real_held_out_current_crops"]["mean"] >= 0.90
+
+
+def test_shipped_silnet_on_the_held_out_real_photos_as_recorded():
+    if domains.real_photos_folder(quiet=True) is None:
+        pytest.skip(f"real photos not found (set {files.REALDATA_ENV}); nothing to measure")
+    record = files.read_json(weights.record_path("silnet"), "the SilNet training record")
+    _, held_out = domains.real_domain(size=record["size"], progress=False)
+    got = silnet.evaluate(weights.load_model("silnet"), held_out)
+    expected = record["figures"]["iou_real_held_out_current_crops"]
+    assert got["n"] == expected["n"]
+    assert got["mean"] == pytest.approx(expected["mean"], abs=0.005)
 
 
 def test_a_missing_or_broken_weights_file_is_named(tmp_path):
