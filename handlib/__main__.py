@@ -54,6 +54,19 @@ def _int_in(lo: int, hi: int | None, what: str):
     return parse
 
 
+def _run(job, out):
+    """Run a training command: its result, or the exit status after a one-line message
+    (130 when interrupted, 2 for a user's mistake)."""
+    try:
+        return job()
+    except KeyboardInterrupt:
+        print(f"interrupted: rerun the same command to resume from {out}", file=sys.stderr)
+        return 130
+    except (ValueError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m handlib", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -153,36 +166,26 @@ def main(argv=None) -> int:
         if not args.geo_weight >= 0:
             parser.error(f"--geo-weight must be 0 or more, got {args.geo_weight}")
         from handlib import gan
-        try:
-            record = gan.train_run(args.synth, args.out, real=args.real, silnet_path=args.silnet,
-                                   geo_weight=args.geo_weight, size=args.size, steps=args.steps,
-                                   steps_per_epoch=args.steps_per_epoch, batch_size=args.batch,
-                                   filters=args.filters, blocks=args.blocks,
-                                   sample_every=args.sample_every, limit=args.limit, save=args.save,
-                                   command="python -m handlib " + " ".join(argv or sys.argv[1:]))
-        except KeyboardInterrupt:
-            print(f"interrupted: rerun the same command to resume from {args.out}", file=sys.stderr)
-            return 130
-        except (ValueError, OSError) as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 2
+        record = _run(lambda: gan.train_run(
+            args.synth, args.out, real=args.real, silnet_path=args.silnet,
+            geo_weight=args.geo_weight, size=args.size, steps=args.steps,
+            steps_per_epoch=args.steps_per_epoch, batch_size=args.batch, filters=args.filters,
+            blocks=args.blocks, sample_every=args.sample_every, limit=args.limit, save=args.save,
+            command="python -m handlib " + " ".join(argv or sys.argv[1:])), args.out)
+        if isinstance(record, int):
+            return record
         print(json.dumps(record["final_losses"], indent=1))
         return 0
     if args.command == "train-silnet":
         if args.size % 8:
             parser.error(f"--size must be a multiple of 8, got {args.size}")
         from handlib import silnet
-        try:
-            record = silnet.train_run(args.synth, args.out, real=args.real, synth_test=args.synth_test,
-                                      size=args.size, epochs=args.epochs, steps_per_epoch=args.steps,
-                                      save=args.save, limit=args.limit,
-                                      command="python -m handlib " + " ".join(argv or sys.argv[1:]))
-        except KeyboardInterrupt:
-            print(f"interrupted: rerun the same command to resume from {args.out}", file=sys.stderr)
-            return 130
-        except (ValueError, OSError) as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 2
+        record = _run(lambda: silnet.train_run(
+            args.synth, args.out, real=args.real, synth_test=args.synth_test, size=args.size,
+            epochs=args.epochs, steps_per_epoch=args.steps, save=args.save, limit=args.limit,
+            command="python -m handlib " + " ".join(argv or sys.argv[1:])), args.out)
+        if isinstance(record, int):
+            return record
         print(json.dumps(record["figures"], indent=1))
         return 0
     if args.command == "key-photos":

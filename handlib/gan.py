@@ -367,12 +367,7 @@ def train_run(synth, out, real=None, silnet_path=None, geo_weight: float = 5.0, 
     if out.exists() and not out.is_dir():
         raise ValueError(f"{out}: expected a run folder, found a file")
     cfg_path = out / RUN_CONFIG
-    if cfg_path.is_file():
-        old = files.read_json(cfg_path, "a train-gan run configuration")
-        if old != config:
-            diff = {k: (old.get(k), v) for k, v in config.items() if old.get(k) != v}
-            raise ValueError(f"{out} holds a run with other settings {diff}; choose another "
-                             "--out, or the same settings to resume")
+    weights.check_run_config(out, config, "train-gan")
     if save is not None and Path(save).suffix != ".keras":
         raise ValueError(f"--save must name a .keras file, got {save}")
     finished = out / "g_synth_to_real.keras"

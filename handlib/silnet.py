@@ -204,12 +204,7 @@ def train_run(synth, out, real=None, synth_test=None, size: int = 128, epochs: i
               "epochs": int(epochs), "steps_per_epoch": int(steps_per_epoch),
               "batch_size": int(batch_size), "limit": limit}
     cfg_path = out / "config.json"
-    if cfg_path.is_file():
-        old = files.read_json(cfg_path, "a train-silnet run configuration")
-        if old != config:
-            diff = {k: (old.get(k), v) for k, v in config.items() if old.get(k) != v}
-            raise ValueError(f"{out} holds a run with other settings {diff}; choose another "
-                             "--out, or the same settings to resume")
+    weights.check_run_config(out, config, "train-silnet")
     out.mkdir(parents=True, exist_ok=True)
     files.write_json(cfg_path, config)
     clock_file = out / "wall_time.json"

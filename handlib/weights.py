@@ -126,3 +126,15 @@ def wall_clock_callback(clock: Stopwatch, path):
     import keras
     return keras.callbacks.LambdaCallback(
         on_epoch_end=lambda epoch, logs: files.write_json(path, {"seconds": clock.elapsed}))
+
+
+def check_run_config(out, config: dict, what: str) -> None:
+    """Refuse to resume the run folder ``out`` when its ``config.json`` (written by an
+    earlier run) differs from ``config``; ValueError naming the differing settings."""
+    path = Path(out) / "config.json"
+    if path.is_file():
+        old = files.read_json(path, f"a {what} run configuration")
+        if old != config:
+            diff = {k: (old.get(k), v) for k, v in config.items() if old.get(k) != v}
+            raise ValueError(f"{out} holds a run with other settings {diff}; choose another "
+                             "--out, or the same settings to resume")
