@@ -8,7 +8,8 @@ Two generators translate between the domains of :mod:`handlib.domains`: ``G``
 (B, S, S, 3) in [-1, 1].
 
 * Generators (:func:`resnet_generator`): c7s1-f, two stride-2 down-samplings (2f, 4f),
-  ``blocks`` residual blocks, two up-samplings, c7s1-3 with tanh; instance
+  ``blocks`` residual blocks, two up-samplings (nearest resize then a 3x3 convolution,
+  not transposed convolutions, which paint a checkerboard), c7s1-3 with tanh; instance
   normalisation (``GroupNormalization(groups=-1)``) and reflection padding. Fully
   convolutional: trained on S x S crops, they translate any image whose sides are
   multiples of 4.
@@ -92,7 +93,13 @@ def resnet_generator(filters: int = 32, blocks: int = 6, name: str = "generator"
         y = keras.layers.Conv2D(4 * filters, 3, name=f"res{b}_conv1")(y)
         x = keras.layers.Add(name=f"res{b}")([x, _norm(f"res{b}_norm1")(y)])
     for i, f in enumerate((2 * filters, filters)):
-        x = keras.layers.Conv2DTranspose(f, 3, strides=2, padding="same", name=f"up{i}")(x)
+        # Resize, then convolve: a stride-2 transposed convolution (the original
+        # CycleGAN's up-sampling) paints a checkerboard whenever its kernel overlaps
+        # unevenly (Odena et al., "Deconvolution and checkerboard artifacts", Distill
+        # 2016); our first generators showed it as a fine grid over every translation.
+        x = keras.layers.UpSampling2D(2, interpolation="nearest", name=f"up{i}_resize")(x)
+        x = ReflectionPad2D(1, name=f"up{i}_pad")(x)
+        x = keras.layers.Conv2D(f, 3, name=f"up{i}")(x)
         x = keras.layers.ReLU()(_norm(f"up{i}_norm")(x))
     x = ReflectionPad2D(3, name="pad_out")(x)
     out = keras.layers.Conv2D(3, 7, activation="tanh", name="c7s1_out")(x)
@@ -359,7 +366,8 @@ def train_run(synth, out, real=None, silnet_path=None, geo_weight: float = 5.0, 
               "silnet": str(silnet_path), "geo_weight": float(geo_weight), "size": int(size),
               "steps": int(steps), "steps_per_epoch": int(steps_per_epoch),
               "batch_size": int(batch_size), "filters": int(filters), "blocks": int(blocks),
-              "disc_filters": int(disc_filters), "limit": limit, "seed": int(seed)}
+              "disc_filters": int(disc_filters), "limit": limit, "seed": int(seed),
+              "upsampling": "resize-conv"}   # runs from before the change used transposed convs
     if size % 8:
         raise ValueError(f"size must be a multiple of 8, got {size}")
     if steps % steps_per_epoch:
