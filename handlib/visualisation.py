@@ -373,17 +373,25 @@ def show_silhouettes(images, masks, probs, ncols: int = 6, size: float = 1.8):
 
 
 def plot_training_log(log, keys, ax=None, title: str = "", xlabel: str = "epoch"):
-    """Curves of ``keys`` from a Keras CSV log (path) or a History's dict. Returns the axes."""
+    """Curves of ``keys`` from a Keras CSV log (path) or a History's dict. Returns the axes.
+    A CSV log is plotted against its ``epoch`` column, one point per epoch (the last row
+    written for it), so a run resumed after a kill draws one continuous curve."""
     import csv
     import matplotlib.pyplot as plt
     if not isinstance(log, dict):
         with open(log, newline="") as f:
             rows = list(csv.DictReader(f))
-        log = {k: [float(r[k]) for r in rows if r.get(k) not in (None, "", "NA")] for k in keys}
+        by_epoch = {int(r["epoch"]) if r.get("epoch") not in (None, "") else i: r
+                    for i, r in enumerate(rows)}
+        x = sorted(by_epoch)
+        curves = {k: [(e, float(by_epoch[e][k])) for e in x
+                      if by_epoch[e].get(k) not in (None, "", "NA")] for k in keys}
+    else:
+        curves = {k: list(enumerate(log[k])) for k in keys}
     if ax is None:
         _, ax = plt.subplots(figsize=(6, 3))
     for k in keys:
-        ax.plot(log[k], label=k)
+        ax.plot([e for e, _ in curves[k]], [v for _, v in curves[k]], label=k)
     ax.set_xlabel(xlabel)
     ax.set_title(title)
     ax.legend(fontsize=8)

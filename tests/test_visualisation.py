@@ -36,3 +36,16 @@ def test_the_explorer_widget_builds():
     sliders = widget.children[0].children
     assert [s.description for s in sliders][-3:] == ["view_x", "view_y", "trans_z"]
     sliders[-2].value = 30.0                                         # redraws without error
+
+
+def test_training_log_plots_one_point_per_epoch_after_a_resume(tmp_path):
+    """A run killed after writing epoch 1's row but before its backup repeats epoch 1 on
+    resume: the plot keeps the last row of each epoch, at its epoch number."""
+    log = tmp_path / "log.csv"
+    log.write_text("epoch,loss,val\n0,4.0,NA\n1,3.0,NA\n1,2.5,NA\n2,2.0,1.0\n")
+    ax = vis.plot_training_log(log, ["loss", "val"])
+    loss, val = ax.get_lines()
+    np.testing.assert_array_equal(loss.get_xdata(), [0, 1, 2])
+    np.testing.assert_array_equal(loss.get_ydata(), [4.0, 2.5, 2.0])
+    np.testing.assert_array_equal(val.get_xdata(), [2])
+    matplotlib.pyplot.close("all")
