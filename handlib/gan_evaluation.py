@@ -58,13 +58,21 @@ def paired_interval(a, b, stat, n: int = 2000, seed: int = 0, level: float = 0.9
     return float(np.quantile(diffs, q)), float(np.quantile(diffs, 1 - q))
 
 
-def summarise(scores) -> dict:
-    """Mean and worst-decile mean of per-image IoU with bootstrap 95 % intervals."""
+def summarise(scores, found=None) -> dict:
+    """Mean and worst-decile mean of per-image IoU with bootstrap 95 % intervals; with
+    ``found`` (N,) bool (the judge returned a non-empty silhouette), also the share of
+    images where it found no hand and the mean IoU over the others, which tell a
+    translation the judge cannot read from one whose shape changed."""
     scores = np.asarray(scores, float)
-    return {"mean": float(scores.mean()), "mean_ci95": bootstrap_interval(scores, np.mean),
-            "worst_decile": worst_decile_mean(scores),
-            "worst_decile_ci95": bootstrap_interval(scores, worst_decile_mean),
-            "n": int(len(scores))}
+    out = {"mean": float(scores.mean()), "mean_ci95": bootstrap_interval(scores, np.mean),
+           "worst_decile": worst_decile_mean(scores),
+           "worst_decile_ci95": bootstrap_interval(scores, worst_decile_mean),
+           "n": int(len(scores))}
+    if found is not None:
+        found = np.asarray(found, bool)
+        out["no_hand_found"] = float(1 - found.mean())
+        out["mean_where_found"] = float(scores[found].mean()) if found.any() else None
+    return out
 
 
 def compare(inputs: np.ndarray, masks: np.ndarray, translations: dict) -> dict:
@@ -72,13 +80,15 @@ def compare(inputs: np.ndarray, masks: np.ndarray, translations: dict) -> dict:
     (N, S, S) bool and ``translations`` ``{arm: (N, S, S, 3) uint8}`` (first arm = the
     baseline). Returns the judge's ceiling, each arm's summary and per-image scores, and
     each later arm's paired differences against the first."""
-    ceiling = iou(judge(inputs), masks)
-    out = {"judge": "handlib.real_photos.key_silhouette", "ceiling": summarise(ceiling),
-           "arms": {}, "differences": {}}
+    judged = judge(inputs)
+    ceiling = iou(judged, masks)
+    out = {"judge": "handlib.real_photos.key_silhouette",
+           "ceiling": summarise(ceiling, judged.any(axis=(1, 2))), "arms": {}, "differences": {}}
     scores = {}
     for arm, images in translations.items():
-        scores[arm] = iou(judge(images), masks)
-        out["arms"][arm] = summarise(scores[arm])
+        judged = judge(images)
+        scores[arm] = iou(judged, masks)
+        out["arms"][arm] = summarise(scores[arm], judged.any(axis=(1, 2)))
     names = list(translations)
     for arm in names[1:]:
         a, b = scores[names[0]], scores[arm]

@@ -126,3 +126,7 @@ def test_the_judge_recovers_rendered_silhouettes(rendered):
     assert res["arms"]["same"]["mean"] == pytest.approx(res["ceiling"]["mean"])
     assert res["arms"]["empty"]["mean"] < 0.2
     assert res["differences"]["empty - same"]["mean"] < -0.6
+    # a blank image has no hand to find; the renders all have one
+    assert res["arms"]["empty"]["no_hand_found"] == 1.0 and res["arms"]["empty"]["mean_where_found"] is None
+    assert res["ceiling"]["no_hand_found"] == 0.0
+    assert res["ceiling"]["mean_where_found"] == pytest.approx(res["ceiling"]["mean"])
