@@ -234,6 +234,15 @@ def to_gan(images: np.ndarray) -> np.ndarray:
     return np.asarray(images, np.float32) / 127.5 - 1.0
 
 
+def to_gan_tensors(image, mask):
+    """The ``tf.data`` form of :func:`to_gan`: a uint8 image (S, S, 3) and a bool mask
+    (S, S, 1) -> float32 image in [-1, 1] (the same values as :func:`to_gan`) and float32
+    mask in {0, 1}."""
+    from handlib import backend
+    tf = backend.tensorflow()
+    return tf.cast(image, tf.float32) / 127.5 - 1.0, tf.cast(mask, tf.float32)
+
+
 def from_gan(x) -> np.ndarray:
     """Images in [-1, 1] (NumPy or tensors) -> uint8 RGB (values outside are clipped)."""
     x = np.asarray(x, np.float32)

@@ -96,10 +96,10 @@ def dataset(domains, batch_size: int = 16, training: bool = True, seed: int = 0)
     """A ``tf.data`` pipeline of (image in [-1, 1], mask (S, S, 1) float) pairs from
     :class:`handlib.domains.Domain` objects: shuffled, augmented and repeated when
     ``training``, and with each domain equally likely (so the smaller one is not drowned)."""
-    from handlib.domains import to_gan
+    from handlib.domains import to_gan_tensors
     parts = []
-    for d in domains:
-        ds = tf.data.Dataset.from_tensor_slices((to_gan(d.images), d.masks[..., None].astype(np.float32)))
+    for d in domains:   # crops stay uint8 in memory, scaled as they are drawn
+        ds = tf.data.Dataset.from_tensor_slices((d.images, d.masks[..., None])).map(to_gan_tensors)
         if training:
             ds = ds.shuffle(len(d), seed=seed, reshuffle_each_iteration=True).repeat()
         parts.append(ds)

@@ -180,3 +180,11 @@ def test_predict_works_at_two_sizes_in_one_process():
     for size in (32, 16, 48):
         p = silnet.predict(m, np.zeros((3, size, size, 3), np.uint8), batch_size=2)
         assert p.shape == (3, size, size)
+
+
+def test_tf_data_scaling_matches_to_gan_exactly():
+    imgs = np.arange(256, dtype=np.uint8).reshape(1, 16, 16, 1).repeat(3, -1)
+    x, m = domains.to_gan_tensors(imgs[0], np.ones((16, 16, 1), bool))
+    np.testing.assert_array_equal(np.asarray(x), domains.to_gan(imgs)[0])
+    assert np.asarray(x).min() == -1.0 and np.asarray(x).max() == 1.0
+    assert np.asarray(m).dtype == np.float32 and np.asarray(m).min() == 1.0
