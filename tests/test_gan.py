@@ -248,3 +248,18 @@ def test_train_gan_resumes_after_a_kill(tmp_path):
     other = subprocess.run(cmd[:-2] + ["--sample-every", "4", "--geo-weight", "0"], env=env,
                            capture_output=True, text=True, timeout=600)
     assert other.returncode == 2 and "other settings" in other.stderr
+
+
+def test_shipped_generator_reproduces_its_recorded_figures():
+    """The regression test of data/weights/geocongan_synth_to_real.keras: its figures on
+    the fixed rendered regression set, recomputed, equal those in its training record."""
+    from handlib import files, weights
+    path = weights.weights_path("geocongan_synth_to_real")
+    record = files.read_json(weights.record_path(path), "the generator's training record")
+    got = gan.regression_figures(weights.load_model(path), weights.load_model("silnet"),
+                                 record["config"]["size"])
+    want = record["figures"]
+    assert got["silnet_iou"] == pytest.approx(want["silnet_iou"], abs=0.005)
+    assert got["judge_iou"] == pytest.approx(want["judge_iou"], abs=0.02)
+    assert got["judge_no_hand_found"] == pytest.approx(want["judge_no_hand_found"], abs=1 / 24 + 1e-9)
+    assert got["mean_abs_change"] == pytest.approx(want["mean_abs_change"], abs=0.5)
