@@ -301,7 +301,7 @@ def gan_dataset(synth, real, batch_size: int = 1, seed: int = 0, mirror: bool = 
     def one(d, s):
         ds = tf.data.Dataset.from_tensor_slices((d.images, d.masks[..., None]))
         ds = ds.shuffle(len(d), seed=s, reshuffle_each_iteration=True).repeat()
-        ds = ds.map(to_gan_tensors)
+        ds = ds.map(to_gan_tensors, num_parallel_calls=tf.data.AUTOTUNE)
         if mirror:
             def flip(x, m):
                 c = tf.random.uniform(()) < 0.5
@@ -383,13 +383,17 @@ def train_run(synth, out, real=None, silnet_path=None, geo_weight: float = 5.0, 
     finished = out / "g_synth_to_real.keras"
     if cfg_path.is_file() and finished.is_file() and weights.record_path(finished).is_file():
         record = files.read_json(weights.record_path(finished), "a training record")
-        if "figures" not in record:     # a run finished before the record carried them
-            record["figures"] = regression_figures(weights.load_model(finished),
-                                                   weights.load_model(silnet_path), size)
-            files.write_json(weights.record_path(finished), record)
+        if "figures" not in record:     # a run finished before records carried figures:
+            figures = regression_figures(weights.load_model(finished),   # add them (with the
+                                         weights.load_model(silnet_path), size)  # run's SilNet path)
+            for net in ("g_synth_to_real", "f_real_to_synth"):
+                path = weights.record_path(out / f"{net}.keras")
+                if path.is_file():
+                    files.write_json(path, files.read_json(path, "a training record") | {"figures": figures})
+            record["figures"] = figures
         if save is not None:
             _ship(finished, out / "log.csv", Path(save))
-        return record          # a finished run: nothing to train, nothing rewritten
+        return record          # a finished run: nothing to train, no weights rewritten
     if not Path(synth).is_dir():
         raise ValueError(f"{synth}: expected a rendered set (make-dataset), found no folder")
     sil = weights.load_model(silnet_path)

@@ -13,7 +13,11 @@ rendered mask.
 * the judge's **ceiling**: the same IoU on the *untranslated* ``synth`` renders (what
   a perfect, shape-keeping translation could score);
 * per arm: mean IoU and the mean of the worst decile (the 10 % lowest), with bootstrap
-  95 % intervals; between arms, the paired difference with its interval.
+  95 % intervals; between arms, the paired difference with its interval;
+* why an IoU is low: the share of images where the judge found **no hand** (an empty
+  silhouette: the translation is not keyable, for example speckled backgrounds) and the
+  mean IoU where it found one; between arms, the paired difference over the images where
+  it found a hand in **both** (the same images for both arms, so a fair comparison).
 
 ``python -m handlib compare-gan`` writes these figures (JSON) and a grid (PNG) to
 ``data/results/``.
@@ -84,11 +88,11 @@ def compare(inputs: np.ndarray, masks: np.ndarray, translations: dict) -> dict:
     ceiling = iou(judged, masks)
     out = {"judge": "handlib.real_photos.key_silhouette",
            "ceiling": summarise(ceiling, judged.any(axis=(1, 2))), "arms": {}, "differences": {}}
-    scores = {}
+    scores, found = {}, {}
     for arm, images in translations.items():
         judged = judge(images)
-        scores[arm] = iou(judged, masks)
-        out["arms"][arm] = summarise(scores[arm], judged.any(axis=(1, 2)))
+        scores[arm], found[arm] = iou(judged, masks), judged.any(axis=(1, 2))
+        out["arms"][arm] = summarise(scores[arm], found[arm])
     names = list(translations)
     for arm in names[1:]:
         a, b = scores[names[0]], scores[arm]
@@ -96,6 +100,11 @@ def compare(inputs: np.ndarray, masks: np.ndarray, translations: dict) -> dict:
             "mean": float(b.mean() - a.mean()), "mean_ci95": paired_interval(a, b, np.mean),
             "worst_decile": worst_decile_mean(b) - worst_decile_mean(a),
             "worst_decile_ci95": paired_interval(a, b, worst_decile_mean)}
+        both = found[names[0]] & found[arm]
+        out["differences"][f"{arm} - {names[0]}"]["where_both_found"] = {
+            "n": int(both.sum()),
+            "mean": float(b[both].mean() - a[both].mean()) if both.any() else None,
+            "mean_ci95": paired_interval(a[both], b[both], np.mean) if both.sum() > 1 else None}
     out["per_image"] = {"ceiling": ceiling.round(4).tolist(),
                         **{k: v.round(4).tolist() for k, v in scores.items()}}
     return out
@@ -173,3 +182,26 @@ def compare_runs(plain_run, geo_run, test_set, out_stem, limit=None, command: st
                     columns=np.linspace(0, len(test) - 1, min(8, len(test))).astype(int),
                     path=out_stem.with_suffix(".png"))
     return res
+
+
+def format_table(res: dict) -> str:
+    """The figures of :func:`compare` (or ``geometric_loss.json``) as a text table."""
+    def ci(v):
+        return "" if v is None else f"[{v[0]:+.3f}, {v[1]:+.3f}]"
+    def num(v, fmt):
+        return "-" if v is None else format(v, fmt)
+    lines = [f"{'':31s} {'mean IoU':>8s} {'95% interval':>16s} {'worst decile':>12s} "
+             f"{'95% interval':>16s} {'no hand found':>13s} {'IoU where found':>15s}"]
+    for name, r in [("judge's ceiling (untranslated)", res["ceiling"])] + list(res["arms"].items()):
+        lines.append(f"{name:31s} {r['mean']:8.3f} {ci(r['mean_ci95']):>16s} {r['worst_decile']:12.3f} "
+                     f"{ci(r['worst_decile_ci95']):>16s} {num(r.get('no_hand_found'), '13.0%')} "
+                     f"{num(r.get('mean_where_found'), '15.3f')}")
+    for name, d in res["differences"].items():
+        lines.append(f"\n{name} (paired over the same images):")
+        lines.append(f"  mean {d['mean']:+.3f} {ci(d['mean_ci95'])}, worst decile "
+                     f"{d['worst_decile']:+.3f} {ci(d['worst_decile_ci95'])}")
+        both = d.get("where_both_found")
+        if both:
+            lines.append(f"  where the judge found a hand in both ({both['n']} images): mean "
+                         f"{num(both['mean'], '+.3f')} {ci(both['mean_ci95'])}")
+    return "\n".join(lines)

@@ -98,11 +98,11 @@ def dataset(domains, batch_size: int = 16, training: bool = True, seed: int = 0)
     ``training``, and with each domain equally likely (so the smaller one is not drowned)."""
     from handlib.domains import to_gan_tensors
     parts = []
-    for d in domains:   # crops stay uint8 in memory, scaled as they are drawn
-        ds = tf.data.Dataset.from_tensor_slices((d.images, d.masks[..., None])).map(to_gan_tensors)
+    for d in domains:   # crops stay uint8 in memory (and in the shuffle buffer), scaled when drawn
+        ds = tf.data.Dataset.from_tensor_slices((d.images, d.masks[..., None]))
         if training:
             ds = ds.shuffle(len(d), seed=seed, reshuffle_each_iteration=True).repeat()
-        parts.append(ds)
+        parts.append(ds.map(to_gan_tensors, num_parallel_calls=tf.data.AUTOTUNE))
     if training:
         ds = tf.data.Dataset.sample_from_datasets(parts, seed=seed)
         ds = ds.map(augment, num_parallel_calls=tf.data.AUTOTUNE)

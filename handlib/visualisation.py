@@ -333,9 +333,10 @@ def show_augmented_batch(images, targets, heatmap_joint: int | None = 8, ncols: 
 # ----------------------------------------------------------------- GeoConGAN (notebook 02)
 def show_image_rows(rows: dict, outlines: dict | None = None, ncols: int | None = None,
                     size: float = 1.7):
-    """Rows of images with a label each: ``rows`` ``{label: (N, H, W, 3) uint8}``; each row
-    shows its first ``ncols`` images. ``outlines`` ``{label: (N, H, W) bool}`` draws a
-    silhouette's outline (green) over that row. Returns the figure."""
+    """Rows of images with a label each: ``rows`` ``{label: (N, H, W, 3) uint8}``, or
+    ``(N, H, W)`` maps in [0, 1] (probabilities, shown in grey from 0 black to 1 white);
+    each row shows its first ``ncols`` images. ``outlines`` ``{label: (N, H, W) bool}``
+    draws a silhouette's outline (green) over that row. Returns the figure."""
     import matplotlib.pyplot as plt
     ncols = ncols or min(len(v) for v in rows.values())
     fig, axes = plt.subplots(len(rows), ncols, figsize=(size * ncols, size * len(rows)),
@@ -347,7 +348,10 @@ def show_image_rows(rows: dict, outlines: dict | None = None, ncols: int | None 
             if c >= len(imgs):
                 ax.axis("off")
                 continue
-            ax.imshow(imgs[c])
+            if np.ndim(imgs[c]) == 2:
+                ax.imshow(imgs[c], cmap="gray", vmin=0.0, vmax=1.0)
+            else:
+                ax.imshow(imgs[c])
             if outlines and label in outlines:
                 ax.contour(outlines[label][c], levels=[0.5], colors="lime", linewidths=0.8)
         axes[r, 0].set_ylabel(label, fontsize=9)
@@ -368,6 +372,22 @@ def show_silhouettes(images, masks, probs, ncols: int = 6, size: float = 1.8):
         ax.contour(p, levels=[0.5], colors="magenta", linewidths=0.8)
         ax.set_title(f"IoU {iou((p > 0.5)[None], m[None])[0]:.3f}", fontsize=8)
         ax.set_xticks([]), ax.set_yticks([])
+    fig.tight_layout()
+    return fig
+
+
+def plot_gan_log(log, title: str = "", xlabel: str = "epoch"):
+    """A GeoConGAN training log (CSV path or History dict) in three panels: the
+    generators' total, its terms (adversarial, cycle, identity, geometric: each the sum
+    of both directions, unweighted) and the two discriminators. Returns the figure."""
+    import matplotlib.pyplot as plt
+    fig, axes = plt.subplots(1, 3, figsize=(13, 3))
+    prefix = f"{title}: " if title else ""
+    plot_training_log(log, ["generator"], ax=axes[0], title=prefix + "generators' total", xlabel=xlabel)
+    plot_training_log(log, ["adversarial", "cycle", "identity", "geometric"], ax=axes[1],
+                      title=prefix + "its terms (unweighted)", xlabel=xlabel)
+    plot_training_log(log, ["d_real", "d_synth"], ax=axes[2], title=prefix + "discriminators",
+                      xlabel=xlabel)
     fig.tight_layout()
     return fig
 

@@ -130,3 +130,20 @@ def test_the_judge_recovers_rendered_silhouettes(rendered):
     assert res["arms"]["empty"]["no_hand_found"] == 1.0 and res["arms"]["empty"]["mean_where_found"] is None
     assert res["ceiling"]["no_hand_found"] == 0.0
     assert res["ceiling"]["mean_where_found"] == pytest.approx(res["ceiling"]["mean"])
+
+
+def test_paired_difference_where_both_arms_were_judged(monkeypatch):
+    """The 'where both found' difference uses only images judged in both arms."""
+    masks = np.zeros((4, 8, 8), bool)
+    masks[:, 2:6, 2:6] = True
+    a, b = np.zeros_like(masks), np.zeros_like(masks)
+    a[:2, 2:6, 2:6] = True            # arm a: a hand found (exact) in images 0, 1
+    b[1:3, 2:6, 2:4] = True           # arm b: a hand found (half of it) in images 1, 2
+    inputs, x_a, x_b = (np.full((4, 8, 8, 3), v, np.uint8) for v in (0, 1, 2))
+    silhouettes = {0: masks, 1: a, 2: b}     # a stand-in judge: looks the arm up by pixel value
+    monkeypatch.setattr(gan_evaluation, "judge", lambda imgs: silhouettes[int(imgs[0, 0, 0, 0])])
+    res = gan_evaluation.compare(inputs, masks, {"a": x_a, "b": x_b})
+    both = res["differences"]["b - a"]["where_both_found"]
+    assert both["n"] == 1 and both["mean"] == pytest.approx(0.5 - 1.0)
+    assert res["arms"]["a"]["no_hand_found"] == 0.5 and res["arms"]["b"]["mean_where_found"] == 0.5
+    assert "where the judge found a hand in both (1 images)" in gan_evaluation.format_table(res)

@@ -49,3 +49,15 @@ def test_training_log_plots_one_point_per_epoch_after_a_resume(tmp_path):
     np.testing.assert_array_equal(loss.get_ydata(), [4.0, 2.5, 2.0])
     np.testing.assert_array_equal(val.get_xdata(), [2])
     matplotlib.pyplot.close("all")
+
+
+def test_gan_log_panels_and_probability_rows():
+    log = {k: [1.0, 0.5] for k in ("generator", "adversarial", "cycle", "identity", "geometric",
+                                  "d_real", "d_synth")}
+    fig = vis.plot_gan_log(log)
+    assert [len(ax.get_lines()) for ax in fig.axes] == [1, 4, 2]
+    probs = np.linspace(0, 1, 2 * 4 * 4).reshape(2, 4, 4)
+    fig = vis.show_image_rows({"p": probs})
+    im = fig.axes[0].get_images()[0]
+    assert im.get_clim() == (0.0, 1.0) and im.get_cmap().name == "gray"
+    matplotlib.pyplot.close("all")
