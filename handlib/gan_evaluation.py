@@ -186,8 +186,8 @@ def compare_runs(plain_run, geo_run, test_set, out_stem, limit=None, command: st
 
 def format_table(res: dict) -> str:
     """The figures of :func:`compare` (or ``geometric_loss.json``) as a text table."""
-    def ci(v):
-        return "" if v is None else f"[{v[0]:+.3f}, {v[1]:+.3f}]"
+    def ci(v, sign=""):
+        return "" if v is None else f"[{v[0]:{sign}.3f}, {v[1]:{sign}.3f}]"
     def num(v, fmt):
         return "-" if v is None else format(v, fmt)
     lines = [f"{'':31s} {'mean IoU':>8s} {'95% interval':>16s} {'worst decile':>12s} "
@@ -198,10 +198,10 @@ def format_table(res: dict) -> str:
                      f"{num(r.get('mean_where_found'), '15.3f')}")
     for name, d in res["differences"].items():
         lines.append(f"\n{name} (paired over the same images):")
-        lines.append(f"  mean {d['mean']:+.3f} {ci(d['mean_ci95'])}, worst decile "
-                     f"{d['worst_decile']:+.3f} {ci(d['worst_decile_ci95'])}")
+        lines.append(f"  mean {d['mean']:+.3f} {ci(d['mean_ci95'], '+')}, worst decile "
+                     f"{d['worst_decile']:+.3f} {ci(d['worst_decile_ci95'], '+')}")
         both = d.get("where_both_found")
         if both:
             lines.append(f"  where the judge found a hand in both ({both['n']} images): mean "
-                         f"{num(both['mean'], '+.3f')} {ci(both['mean_ci95'])}")
+                         f"{num(both['mean'], '+.3f')} {ci(both['mean_ci95'], '+')}")
     return "\n".join(lines)
