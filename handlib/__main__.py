@@ -54,17 +54,26 @@ def _int_in(lo: int, hi: int | None, what: str):
     return parse
 
 
-def _run(job, out):
-    """Run a training command: its result, or the exit status after a one-line message
-    (130 when interrupted, 2 for a user's mistake)."""
+def _run(job, show, resume: str = "") -> int:
+    """Run a command's ``job``, print its result with ``show``, and return the exit status:
+    0, or after a one-line message 130 when interrupted (``resume`` says how to go on) and
+    2 for a user's mistake (a missing or malformed input: ValueError, OSError)."""
     try:
-        return job()
+        result = job()
     except KeyboardInterrupt:
-        print(f"interrupted: rerun the same command to resume from {out}", file=sys.stderr)
+        print(f"interrupted: rerun the same command to resume{resume}", file=sys.stderr)
         return 130
-    except (ValueError, OSError) as exc:
+    except (ValueError, OSError) as exc:        # DataFileError is a ValueError
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    show(result)
+    return 0
+
+
+def _summary(out):
+    """How a command that writes a data set reports it."""
+    return lambda s: print(f"{out}: {s['written']} frames written, {s['skipped']} already there, "
+                           f"{s['total']} in all")
 
 
 def main(argv=None) -> int:
@@ -137,86 +146,56 @@ def main(argv=None) -> int:
     r.add_argument("--limit", type=_int_in(1, None, "--limit"), default=None,
                    help="translate only the first frames")
     args = parser.parse_args(argv)
-    if args.command in ("compare-gan", "ganerate"):
-        try:
-            if args.command == "compare-gan":
-                from handlib.gan_evaluation import compare_runs
-                res = compare_runs(args.plain, args.geo, args.test, args.out, limit=args.limit,
-                                   command="python -m handlib " + " ".join(argv or sys.argv[1:]))
-                print(json.dumps({k: res[k] for k in ("ceiling", "arms", "differences")}, indent=1))
-            else:
-                from handlib.ganerate import ganerate_dataset
-                summary = ganerate_dataset(args.src, args.out, args.weights, args.background,
-                                           args.seed, args.limit)
-                print(f"{args.out}: {summary['written']} frames written, "
-                      f"{summary['skipped']} already there, {summary['total']} in all")
-        except KeyboardInterrupt:
-            print("interrupted: rerun the same command to resume", file=sys.stderr)
-            return 130
-        except (ValueError, OSError) as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 2
-        return 0
+    command = "python -m handlib " + " ".join(argv or sys.argv[1:])
+    if args.command == "compare-gan":
+        from handlib.gan_evaluation import compare_runs, format_table
+        return _run(lambda: compare_runs(args.plain, args.geo, args.test, args.out,
+                                         limit=args.limit, command=command),
+                    lambda res: print(format_table(res)))
+    if args.command == "ganerate":
+        from handlib.ganerate import ganerate_dataset
+        return _run(lambda: ganerate_dataset(args.src, args.out, args.weights, args.background,
+                                             args.seed, args.limit),
+                    _summary(args.out), f" {args.out}")
+    if args.command in ("train-gan", "train-silnet") and args.size % 8:
+        parser.error(f"--size must be a multiple of 8, got {args.size}")
     if args.command == "train-gan":
-        if args.size % 8:
-            parser.error(f"--size must be a multiple of 8, got {args.size}")
         if args.steps % args.steps_per_epoch:
             parser.error(f"--steps ({args.steps}) must be a multiple of --steps-per-epoch "
                          f"({args.steps_per_epoch})")
         if not args.geo_weight >= 0:
             parser.error(f"--geo-weight must be 0 or more, got {args.geo_weight}")
         from handlib import gan
-        record = _run(lambda: gan.train_run(
+        return _run(lambda: gan.train_run(
             args.synth, args.out, real=args.real, silnet_path=args.silnet,
             geo_weight=args.geo_weight, size=args.size, steps=args.steps,
             steps_per_epoch=args.steps_per_epoch, batch_size=args.batch, filters=args.filters,
             blocks=args.blocks, sample_every=args.sample_every, limit=args.limit, save=args.save,
-            command="python -m handlib " + " ".join(argv or sys.argv[1:])), args.out)
-        if isinstance(record, int):
-            return record
-        print(json.dumps(record["final_losses"], indent=1))
-        return 0
+            command=command), lambda r: print(json.dumps(r["final_losses"], indent=1)),
+            f" from {args.out}")
     if args.command == "train-silnet":
-        if args.size % 8:
-            parser.error(f"--size must be a multiple of 8, got {args.size}")
         from handlib import silnet
-        record = _run(lambda: silnet.train_run(
+        return _run(lambda: silnet.train_run(
             args.synth, args.out, real=args.real, synth_test=args.synth_test, size=args.size,
             epochs=args.epochs, steps_per_epoch=args.steps, save=args.save, limit=args.limit,
-            command="python -m handlib " + " ".join(argv or sys.argv[1:])), args.out)
-        if isinstance(record, int):
-            return record
-        print(json.dumps(record["figures"], indent=1))
-        return 0
+            command=command), lambda r: print(json.dumps(r["figures"], indent=1)),
+            f" from {args.out}")
     if args.command == "key-photos":
         from handlib.real_photos import read_real_photos
-        try:
-            samples, report = read_real_photos(args.folder, cache=args.cache)
-        except KeyboardInterrupt:
-            print("interrupted: rerun the same command to resume", file=sys.stderr)
-            return 130
-        except (ValueError, OSError) as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 2
-        dropped = sum(report["dropped"].values())
-        print(f"{args.folder}: {report['photos']} photos, {report['kept']} kept, {dropped} dropped "
-              f"({100 * dropped / max(report['photos'], 1):.1f} %): "
-              + (", ".join(f"{n} {why}" for why, n in report["dropped"].items()) or "none")
-              + f"; {len({s.sequence for s in samples})} blocks of photo numbers")
-        return 0
+
+        def show(result):
+            samples, report = result
+            dropped = sum(report["dropped"].values())
+            print(f"{args.folder}: {report['photos']} photos, {report['kept']} kept, {dropped} "
+                  f"dropped ({100 * dropped / max(report['photos'], 1):.1f} %): "
+                  + (", ".join(f"{n} {why}" for why, n in report["dropped"].items()) or "none")
+                  + f"; {len({s.sequence for s in samples})} blocks of photo numbers")
+        return _run(lambda: read_real_photos(args.folder, cache=args.cache), show)
     if args.command == "make-dataset":
         from handlib.synthetic import make_dataset
-        try:
-            summary = make_dataset(args.out, args.frames, args.look, args.seed, args.background,
-                                   args.size, args.workers)
-        except KeyboardInterrupt:
-            print(f"interrupted: rerun the same command to resume {args.out}", file=sys.stderr)
-            return 130
-        except (ValueError, OSError) as exc:        # DataFileError is a ValueError
-            print(f"error: {exc}", file=sys.stderr)
-            return 2
-        print(f"{args.out}: {summary['written']} frames written, "
-              f"{summary['skipped']} already there, {summary['total']} in all")
+        return _run(lambda: make_dataset(args.out, args.frames, args.look, args.seed,
+                                         args.background, args.size, args.workers),
+                    _summary(args.out), f" {args.out}")
     return 0
 
 

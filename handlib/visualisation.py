@@ -256,6 +256,8 @@ def show_samples(samples, ncols: int = 4, size: float = 2.4, with_mask_depth: bo
         if s.uv is not None:
             plot_skeleton_2d(ax, s.uv, s.visible, linewidth=1.2, markersize=2)
         look = s.extra.get("look", s.source)
+        if "ganerated" in s.extra:          # translated by handlib.ganerate from a rendered look
+            look = f"GANerated from {look}"
         ax.set_title(f"{look}, {s.side or '?'} hand", fontsize=8)
         if with_mask_depth:
             m = s.load_mask()
