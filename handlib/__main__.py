@@ -29,6 +29,16 @@ written to ``data/results/``, ``handlib.gan_evaluation``)
 
     python -m handlib ganerate --src build/datasets/synth --out build/datasets/ganerated
 
+``train-regnet``  train the pose network on any folders the readers open (resumable; see
+``handlib.pose_training``)::
+
+    python -m handlib train-regnet --data build/datasets/synth build/datasets/ganerated \
+        --out build/runs/regnet --steps 2000
+
+``predict``  21 joints (2D pixels, 3D millimetres) of the hand in each photo::
+
+    python -m handlib predict photo.jpg --side left --out build/predictions
+
 A user's mistake (a bad option, an output path that is a file, a missing background
 folder) is reported in one line on stderr with exit status 2, never as a traceback.
 """
@@ -145,6 +155,29 @@ def main(argv=None) -> int:
     r.add_argument("--seed", type=_int_in(0, 2**32 - 1, "--seed"), default=0)
     r.add_argument("--limit", type=_int_in(1, None, "--limit"), default=None,
                    help="translate only the first frames")
+    n = sub.add_parser("train-regnet", help="train RegNet, the pose network (resumable)")
+    n.add_argument("--data", nargs="+", required=True,
+                   help="data folders (rendered, GANerated, SynthHands layouts)")
+    n.add_argument("--mix", nargs="+", type=float, default=None,
+                   help="one sampling weight per --data folder (default: equal)")
+    n.add_argument("--out", required=True, help="run folder; rerunning the same command resumes it")
+    n.add_argument("--trunk", default="compact", choices=["compact", "resnet50"])
+    n.add_argument("--input-size", type=_int_in(32, 512, "--input-size"), default=128,
+                   help="crop size in pixels, a multiple of 16 (heatmaps are a quarter of it)")
+    n.add_argument("--steps", type=_int_in(1, None, "--steps"), default=2000)
+    n.add_argument("--steps-per-epoch", type=_int_in(1, None, "--steps-per-epoch"), default=50)
+    n.add_argument("--batch", type=_int_in(1, 1024, "--batch"), default=16,
+                   help="batch per replica")
+    n.add_argument("--lr", type=float, default=1e-3, help="peak learning rate (cosine decay)")
+    n.add_argument("--strategy", default="default", choices=["default", "mirrored", "multiworker"])
+    n.add_argument("--mixed-precision", action="store_true",
+                   help="float16 compute (for GPUs; off by default)")
+    n.add_argument("--seed", type=_int_in(0, 2**31 - 1, "--seed"), default=0)
+    n.add_argument("--limit", type=_int_in(1, None, "--limit"), default=None,
+                   help="use only the first frames of each folder")
+    n.add_argument("--no-imagenet", action="store_true",
+                   help="start the compact trunk from random weights (for an ablation)")
+    n.add_argument("--save", default=None, help="also copy the trained model here (.keras)")
     args = parser.parse_args(argv)
     command = "python -m handlib " + " ".join(argv or sys.argv[1:])
     if args.command == "compare-gan":
@@ -159,6 +192,23 @@ def main(argv=None) -> int:
                     _summary(args.out), f" {args.out}")
     if args.command in ("train-gan", "train-silnet") and args.size % 8:
         parser.error(f"--size must be a multiple of 8, got {args.size}")
+    if args.command == "train-regnet":
+        if args.input_size % 16:
+            parser.error(f"--input-size must be a multiple of 16, got {args.input_size}")
+        if args.steps % args.steps_per_epoch:
+            parser.error(f"--steps ({args.steps}) must be a multiple of --steps-per-epoch "
+                         f"({args.steps_per_epoch})")
+        if args.mix is not None and len(args.mix) != len(args.data):
+            parser.error(f"--mix needs one weight per --data folder ({len(args.data)}), "
+                         f"got {len(args.mix)}")
+        from handlib import pose_training
+        return _run(lambda: pose_training.train_run(
+            args.data, args.out, trunk=args.trunk, input_size=args.input_size, steps=args.steps,
+            batch_size=args.batch, steps_per_epoch=args.steps_per_epoch, strategy=args.strategy,
+            mixed_precision=args.mixed_precision, mix=args.mix, lr=args.lr, seed=args.seed,
+            limit=args.limit, save=args.save, imagenet=not args.no_imagenet, command=command),
+            lambda r: print(json.dumps({"final_losses": r["final_losses"], "figures": r["figures"]},
+                                       indent=1)), f" from {args.out}")
     if args.command == "train-gan":
         if args.steps % args.steps_per_epoch:
             parser.error(f"--steps ({args.steps}) must be a multiple of --steps-per-epoch "

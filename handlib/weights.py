@@ -59,6 +59,7 @@ def load_model(name_or_path, compile: bool = False):
     import keras
     import handlib.gan  # noqa: F401  (registers the custom layers)
     import handlib.silnet  # noqa: F401
+    import handlib.pose_network  # noqa: F401
     p = Path(name_or_path)
     if p.suffix != ".keras":
         p = weights_path(str(name_or_path))

@@ -1,0 +1,396 @@
+"""RegNet, the pose network: a hand crop -> 21 joint heatmaps and root-relative 3D joints.
+
+Introduced in ``notebooks/03_regnet_training.ipynb``. The architecture follows Mueller et
+al. (CVPR 2018): a convolutional trunk; an *intermediate* 3D guess; :class:`ProjLayer`
+projects it into the crop's heatmap pixels; :class:`RenderingLayer` draws one Gaussian
+per joint there (the same :mod:`handlib.heatmaps` definition as the targets); those
+rendered heatmaps are concatenated with the trunk's features and refined by more
+convolutions into the *final* heatmaps and the *final* 3D joints.
+
+Shapes and units (S = input size, Hs = S / 4 the heatmap size, B the batch):
+
+- inputs: ``image`` (B, S, S, 3) in [0, 1], the crop of a **left** hand (the canonical
+  side, :data:`handlib.pipeline.CANONICAL_SIDE`; right hands are flipped in the crop
+  camera); ``crop_K`` (B, 3, 3) the crop camera's intrinsics in input pixels (the crop
+  defines it: :attr:`handlib.crop_camera.Crop.K`).
+- outputs (a dict, names below): ``xyz_intermediate`` and ``xyz`` (B, 21, 3), normalised
+  root-relative 3D in the crop camera's frame (M0 at the origin; the training data have
+  |W - M0| = 1); ``projection`` (B, 3) ProjLayer's extra numbers; ``uv_projected``
+  (B, 21, 2) heatmap pixels; ``heatmaps_rendered`` and ``heatmaps`` (B, Hs, Hs, 21).
+
+**ProjLayer's extra numbers.** A normalised hand has no position, so the network also
+predicts where its root is: ``t = X_M0 / s``, the root's camera-frame position divided
+by the hand's scale ``s = |W - M0|`` (mm). Then the joints are ``s (xyz + t)`` and their
+perspective projection ``u = fx (x + tx) / (z + tz) + cx`` does not depend on ``s``: the
+projection is exact, for close or foreshortened hands too (a weak-perspective scale and
+offset would not be). The layer's input ``projection = (a, b, c)`` parametrises
+``tz = depth0 * exp(c)``, ``tx = a tz``, ``ty = b tz`` (``a, b`` are the root's
+normalised image coordinates, about 0 for a centred crop), which keeps ``tz`` positive.
+:func:`projection_targets` recovers the exact values from labelled data (a linear
+least-squares solve).
+
+Every layer is a registered ``keras.layers.Layer`` with ``get_config``: a saved RegNet
+reloads with ``keras.models.load_model(..., safe_mode=True)``. The model's settings
+(input and heatmap size, hand side, trunk, Gaussian width) live in its ``regnet_info``
+layer's config (:func:`model_info`), which the pipeline, ``predict``, the inspector and
+the tracker read: there is no second source of truth.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from handlib import backend
+from handlib import heatmaps as hmaps
+
+NUM_JOINTS = 21
+ROOT = 9            # M0, the middle finger's MCP joint
+WRIST = 0
+DEPTH0 = 6.0
+"""Nominal root depth in hand scales (|W - M0|) for ProjLayer's parametrisation."""
+TRUNKS = ("compact", "resnet50")
+
+tf = backend.tensorflow()
+import keras  # noqa: E402  (after TensorFlow's quiet import)
+
+_register = keras.saving.register_keras_serializable(package="handlib")
+
+
+# ---------------------------------------------------------------- the two layers
+def project_tf(xyz, projection, crop_K, input_size: int, heatmap_size: int, depth0: float = DEPTH0):
+    """ProjLayer's computation (TF): normalised crop-frame joints (B, J, 3), projection
+    parameters (B, 3) and crop intrinsics (B, 3, 3) -> heatmap pixels (B, J, 2)."""
+    tz = depth0 * tf.exp(tf.clip_by_value(projection[:, 2], -5.0, 5.0))
+    t = tf.stack([projection[:, 0] * tz, projection[:, 1] * tz, tz], axis=-1)   # (B, 3)
+    X = xyz + t[:, None, :]
+    z = tf.maximum(X[..., 2], 0.25 * tz[:, None])   # a wild guess early in training stays finite
+    fx, fy = crop_K[:, None, 0, 0], crop_K[:, None, 1, 1]
+    cx, cy = crop_K[:, None, 0, 2], crop_K[:, None, 1, 2]
+    uv = tf.stack([fx * X[..., 0] / z + cx, fy * X[..., 1] / z + cy], axis=-1)
+    return hmaps.to_heatmap_coords(uv, input_size, heatmap_size)
+
+
+@_register
+class ProjLayer(keras.layers.Layer):
+    """Projects normalised root-relative 3D joints into the crop's heatmap pixels.
+
+    Call with ``[xyz (B, J, 3), projection (B, 3), crop_K (B, 3, 3)]``; returns
+    ``uv`` (B, J, 2) in heatmap pixels (see the module's docstring for ``projection``).
+    """
+
+    def __init__(self, input_size: int, heatmap_size: int, depth0: float = DEPTH0, **kwargs):
+        kwargs.setdefault("dtype", "float32")
+        super().__init__(**kwargs)
+        self.input_size, self.heatmap_size, self.depth0 = int(input_size), int(heatmap_size), float(depth0)
+
+    def call(self, inputs):
+        xyz, projection, crop_K = (tf.cast(x, tf.float32) for x in inputs)
+        return project_tf(xyz, projection, crop_K, self.input_size, self.heatmap_size, self.depth0)
+
+    def get_config(self):
+        return dict(super().get_config(), input_size=self.input_size,
+                    heatmap_size=self.heatmap_size, depth0=self.depth0)
+
+
+@_register
+class RenderingLayer(keras.layers.Layer):
+    """Renders one Gaussian heatmap per joint: ``uv`` (B, J, 2) heatmap pixels ->
+    (B, Hs, Hs, J), peak 1 (:func:`handlib.heatmaps.gaussian_heatmaps_tf`, all joints at
+    once, differentiable in ``uv``)."""
+
+    def __init__(self, heatmap_size: int, sigma: float = hmaps.DEFAULT_SIGMA, **kwargs):
+        kwargs.setdefault("dtype", "float32")
+        super().__init__(**kwargs)
+        self.heatmap_size, self.sigma = int(heatmap_size), float(sigma)
+
+    def call(self, uv):
+        return hmaps.gaussian_heatmaps_tf(tf.cast(uv, tf.float32), self.heatmap_size, self.sigma)
+
+    def get_config(self):
+        return dict(super().get_config(), heatmap_size=self.heatmap_size, sigma=self.sigma)
+
+
+@_register
+class RootRelative(keras.layers.Layer):
+    """(B, 63) -> (B, 21, 3) with the root joint (M0) moved to the origin."""
+
+    def __init__(self, root: int = ROOT, **kwargs):
+        kwargs.setdefault("dtype", "float32")
+        super().__init__(**kwargs)
+        self.root = int(root)
+
+    def call(self, x):
+        xyz = tf.reshape(tf.cast(x, tf.float32), [-1, NUM_JOINTS, 3])
+        return xyz - xyz[:, self.root:self.root + 1, :]
+
+    def get_config(self):
+        return dict(super().get_config(), root=self.root)
+
+
+@_register
+class RegNetInfo(keras.layers.Layer):
+    """Identity on the image; holds the model's settings in its config (the one source
+    of truth for input size, heatmap size, hand side, trunk and Gaussian width)."""
+
+    def __init__(self, input_size: int, heatmap_size: int, side: str, trunk: str,
+                 sigma: float = hmaps.DEFAULT_SIGMA, **kwargs):
+        super().__init__(**kwargs)
+        if side not in ("left", "right"):
+            raise ValueError(f"side must be 'left' or 'right', got {side!r}")
+        self.info = dict(input_size=int(input_size), heatmap_size=int(heatmap_size), side=side,
+                         trunk=trunk, sigma=float(sigma))
+
+    def call(self, x):
+        return x
+
+    def get_config(self):
+        return dict(super().get_config(), **self.info)
+
+
+def model_info(model) -> dict:
+    """A RegNet's settings: ``input_size``, ``heatmap_size``, ``side``, ``trunk``, ``sigma``."""
+    return dict(model.get_layer("regnet_info").info)
+
+
+# ---------------------------------------------------------- labels for ProjLayer
+def projection_targets(xyz_norm, uv_input, crop_K, depth0: float = DEPTH0, visible=None):
+    """The exact ProjLayer parameters (N, 3) of labelled samples (NumPy).
+
+    Solves ``fx (x + tx) - (u - cx)(z + tz) = 0`` and its ``v`` twin for ``t`` over all
+    joints (linear least squares; ``visible`` (N, J) weights, default all), then returns
+    ``(tx / tz, ty / tz, log(tz / depth0))``. Args: ``xyz_norm`` (N, J, 3) normalised
+    crop-frame joints, ``uv_input`` (N, J, 2) in input pixels, ``crop_K`` (N, 3, 3).
+    """
+    xyz = np.asarray(xyz_norm, np.float64)
+    uv = np.asarray(uv_input, np.float64)
+    K = np.asarray(crop_K, np.float64)
+    N, J = xyz.shape[:2]
+    w = np.ones((N, J)) if visible is None else np.asarray(visible, np.float64)
+    fx, fy, cx, cy = (K[:, 0, 0, None], K[:, 1, 1, None], K[:, 0, 2, None], K[:, 1, 2, None])
+    du, dv = uv[..., 0] - cx, uv[..., 1] - cy
+    zeros = np.zeros((N, J))
+    # rows: [fx, 0, -du] t = du z - fx x ; [0, fy, -dv] t = dv z - fy y
+    A = np.concatenate([np.stack([fx + zeros, zeros, -du], -1),
+                        np.stack([zeros, fy + zeros, -dv], -1)], axis=1)     # (N, 2J, 3)
+    b = np.concatenate([du * xyz[..., 2] - fx * xyz[..., 0],
+                        dv * xyz[..., 2] - fy * xyz[..., 1]], axis=1)       # (N, 2J)
+    sw = np.sqrt(np.concatenate([w, w], axis=1))
+    t = np.stack([np.linalg.lstsq(A[i] * sw[i, :, None], b[i] * sw[i], rcond=None)[0]
+                  for i in range(N)])
+    return np.stack([t[:, 0] / t[:, 2], t[:, 1] / t[:, 2], np.log(t[:, 2] / depth0)], axis=-1)
+
+
+# ------------------------------------------------------------------- the model
+def _trunk(name: str, input_size: int, imagenet: bool):
+    """A trunk: images in [0, 1] -> features at strides 4, 8, 16 (a dict)."""
+    if name == "compact":
+        from handlib import efficientnet_lite as lite
+        t = lite.trunk(input_size, imagenet=imagenet)
+        for layer in t.layers:      # frozen batch-norm statistics (see freeze_batch_norm)
+            if isinstance(layer, keras.layers.BatchNormalization):
+                layer.trainable = False
+        return t
+    if name == "resnet50":
+        inp = keras.Input((input_size, input_size, 3), name="image")
+        x = keras.layers.Rescaling(2.0, offset=-1.0, name="to_minus1_1")(inp)
+        r = keras.applications.ResNet50(include_top=False, weights=None, input_tensor=x)
+        outs = {"stride4": r.get_layer("conv2_block3_out").output,
+                "stride8": r.get_layer("conv3_block4_out").output,
+                "stride16": r.get_layer("conv4_block6_out").output}
+        return keras.Model(inp, outs, name="resnet50_trunk")
+    raise ValueError(f"trunk must be one of {TRUNKS}, got {name!r}")
+
+
+def _sep(x, filters, name, strides=1):
+    return keras.layers.SeparableConv2D(filters, 3, strides=strides, padding="same",
+                                        activation="relu", name=name)(x)
+
+
+def build_regnet(input_size: int = 128, trunk: str = "compact", side: str = "left",
+                 imagenet: bool = True, width: int = 64, sigma: float = hmaps.DEFAULT_SIGMA,
+                 depth0: float = DEPTH0):
+    """RegNet as a Keras functional model (see the module's docstring for the shapes).
+
+    ``trunk``: "compact" (EfficientNet-Lite0 up to stride 16, ImageNet-initialised,
+    batch-norm statistics frozen) or "resnet50" (the paper's ResNet-50 up to stride 16,
+    ``conv4``; randomly initialised: the course downloads no weights, and no registry
+    package ships Keras ResNet-50 ImageNet weights). ``input_size`` must be a multiple of
+    16; the heatmaps are ``input_size / 4``. ``width``: channels of the heads.
+    """
+    if input_size % 16:
+        raise ValueError(f"input_size must be a multiple of 16, got {input_size}")
+    S, Hs = int(input_size), int(input_size) // 4
+    image = keras.Input((S, S, 3), name="image")
+    crop_K = keras.Input((3, 3), name="crop_K")
+    x = RegNetInfo(S, Hs, side, trunk, sigma, name="regnet_info")(image)
+    f = _trunk(trunk, S, imagenet)(x)
+    f4, f8, f16 = f["stride4"], f["stride8"], f["stride16"]
+
+    # intermediate 3D and ProjLayer's numbers, from the stride-16 features (kept spatial:
+    # flattened, not pooled, so where a finger is stays known)
+    a = keras.layers.Conv2D(32, 1, activation="relu", name="mid_reduce")(f16)
+    a = keras.layers.Flatten(name="mid_flatten")(a)
+    a = keras.layers.Dense(256, activation="relu", name="mid_dense")(a)
+    xyz_mid = RootRelative(name="xyz_intermediate")(keras.layers.Dense(
+        NUM_JOINTS * 3, name="mid_xyz", kernel_initializer=keras.initializers.RandomNormal(stddev=1e-3))(a))
+    projection = keras.layers.Dense(3, kernel_initializer="zeros", name="projection")(a)
+    uv_proj = ProjLayer(S, Hs, depth0, name="uv_projected")([xyz_mid, projection, crop_K])
+    rendered = RenderingLayer(Hs, sigma, name="heatmaps_rendered")(uv_proj)
+
+    # features up to stride 4, concatenated with the rendered heatmaps, refined
+    u = keras.layers.Conv2D(width, 1, activation="relu", name="up16_reduce")(f16)
+    u = keras.layers.UpSampling2D(2, name="up16")(u)
+    u = keras.layers.Add(name="up8_add")([u, keras.layers.Conv2D(width, 1, name="up8_skip")(f8)])
+    u = _sep(u, width, "up8_conv")
+    u = keras.layers.UpSampling2D(2, name="up8")(u)
+    u = keras.layers.Add(name="up4_add")([u, keras.layers.Conv2D(width, 1, name="up4_skip")(f4)])
+    h = keras.layers.Concatenate(name="with_rendered")([u, rendered])
+    h = _sep(h, width, "refine1")
+    h = _sep(h, width, "refine2")
+    heat = keras.layers.Conv2D(NUM_JOINTS, 1, name="heatmaps_linear",
+                               kernel_initializer=keras.initializers.RandomNormal(stddev=1e-3))(h)
+    heat = keras.layers.Activation("linear", dtype="float32", name="heatmaps")(heat)
+
+    # final 3D: from the refined features and heatmaps, back down to stride 16
+    g = keras.layers.Concatenate(name="final_in")([h, heat])
+    g = _sep(g, width, "final_down8", strides=2)
+    g = _sep(g, width, "final_down16", strides=2)
+    g = keras.layers.Conv2D(32, 1, activation="relu", name="final_reduce")(g)
+    g = keras.layers.Flatten(name="final_flatten")(g)
+    g = keras.layers.Dense(256, activation="relu", name="final_dense")(g)
+    delta = keras.layers.Dense(NUM_JOINTS * 3, name="final_delta",
+                               kernel_initializer=keras.initializers.RandomNormal(stddev=1e-3))(g)
+    flat_mid = keras.layers.Reshape((NUM_JOINTS * 3,), name="mid_flat")(xyz_mid)
+    xyz = RootRelative(name="xyz")(keras.layers.Add(name="final_add")([flat_mid, delta]))
+
+    outputs = {"xyz_intermediate": xyz_mid, "projection": projection, "uv_projected": uv_proj,
+               "heatmaps_rendered": rendered, "heatmaps": heat, "xyz": xyz}
+    return keras.Model({"image": image, "crop_K": crop_K}, outputs, name=f"regnet_{trunk}_{S}")
+
+
+def bare_trunk(model):
+    """The same truncated trunk as a RegNet, alone (images -> stride-16 features), for
+    benchmarks: what the heads add is RegNet's time minus this one's."""
+    info = model_info(model)
+    t = model.get_layer(f"{'efficientnet_lite0' if info['trunk'] == 'compact' else 'resnet50'}_trunk")
+    return keras.Model(t.input, t.output["stride16"], name=f"{t.name}_bare")
+
+
+# ------------------------------------------------------------------- the losses
+LOSS_WEIGHTS = {"heatmaps": 1.0, "xyz": 1.0, "xyz_intermediate": 1.0, "projection": 1.0}
+
+
+def heatmap_loss_unit(sigma: float = hmaps.DEFAULT_SIGMA) -> float:
+    """Sum over one map's pixels of a target Gaussian's square, ``pi sigma^2``: the
+    heatmap loss of an all-zero prediction (so the loss below starts near 1)."""
+    return math.pi * sigma ** 2
+
+
+def regnet_losses(targets, outputs, heatmap_size: int, sigma: float = hmaps.DEFAULT_SIGMA):
+    """The four loss terms (TF scalars, means over the batch), each L2:
+
+    - ``heatmaps``: squared difference summed over pixels, averaged over joints, divided
+      by :func:`heatmap_loss_unit` (an all-zero prediction scores 1). All joints count,
+      visible or not: an occluded joint still has a 2D position (fitting needs it), and a
+      joint outside the crop has an empty target map, which teaches "not in this crop".
+    - ``xyz``, ``xyz_intermediate``: squared 3D distance in hand scales (|W - M0| = 1),
+      averaged over joints (all joints: 3D labels are complete).
+    - ``projection``: 2D distance between ProjLayer's joints and the labels in units of
+      heatmap size / 8 (4 heatmap pixels at Hs = 32), squared up to 1 unit and linear
+      beyond (Huber: a wild early guess must not swamp the other terms), averaged over
+      visible joints: it teaches the extra numbers where the root is.
+    """
+    vis = tf.cast(targets["visible"], tf.float32)
+    hm = tf.reduce_mean(tf.reduce_sum(tf.square(outputs["heatmaps"] - targets["heatmaps"]),
+                                      axis=[1, 2]), axis=-1) / heatmap_loss_unit(sigma)
+    d3 = lambda k: tf.reduce_mean(tf.reduce_sum(tf.square(outputs[k] - targets["xyz_norm"]), -1), -1)  # noqa: E731
+    d = tf.norm((outputs["uv_projected"] - targets["uv"]) / (heatmap_size / 8.0) + 1e-9, axis=-1)
+    d2 = tf.where(d < 1.0, tf.square(d), 2.0 * d - 1.0)
+    proj = tf.reduce_sum(d2 * vis, -1) / tf.maximum(tf.reduce_sum(vis, -1), 1.0)
+    return {"heatmaps": hm, "xyz": d3("xyz"), "xyz_intermediate": d3("xyz_intermediate"),
+            "projection": proj}
+
+
+@_register
+class RegNetTrainer(keras.Model):
+    """Trains a RegNet with ``fit``: a custom ``train_step`` over the four loss terms
+    (:func:`regnet_losses`, weighted by ``loss_weights``), distribution-aware (the loss
+    is divided by the number of replicas, as Keras' own losses are), mixed-precision
+    aware (the optimizer scales the loss). Logs each term, the total, and two readable
+    errors: ``uv_px`` (final heatmap maxima vs labels, mean input pixels over visible
+    joints) and ``xyz_err`` (mean 3D joint distance in hand scales).
+
+    The trainer is a wrapper for training; the RegNet itself (``trainer.net``) is what is
+    saved and shipped.
+    """
+
+    def __init__(self, net, loss_weights: dict | None = None, **kwargs):
+        super().__init__(**kwargs)
+        self.net = net
+        self.info = model_info(net)
+        self.loss_weights = dict(LOSS_WEIGHTS, **(loss_weights or {}))
+        names = list(LOSS_WEIGHTS) + ["loss", "uv_px", "xyz_err"]
+        self.trackers = {k: keras.metrics.Mean(name=k) for k in names}
+        self.built = True          # the RegNet is built; the trainer adds no weights
+
+    @property
+    def metrics(self):
+        return list(self.trackers.values())
+
+    def call(self, inputs, training=False):
+        return self.net(inputs, training=training)
+
+    def _forward(self, data, training):
+        image, t = data
+        out = self.net({"image": image, "crop_K": t["crop_K"]}, training=training)
+        terms = {k: tf.reduce_mean(v) for k, v in
+                 regnet_losses(t, out, self.info["heatmap_size"], self.info["sigma"]).items()}
+        total = tf.add_n([self.loss_weights[k] * terms[k] for k in terms])
+        return out, terms, total
+
+    def _update(self, t, out, terms, total):
+        for k, v in terms.items():
+            self.trackers[k].update_state(v)
+        self.trackers["loss"].update_state(total)
+        uv = soft_argmax_free_maxima(out["heatmaps"])
+        S, Hs = self.info["input_size"], self.info["heatmap_size"]
+        d = tf.norm(uv - t["uv"], axis=-1) * (S / Hs)
+        vis = tf.cast(t["visible"], tf.float32)
+        self.trackers["uv_px"].update_state(d, sample_weight=vis)
+        self.trackers["xyz_err"].update_state(tf.norm(out["xyz"] - t["xyz_norm"], axis=-1))
+        return {k: m.result() for k, m in self.trackers.items()}
+
+    def train_step(self, data):
+        with tf.GradientTape() as tape:
+            out, terms, total = self._forward(data, training=True)
+            replicas = tf.distribute.get_strategy().num_replicas_in_sync
+            scaled = self.optimizer.scale_loss(total / replicas)
+        variables = self.net.trainable_variables
+        grads = tape.gradient(scaled, variables)
+        self.optimizer.apply(grads, variables)
+        return self._update(data[1], out, terms, total)
+
+    def test_step(self, data):
+        out, terms, total = self._forward(data, training=False)
+        return self._update(data[1], out, terms, total)
+
+    def get_config(self):
+        return {"net": keras.saving.serialize_keras_object(self.net),
+                "loss_weights": self.loss_weights, **super().get_config()}
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        net = keras.saving.deserialize_keras_object(config.pop("net"))
+        return cls(net, **config)
+
+
+def soft_argmax_free_maxima(heatmaps):
+    """Integer arg-max of each map (B, Hs, Hs, J) -> (B, J, 2) heatmap pixels (TF; for
+    training logs; :func:`handlib.heatmaps.heatmap_maxima` refines to sub-pixel)."""
+    shape = tf.shape(heatmaps)
+    B, W, J = shape[0], shape[2], shape[3]
+    flat = tf.reshape(tf.transpose(heatmaps, [0, 3, 1, 2]), [B, J, -1])
+    idx = tf.argmax(flat, axis=-1, output_type=tf.int32)
+    return tf.cast(tf.stack([idx % W, idx // W], axis=-1), tf.float32)

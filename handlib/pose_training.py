@@ -1,0 +1,266 @@
+"""Training and evaluating RegNet (:mod:`handlib.pose_network`): the ``train-regnet``
+command, its data mixing, its regression figures, and predictions mapped back to images.
+
+Introduced in ``notebooks/03_regnet_training.ipynb``.
+
+A run lives in a folder: ``config.json`` (the settings; a different command refuses to
+resume it), ``backup/`` (``BackupAndRestore``: rerunning the same command after a kill
+continues from the last finished epoch), ``log.csv`` (each epoch's loss terms and
+errors, training and validation), ``tensorboard/`` and, at the end, ``regnet.keras``
+with its training record ``regnet.json``.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from handlib import backend
+from handlib import pipeline as pl
+from handlib import pose_network as pn
+
+tf = backend.tensorflow()
+import keras  # noqa: E402
+
+STRATEGIES = ("default", "mirrored", "multiworker")
+REGRESSION_SEED, REGRESSION_FRAMES = 2027, 24
+
+
+def make_strategy(name: str):
+    """A ``tf.distribute`` strategy: "default" (one device), "mirrored" (every local GPU,
+    or the logical devices configured before TensorFlow started), "multiworker" (one
+    replica per machine listed in the ``TF_CONFIG`` environment variable)."""
+    if name == "default":
+        return tf.distribute.get_strategy()
+    if name == "mirrored":
+        return tf.distribute.MirroredStrategy()
+    if name == "multiworker":
+        import os
+        if "TF_CONFIG" not in os.environ:
+            raise ValueError("--strategy multiworker needs the TF_CONFIG environment variable "
+                             "(the cluster's workers and this worker's index; see the README)")
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    raise ValueError(f"strategy must be one of {STRATEGIES}, got {name!r}")
+
+
+def split_sources(data_dirs, limit: int | None = None, val_fraction: float = 0.1):
+    """Open each folder (any layout :func:`handlib.datasets.open_dataset` reads) and split
+    it by sequence (:func:`handlib.splits.split_by_sequence`; a rendered set's sequences
+    are its 1,024-frame partitions, whose frames are independent draws).
+    Returns [(folder, train samples, validation samples)]."""
+    from handlib import datasets, splits
+    out = []
+    for d in data_dirs:
+        samples = datasets.open_dataset(d, limit=limit)
+        if not samples:
+            raise ValueError(f"{d}: no labelled frames found")
+        train, val, _ = splits.split_by_sequence(samples, val_fraction=val_fraction, test_fraction=0.0)
+        if not train:
+            train, val = samples, []
+        out.append((str(d), train, val))
+    return out
+
+
+def mixed_dataset(sources, config: pl.PipelineConfig, mix=None, seed: int = 0):
+    """One repeating ``tf.data`` stream of training batches drawn from several sets,
+    sample by sample, with probabilities ``mix`` (default: equal)."""
+    streams = []
+    for i, samples in enumerate(sources):
+        cfg = pl.PipelineConfig(**{**config.__dict__, "batch_size": 32, "seed": seed + i})
+        streams.append(pl.make_pipeline(samples, cfg, repeat=True).unbatch())
+    w = np.ones(len(streams)) if mix is None else np.asarray(mix, np.float64)
+    if len(w) != len(streams) or np.any(w < 0) or w.sum() <= 0:
+        raise ValueError(f"mix must give one non-negative weight per data folder, got {mix}")
+    ds = streams[0] if len(streams) == 1 else tf.data.Dataset.sample_from_datasets(
+        streams, weights=list(w / w.sum()), seed=seed)
+    return ds.batch(config.batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
+
+
+def build_trainer(input_size: int, trunk: str, lr: float, steps: int, imagenet: bool = True,
+                  loss_weights=None):
+    """A compiled :class:`handlib.pose_network.RegNetTrainer` (Adam, cosine decay of the
+    learning rate over ``steps``: a function of ``optimizer.iterations``, so a resumed run
+    continues the schedule)."""
+    net = pn.build_regnet(input_size, trunk, imagenet=imagenet)
+    trainer = pn.RegNetTrainer(net, loss_weights)
+    schedule = keras.optimizers.schedules.CosineDecay(lr, decay_steps=max(int(steps), 1), alpha=0.05)
+    trainer.compile(optimizer=keras.optimizers.Adam(schedule))
+    trainer.optimizer.build(trainer.net.trainable_variables)   # so a backup can be restored
+    return trainer
+
+
+def train_run(data, out, trunk: str = "compact", input_size: int = 128, steps: int = 2000,
+              batch_size: int = 16, steps_per_epoch: int = 50, strategy: str = "default",
+              mixed_precision: bool = False, mix=None, lr: float = 1e-3, seed: int = 0,
+              limit: int | None = None, val_samples: int = 128, validation_freq: int = 5,
+              save=None, imagenet: bool = True, command: str = "", progress: bool = True) -> dict:
+    """The ``train-regnet`` command: train RegNet on the folders ``data`` (mixed by
+    ``mix``) in the run folder ``out``; save ``out/regnet.keras`` with its training record
+    (and a copy to ``save``); return the record. Rerunning the same call resumes."""
+    from handlib import files, weights
+    out = Path(out)
+    data = [str(d) for d in data]
+    config = {"data": data, "mix": None if mix is None else [float(m) for m in mix],
+              "trunk": trunk, "input_size": int(input_size), "steps": int(steps),
+              "batch_size": int(batch_size), "steps_per_epoch": int(steps_per_epoch),
+              "strategy": strategy, "mixed_precision": bool(mixed_precision), "lr": float(lr),
+              "seed": int(seed), "limit": limit, "imagenet": bool(imagenet),
+              "loss_weights": pn.LOSS_WEIGHTS}
+    if trunk not in pn.TRUNKS:
+        raise ValueError(f"trunk must be one of {pn.TRUNKS}, got {trunk!r}")
+    if steps % steps_per_epoch:
+        raise ValueError(f"steps ({steps}) must be a multiple of steps per epoch ({steps_per_epoch})")
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"{out}: expected a run folder, found a file")
+    if save is not None and Path(save).suffix != ".keras":
+        raise ValueError(f"--save must name a .keras file, got {save}")
+    weights.check_run_config(out, config, "train-regnet")
+    finished = out / "regnet.keras"
+    if finished.is_file() and weights.record_path(finished).is_file():
+        if save is not None:
+            _ship(finished, out / "log.csv", Path(save))
+        return files.read_json(weights.record_path(finished), "a training record")
+    sources = split_sources(data, limit=limit)
+    out.mkdir(parents=True, exist_ok=True)
+    files.write_json(out / "config.json", config)
+    if mixed_precision:
+        keras.mixed_precision.set_global_policy("mixed_float16")
+    keras.utils.set_random_seed(seed)
+    strat = make_strategy(strategy)
+    cfg = pl.PipelineConfig(input_size=input_size, heatmap_size=input_size // 4,
+                            batch_size=batch_size * strat.num_replicas_in_sync, seed=seed)
+    train_ds = mixed_dataset([s[1] for s in sources], cfg, mix, seed)
+    val = [x for s in sources for x in s[2]]
+    val_ds, val_steps = None, None
+    if val and val_samples > 0:
+        rng = np.random.default_rng(seed)
+        val = [val[i] for i in sorted(rng.choice(len(val), min(val_samples, len(val)), replace=False))]
+        vcfg = pl.PipelineConfig(**{**cfg.__dict__, "augment": False, "shuffle": False})
+        val_ds = pl.make_pipeline(val, vcfg)
+        val_steps = int(np.ceil(len(val) / vcfg.batch_size))
+    with strat.scope():
+        trainer = build_trainer(input_size, trunk, lr, steps, imagenet)
+    clock_file = out / "wall_time.json"
+    before = files.read_json(clock_file, "a wall-time record")["seconds"] if clock_file.is_file() else 0.0
+    clock = weights.Stopwatch(before)
+    callbacks = [
+        keras.callbacks.BackupAndRestore(str(out / "backup"), double_checkpoint=True,
+                                         delete_checkpoint=False),
+        keras.callbacks.CSVLogger(str(out / "log.csv"), append=True),
+        keras.callbacks.TensorBoard(str(out / "tensorboard"), update_freq="epoch",
+                                    write_graph=False),
+        weights.wall_clock_callback(clock, clock_file),
+    ]
+    history = trainer.fit(train_ds, epochs=steps // steps_per_epoch, steps_per_epoch=steps_per_epoch,
+                          validation_data=val_ds, validation_steps=val_steps,
+                          validation_freq=validation_freq, callbacks=callbacks,
+                          verbose=1 if progress else 2)
+    losses = {k: float(v[-1]) for k, v in history.history.items()} if history.history else {}
+    net = trainer.net
+    if mixed_precision:       # ship a float32 model: the same weights, portable to any CPU
+        keras.mixed_precision.set_global_policy("float32")
+        plain = pn.build_regnet(input_size, trunk, imagenet=False)
+        plain.set_weights(net.get_weights())
+        net = plain
+    record = {
+        "model": f"RegNet ({trunk} trunk, {input_size}x{input_size} input, "
+                 f"{input_size // 4}x{input_size // 4} heatmaps, left hands)",
+        "command": command, "config": config, "git_commit": weights.git_commit(),
+        "machine": weights.machine(),
+        "data": {d: {"train_frames": len(tr), "validation_frames": len(va)} for d, tr, va in sources},
+        "licences": "rendered and GANerated sets: course-made (MIT); EfficientNet-Lite0 "
+                    "ImageNet weights: Apache-2.0 (data/weights/efficientnet_lite0_imagenet.LICENSE)",
+        "images_seen": int(steps * batch_size * strat.num_replicas_in_sync),
+        "optimizer_steps": int(trainer.optimizer.iterations.numpy()),
+        "wall_time_s": round(clock.elapsed, 1), "final_losses": losses,
+        "not_restored_on_resume": "the data order (shuffles restart) and the random state",
+        "logged_losses": "epoch means of each loss term; val_* on held-out partitions, no augmentation",
+        "figures": regression_figures(net),
+    }
+    weights.save_model(net, finished)
+    files.write_json(weights.record_path(finished), record)
+    if save is not None:
+        _ship(finished, out / "log.csv", Path(save))
+    return record
+
+
+def _ship(model_file: Path, log: Path, save: Path) -> None:
+    """Copy a run's model, its record and its log to ``save`` (atomically)."""
+    import shutil
+
+    from handlib import files, weights
+    for src, dst in ((model_file, save), (weights.record_path(model_file), weights.record_path(save)),
+                     (log, save.with_suffix(".log.csv"))):
+        if src.is_file():
+            with files.atomic_path(dst) as tmp:
+                shutil.copyfile(src, tmp)
+
+
+# ------------------------------------------------------------- predictions and figures
+def predict_batches(model, samples, batch_size: int = 32):
+    """Run ``model`` on labelled samples, cut as in training but without augmentation
+    (canonical side, crop from the labelled joints). Returns a dict of NumPy arrays:
+    the model's outputs, the targets, and per sample the prediction mapped back to the
+    sample's image: ``pred_uv_image`` (N, 21, 2) pixels (from the sub-pixel heatmap
+    maxima), ``pred_xyz_camera`` (N, 21, 3) normalised, camera frame, the sample's side
+    (un-flipped); and ``confidence`` (N, 21) (heatmap maxima)."""
+    from handlib import heatmaps as hmaps
+    info = pn.model_info(model)
+    S, Hs = info["input_size"], info["heatmap_size"]
+    cfg = pl.PipelineConfig(input_size=S, heatmap_size=Hs, sigma=info["sigma"], augment=False,
+                            shuffle=False, batch_size=batch_size, canonical_side=info["side"])
+    outs, tgts = [], []
+    for image, t in pl.make_pipeline(samples, cfg):
+        o = model({"image": image, "crop_K": t["crop_K"]}, training=False)
+        outs.append({k: np.asarray(v) for k, v in o.items()})
+        tgts.append({k: np.asarray(v) for k, v in t.items()})
+    cat = lambda dicts: {k: np.concatenate([d[k] for d in dicts]) for k in dicts[0]}  # noqa: E731
+    o, t = cat(outs), cat(tgts)
+    uv_hm, peak = hmaps.heatmap_maxima(o["heatmaps"])
+    uv_in = hmaps.to_image_coords(uv_hm, S, Hs)
+    pred_uv, pred_xyz = [], []
+    for i in range(len(uv_in)):
+        crop = pl.crop_of(t, i, S)
+        pred_uv.append(crop.from_crop(uv_in[i]))
+        pred_xyz.append(crop.from_crop_frame(o["xyz"][i]))
+    return {"outputs": o, "targets": t, "pred_uv_image": np.stack(pred_uv),
+            "pred_xyz_camera": np.stack(pred_xyz), "confidence": peak}
+
+
+def evaluate_samples(model, samples, batch_size: int = 32) -> dict:
+    """:func:`handlib.metrics.evaluate` of ``model`` on labelled samples (2D in the
+    pixels of the samples' images, 3D in mm scaled by each label's |W - M0|)."""
+    from handlib import metrics
+    p = predict_batches(model, samples, batch_size)
+    gt_uv = np.stack([s.uv for s in samples])
+    gt_norm = np.stack([s.xyz_norm for s in samples])
+    bone = metrics.bone_length(np.stack([s.xyz for s in samples]))
+    vis = np.stack([s.visible if s.visible is not None else np.ones(21, bool) for s in samples])
+    return metrics.evaluate(p["pred_uv_image"], gt_uv, p["pred_xyz_camera"], gt_norm, bone, vis)
+
+
+def regression_samples(folder=None, frames: int = REGRESSION_FRAMES):
+    """The fixed, seeded rendered set of RegNet's regression test: ``frames`` frames of
+    seed :data:`REGRESSION_SEED`, half ``synth`` half ``real-like``, both hand sides
+    (rendered into ``folder``, default a temporary one, in a few seconds)."""
+    import tempfile
+
+    from handlib import datasets, synthetic
+    root = Path(folder) if folder is not None else Path(tempfile.mkdtemp(prefix="regnet_regression_"))
+    out = []
+    for k, look in enumerate(("synth", "real-like")):
+        d = root / look
+        synthetic.make_dataset(d, frames // 2, look=look, seed=REGRESSION_SEED + k, progress=False)
+        out += datasets.open_dataset(d)
+    return out
+
+
+def regression_figures(model) -> dict:
+    """2D and 3D mean errors of ``model`` on :func:`regression_samples` (stored in the
+    training record as ``figures``; the regression test recomputes them)."""
+    ev = evaluate_samples(model, regression_samples())
+    return {"set": f"pose_training.regression_samples(): {REGRESSION_FRAMES} frames of seeds "
+                   f"{REGRESSION_SEED} (synth) and {REGRESSION_SEED + 1} (real-like)",
+            "epe_2d_px_256": ev["all"]["2d"]["epe_mean_px"],
+            "epe_3d_mm": ev["all"]["3d"]["epe_mean_mm"],
+            "auc_3d_20_50mm": ev["all"]["3d"]["auc_20_50mm"]}
