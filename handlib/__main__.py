@@ -178,6 +178,23 @@ def main(argv=None) -> int:
     n.add_argument("--no-imagenet", action="store_true",
                    help="start the compact trunk from random weights (for an ablation)")
     n.add_argument("--save", default=None, help="also copy the trained model here (.keras)")
+    q = sub.add_parser("predict", help="21 joints (2D pixels, 3D mm) of the hand in each image")
+    q.add_argument("images", nargs="+", help="image files (one hand each, roughly centred)")
+    q.add_argument("--weights", default=None, help="a RegNet .keras file (default data/weights/regnet.keras)")
+    q.add_argument("--side", default="left", choices=["left", "right", "auto"],
+                   help="the hand's side (auto: try both, keep the more confident)")
+    q.add_argument("--fov", type=float, default=60.0,
+                   help="horizontal field of view of the camera in degrees (default 60)")
+    q.add_argument("--hand-size", type=float, default=91.7,
+                   help="wrist to middle-finger knuckle in mm (scales the 3D joints)")
+    q.add_argument("--out", default=None, help="folder for NAME.joints.json and NAME.skeleton.png")
+    e = sub.add_parser("evaluate-regnet", help="RegNet's 2D/3D metrics on held-out sets, "
+                       "beside the mean-pose baseline")
+    e.add_argument("--weights", default="data/weights/regnet.keras")
+    e.add_argument("--test", nargs="+", required=True, help="held-out labelled folders")
+    e.add_argument("--out", default="data/results/regnet_evaluation",
+                   help="results file (OUT.json)")
+    e.add_argument("--limit", type=_int_in(1, None, "--limit"), default=None)
     args = parser.parse_args(argv)
     command = "python -m handlib " + " ".join(argv or sys.argv[1:])
     if args.command == "compare-gan":
@@ -192,6 +209,26 @@ def main(argv=None) -> int:
                     _summary(args.out), f" {args.out}")
     if args.command in ("train-gan", "train-silnet") and args.size % 8:
         parser.error(f"--size must be a multiple of 8, got {args.size}")
+    if args.command == "evaluate-regnet":
+        from handlib import pose_training
+        return _run(lambda: pose_training.evaluate_run(args.weights, args.test, args.out,
+                                                       args.limit, command),
+                    lambda r: print(pose_training.format_results(r)))
+    if args.command == "predict":
+        if not 1.0 <= args.fov <= 170.0:
+            parser.error(f"--fov must be between 1 and 170 degrees, got {args.fov}")
+        if not args.hand_size > 0:
+            parser.error(f"--hand-size must be positive, got {args.hand_size}")
+        from handlib import prediction
+
+        def show(results):
+            for r in results:
+                print(f"{r['image']}: {r['side']} hand, mean confidence "
+                      f"{sum(r['confidence']) / 21:.2f}" + (f" -> {r['outputs'][1]}" if "outputs" in r else ""))
+                if "outputs" not in r:
+                    print(json.dumps({k: r[k] for k in ("uv_px", "xyz_mm", "confidence")}))
+        return _run(lambda: prediction.predict_files(args.images, args.weights, args.side, args.out,
+                                                     args.fov, args.hand_size), show)
     if args.command == "train-regnet":
         if args.input_size % 16:
             parser.error(f"--input-size must be a multiple of 16, got {args.input_size}")

@@ -93,10 +93,12 @@ def train_run(data, out, trunk: str = "compact", input_size: int = 128, steps: i
               batch_size: int = 16, steps_per_epoch: int = 50, strategy: str = "default",
               mixed_precision: bool = False, mix=None, lr: float = 1e-3, seed: int = 0,
               limit: int | None = None, val_samples: int = 128, validation_freq: int = 5,
-              save=None, imagenet: bool = True, command: str = "", progress: bool = True) -> dict:
+              save=None, imagenet: bool = True, command: str = "", progress: bool = True,
+              callbacks=()) -> dict:
     """The ``train-regnet`` command: train RegNet on the folders ``data`` (mixed by
     ``mix``) in the run folder ``out``; save ``out/regnet.keras`` with its training record
-    (and a copy to ``save``); return the record. Rerunning the same call resumes."""
+    (and a copy to ``save``); return the record. Rerunning the same call resumes.
+    ``callbacks``: extra Keras callbacks (a notebook's live plot)."""
     from handlib import files, weights
     out = Path(out)
     data = [str(d) for d in data]
@@ -150,7 +152,9 @@ def train_run(data, out, trunk: str = "compact", input_size: int = 128, steps: i
         keras.callbacks.TensorBoard(str(out / "tensorboard"), update_freq="epoch",
                                     write_graph=False),
         weights.wall_clock_callback(clock, clock_file),
+        *callbacks,
     ]
+    pose = mean_pose([x for s in sources for x in s[1]], input_size, seed=seed)
     history = trainer.fit(train_ds, epochs=steps // steps_per_epoch, steps_per_epoch=steps_per_epoch,
                           validation_data=val_ds, validation_steps=val_steps,
                           validation_freq=validation_freq, callbacks=callbacks,
@@ -176,6 +180,7 @@ def train_run(data, out, trunk: str = "compact", input_size: int = 128, steps: i
         "not_restored_on_resume": "the data order (shuffles restart) and the random state",
         "logged_losses": "epoch means of each loss term; val_* on held-out partitions, no augmentation",
         "figures": regression_figures(net),
+        "mean_pose": pose,
     }
     weights.save_model(net, finished)
     files.write_json(weights.record_path(finished), record)
@@ -264,3 +269,99 @@ def regression_figures(model) -> dict:
             "epe_2d_px_256": ev["all"]["2d"]["epe_mean_px"],
             "epe_3d_mm": ev["all"]["3d"]["epe_mean_mm"],
             "auc_3d_20_50mm": ev["all"]["3d"]["auc_20_50mm"]}
+
+
+# ----------------------------------------------------------------------- evaluation
+def mean_pose(samples, input_size: int, n: int = 512, seed: int = 0) -> dict:
+    """The mean-pose baseline's pose: the mean normalised 3D (21, 3) in the crop camera's
+    frame and the mean 2D joints (21, 2) as fractions of the crop, over ``n`` training
+    crops cut as in training (augmented, canonical side)."""
+    rng = np.random.default_rng(seed)
+    pick = [samples[i] for i in rng.choice(len(samples), min(n, len(samples)), replace=False)]
+    cfg = pl.PipelineConfig(input_size=input_size, heatmap_size=input_size // 4,
+                            batch_size=128, seed=seed, photo_backgrounds=0.0)
+    xyz, uv = [], []
+    for _, t in pl.make_pipeline(pick, cfg):
+        xyz.append(np.asarray(t["xyz_norm"]))
+        uv.append(np.asarray(t["uv_input"]) / input_size)
+    return {"xyz_norm": np.concatenate(xyz).mean(0).tolist(),
+            "uv_fraction": np.concatenate(uv).mean(0).tolist(), "samples": len(pick)}
+
+
+def baseline_predictions(pose: dict, targets, input_size: int):
+    """The mean pose placed in each sample's crop: (uv in the sample's image (N, 21, 2),
+    normalised 3D in its camera frame (N, 21, 3))."""
+    uv_crop = np.asarray(pose["uv_fraction"]) * input_size
+    xyz = np.asarray(pose["xyz_norm"])
+    uv, x3 = [], []
+    for i in range(len(targets["crop_K"])):
+        crop = pl.crop_of(targets, i, input_size)
+        uv.append(crop.from_crop(uv_crop))
+        x3.append(crop.from_crop_frame(xyz))
+    return np.stack(uv), np.stack(x3)
+
+
+def side_accuracy(model, samples) -> dict:
+    """How often ``side="auto"`` (:func:`handlib.prediction.predict_hand`) names the hand's
+    side on labelled samples, cut by the labelled joints' box."""
+    from handlib import crop_camera as cc
+    from handlib import prediction
+    right = 0
+    for s in samples:
+        img = s.load_image()
+        centre, side = cc.crop_boxes(s.uv[None], s.image_K)
+        p = prediction.predict_hand(model, img, side="auto", K=s.image_K,
+                                    box=(centre[0, 0], centre[0, 1], side[0]))
+        right += p.side == s.side
+    return {"samples": len(samples), "correct": int(right), "accuracy": right / max(len(samples), 1)}
+
+
+def evaluate_run(weights, test_dirs, out=None, limit: int | None = None, command: str = "") -> dict:
+    """The ``evaluate-regnet`` command: metrics of a RegNet on each test folder (2D in the
+    pixels of the sets' images, 3D in mm), beside the mean-pose baseline stored in the
+    model's training record, and the accuracy of ``side="auto"``. Written to
+    ``OUT.json`` (atomically) when ``out`` is given."""
+    from handlib import datasets, files, metrics
+    from handlib import weights as wts
+    model = wts.load_model(weights)
+    record = files.read_json(wts.record_path(Path(weights) if str(weights).endswith(".keras")
+                                             else weights), "a RegNet training record")
+    info = pn.model_info(model)
+    result = {"weights": str(weights), "command": command, "git_commit": wts.git_commit(),
+              "sets": {}}
+    for d in test_dirs:
+        samples = datasets.open_dataset(d, limit=limit)
+        p = predict_batches(model, samples)
+        gt_uv = np.stack([s.uv for s in samples])
+        gt = np.stack([s.xyz_norm for s in samples])
+        bone = metrics.bone_length(np.stack([s.xyz for s in samples]))
+        vis = np.stack([s.visible if s.visible is not None else np.ones(21, bool) for s in samples])
+        entry = {"frames": len(samples), "sides": {k: sum(s.side == k for s in samples)
+                                                   for k in ("left", "right")},
+                 "regnet": metrics.evaluate(p["pred_uv_image"], gt_uv, p["pred_xyz_camera"], gt, bone, vis)}
+        if "mean_pose" in record:
+            buv, bxyz = baseline_predictions(record["mean_pose"], p["targets"], info["input_size"])
+            entry["mean_pose"] = metrics.evaluate(buv, gt_uv, bxyz, gt, bone, vis)
+        entry["auto_side"] = side_accuracy(model, samples)
+        result["sets"][str(d)] = entry
+    if out is not None:
+        files.write_json(Path(str(out) + ".json") if not str(out).endswith(".json") else Path(out), result)
+    return result
+
+
+def format_results(result) -> str:
+    """A Markdown table of :func:`evaluate_run`'s headline figures (all joints)."""
+    rows = ["| test set | model | 2D EPE (px) | 2D AUC 0-30 px | 3D EPE (mm) | 3D AUC 20-50 mm | 3D AUC, LS scale |",
+            "|---|---|---|---|---|---|---|"]
+    for d, e in result["sets"].items():
+        for name in ("regnet", "mean_pose"):
+            if name not in e:
+                continue
+            a = e[name]["all"]
+            rows.append(f"| {Path(d).name} ({e['frames']}) | {name.replace('_', ' ')} | "
+                        f"{a['2d']['epe_mean_px']:.1f} | {a['2d']['auc_0_30px']:.3f} | "
+                        f"{a['3d']['epe_mean_mm']:.1f} | {a['3d']['auc_20_50mm']:.3f} | "
+                        f"{a['3d_least_squares_scale']['auc_20_50mm']:.3f} |")
+        rows.append(f"| {Path(d).name} | side=auto picks the right side | "
+                    f"{100 * e['auto_side']['accuracy']:.1f} % | | | | |")
+    return "\n".join(rows)

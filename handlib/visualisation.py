@@ -418,3 +418,141 @@ def plot_training_log(log, keys, ax=None, title: str = "", xlabel: str = "epoch"
     ax.set_title(title)
     ax.legend(fontsize=8)
     return ax
+
+
+# ----------------------------------------------------------------------- RegNet
+def regnet_figure(ax=None):
+    """RegNet's architecture: trunk, intermediate 3D, ProjLayer, RenderingLayer, the
+    concatenation and the refinement into final heatmaps and 3D."""
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
+    if ax is None:
+        _, ax = plt.subplots(figsize=(11.5, 3.4))
+    ax.set_xlim(0, 11.5)
+    ax.set_ylim(0, 3.4)
+    ax.axis("off")
+
+    def box(x, y, w, h, text, color):
+        ax.add_patch(FancyBboxPatch((x, y), w, h, boxstyle="round,pad=0.05", fc=color, ec="k", lw=1))
+        ax.text(x + w / 2, y + h / 2, text, ha="center", va="center", fontsize=8.5)
+
+    def arrow(x0, y0, x1, y1, text=None):
+        ax.add_patch(FancyArrowPatch((x0, y0), (x1, y1), arrowstyle="-|>", mutation_scale=11, lw=1.1))
+        if text:
+            ax.text((x0 + x1) / 2, (y0 + y1) / 2 + 0.08, text, ha="center", fontsize=7, color="0.3")
+
+    box(0.05, 1.2, 1.2, 1.0, "hand crop\nS x S\n(left hand)", "#eeeeee")
+    box(1.6, 1.2, 1.6, 1.0, "trunk\nEfficientNet-Lite0\n(ImageNet) or\nResNet-50", "#dde8f5")
+    arrow(1.25, 1.7, 1.6, 1.7)
+    box(3.6, 2.35, 1.5, 0.8, "intermediate 3D\n21 x 3 + root\nposition (3)", "#e3f1da")
+    arrow(3.2, 2.0, 3.6, 2.6, "stride 16")
+    box(5.5, 2.35, 1.3, 0.8, "ProjLayer\nperspective,\ncrop camera K", "#f7dcc8")
+    arrow(5.1, 2.75, 5.5, 2.75)
+    box(7.2, 2.35, 1.5, 0.8, "RenderingLayer\nGaussians\nS/4 x S/4 x 21", "#f7dcc8")
+    arrow(6.8, 2.75, 7.2, 2.75, "2D")
+    box(3.6, 0.25, 3.2, 0.8, "features up-sampled to S/4\n(skips from strides 8 and 4)", "#dde8f5")
+    arrow(3.2, 1.4, 3.6, 0.65)
+    box(7.2, 0.25, 1.5, 0.8, "concatenate\n+ refine\n(separable convs)", "#e3f1da")
+    arrow(6.8, 0.65, 7.2, 0.65)
+    arrow(7.95, 2.35, 7.95, 1.05)
+    box(9.2, 1.9, 2.2, 0.8, "final heatmaps\nS/4 x S/4 x 21", "#f5efc8")
+    box(9.2, 0.25, 2.2, 0.8, "final 3D, 21 x 3\n(M0 origin, |W-M0| = 1)", "#f5efc8")
+    arrow(8.7, 0.75, 9.2, 2.2)
+    arrow(8.7, 0.55, 9.2, 0.6)
+    ax.text(5.8, 3.25, "losses: L2 on intermediate 3D, final 3D, final heatmaps; "
+            "ProjLayer's 2D against the labels", ha="center", fontsize=8, style="italic")
+    return ax
+
+
+def plot_pck(curves: dict, kind: str = "3d", ax=None, title: str | None = None):
+    """PCK curves from :mod:`handlib.metrics` summaries: ``{label: summary_3d(...) or
+    summary_2d(...)}``; the legend gives each curve's AUC. Returns the axes."""
+    import matplotlib.pyplot as plt
+    if ax is None:
+        _, ax = plt.subplots(figsize=(4.6, 3.4))
+    for label, s in curves.items():
+        if kind == "3d":
+            t, a = s["pck_thresholds_mm"], s["auc_20_50mm"]
+        else:
+            t, a = s["pck_thresholds_px"], s["auc_0_30px"]
+        ax.plot(t, s["pck"], label=f"{label} (AUC {a:.3f})")
+    ax.set_xlabel("threshold (mm)" if kind == "3d" else "threshold (px)")
+    ax.set_ylabel("share of joints within")
+    ax.set_ylim(0, 1.02)
+    ax.grid(alpha=0.3)
+    ax.set_title(title or ("3D PCK, root-relative" if kind == "3d" else "2D PCK"), fontsize=10)
+    ax.legend(fontsize=8, loc="lower right")
+    return ax
+
+
+def show_pose_predictions(images, pred_uv, gt_uv=None, heatmaps=None, titles=None, joint: int = 8,
+                          ncols: int = 4, size: float = 2.4):
+    """Images with predicted skeletons (and labelled ones, thin and grey, when given); with
+    ``heatmaps`` (N, Hs, Hs, 21) a second row per image shows one joint's heatmap (default
+    the index tip) over the image. Returns the figure."""
+    import matplotlib.pyplot as plt
+    n = len(images)
+    ncols = min(ncols, n)
+    rows = int(np.ceil(n / ncols)) * (2 if heatmaps is not None else 1)
+    fig, axes = plt.subplots(rows, ncols, figsize=(size * ncols, size * rows), squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for i in range(n):
+        r, c = divmod(i, ncols)
+        r *= 2 if heatmaps is not None else 1
+        ax = axes[r, c]
+        img = np.asarray(images[i])
+        ax.imshow(img)
+        if gt_uv is not None:
+            for p, q in hm.BONES:
+                ax.plot(gt_uv[i][[p, q], 0], gt_uv[i][[p, q], 1], "-", color="0.85", lw=1)
+        plot_skeleton_2d(ax, pred_uv[i], linewidth=1.5, markersize=2)
+        ax.set_xlim(-0.5, img.shape[1] - 0.5)
+        ax.set_ylim(img.shape[0] - 0.5, -0.5)
+        if titles is not None:
+            ax.set_title(titles[i], fontsize=8)
+        if heatmaps is not None:
+            h = np.asarray(heatmaps[i])[..., joint]
+            axes[r + 1, c].imshow(img)
+            axes[r + 1, c].imshow(h, cmap="magma", alpha=0.6, vmin=0, vmax=1,
+                                  extent=(-0.5, img.shape[1] - 0.5, img.shape[0] - 0.5, -0.5))
+            axes[r + 1, c].set_title(f"heatmap of {hm.JOINT_NAMES[joint]}, peak {h.max():.2f}", fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+class LiveLossPlot:
+    """A Keras callback that redraws loss curves in a notebook after every epoch
+    (``keys``: logged names; each one's ``val_`` twin is drawn dashed when present)."""
+
+    def __new__(cls, keys, title: str = ""):
+        import keras
+
+        class _Live(keras.callbacks.Callback):
+            def __init__(self):
+                super().__init__()
+                self.keys, self.title, self.history = list(keys), title, {}
+
+            def on_epoch_end(self, epoch, logs=None):
+                import matplotlib.pyplot as plt
+                from IPython.display import clear_output, display
+                for k, v in (logs or {}).items():
+                    self.history.setdefault(k, {})[epoch] = float(v)
+                clear_output(wait=True)
+                fig, ax = plt.subplots(figsize=(6.5, 3))
+                for i, k in enumerate(self.keys):
+                    color = f"C{i}"
+                    if k in self.history:
+                        e = sorted(self.history[k])
+                        ax.plot(e, [self.history[k][j] for j in e], color=color, label=k)
+                    if f"val_{k}" in self.history:
+                        e = sorted(self.history[f"val_{k}"])
+                        ax.plot(e, [self.history[f"val_{k}"][j] for j in e], "--", color=color,
+                                label=f"val_{k}")
+                ax.set_xlabel("epoch")
+                ax.set_yscale("log")
+                ax.set_title(self.title or "training (log scale)")
+                ax.legend(fontsize=7)
+                display(fig)
+                plt.close(fig)
+        return _Live()

@@ -1,0 +1,156 @@
+"""One image in, 21 joints out: RegNet on a photo of a hand (``python -m handlib predict``).
+
+Introduced in ``notebooks/03_regnet_training.ipynb``.
+
+The image (RGB uint8, any size) should show one hand roughly centred and filling most of
+the frame. It is cut into RegNet's crop camera (:class:`handlib.crop_camera.Crop`: by
+default the square of side ``max(H, W)`` around the image's centre, or a box the caller
+gives), flipped when the hand is not on the network's side, and the predictions are
+mapped back:
+
+- ``uv`` (21, 2): joints in the image's pixels (sub-pixel heatmap maxima, through the crop);
+- ``xyz_mm`` (21, 3): root-relative 3D in mm in the image's camera frame (M0 at the
+  origin): the network's normalised 3D times ``hand_size_mm`` (|W - M0|; default
+  :data:`DEFAULT_HAND_SIZE_MM`, the course's hand model), un-flipped and un-rotated
+  through the crop camera. The camera's intrinsics are optional; the default is a
+  pinhole of :data:`DEFAULT_FOV_DEG` horizontal field of view centred in the image;
+- ``confidence`` (21,): each joint's heatmap maximum (near 1: a clear peak; near 0:
+  the network did not find the joint).
+
+The hand's side is an argument: "left", "right", or "auto" (run the crop and its mirror
+image, keep the answer with the higher mean confidence; see the README for how often
+that picks the right side on rendered hands).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from handlib import camera as cam
+from handlib import heatmaps as hmaps
+from handlib import images
+from handlib import pose_network as pn
+from handlib.crop_camera import Crop
+
+DEFAULT_HAND_SIZE_MM = 91.7
+"""|W - M0| of the course's hand model (mm): the scale given to normalised predictions."""
+DEFAULT_FOV_DEG = 60.0
+"""Horizontal field of view assumed when no intrinsics are given (a typical webcam)."""
+DEFAULT_WEIGHTS = "regnet"
+SIDES = ("left", "right", "auto")
+
+
+def default_intrinsics(width: int, height: int, fov_deg: float = DEFAULT_FOV_DEG) -> np.ndarray:
+    """(3, 3) pinhole intrinsics of a ``width`` x ``height`` image with the given
+    horizontal field of view, principal point at the image's centre."""
+    f = (width / 2.0) / math.tan(math.radians(fov_deg) / 2.0)
+    return np.array([[f, 0, (width - 1) / 2.0], [0, f, (height - 1) / 2.0], [0, 0, 1.0]])
+
+
+@dataclass
+class HandPrediction:
+    """What :func:`predict_hand` returns (see the module's docstring for units)."""
+
+    uv: np.ndarray
+    xyz_mm: np.ndarray
+    confidence: np.ndarray
+    side: str
+    crop: Crop
+    heatmaps: np.ndarray          # (Hs, Hs, 21) in the crop (on the network's side)
+
+    def to_json(self) -> dict:
+        return {"uv_px": np.round(self.uv, 2).tolist(), "xyz_mm": np.round(self.xyz_mm, 2).tolist(),
+                "confidence": np.round(self.confidence, 4).tolist(), "side": self.side,
+                "joints": "W T0 T1 T2 T3 I0 I1 I2 I3 M0 M1 M2 M3 R0 R1 R2 R3 L0 L1 L2 L3".split(),
+                "units": {"uv_px": "pixels of the input image", "xyz_mm": "mm, camera frame, "
+                          "root-relative (M0 at the origin)", "confidence": "heatmap maximum"}}
+
+
+def _run(model, image, crop: Crop):
+    info = pn.model_info(model)
+    x = crop.crop_image(image).astype(np.float32)[None] / 255.0
+    out = model({"image": x, "crop_K": crop.K[None].astype(np.float32)}, training=False)
+    heat = np.asarray(out["heatmaps"])[0]
+    uv_hm, peak = hmaps.heatmap_maxima(heat)
+    uv_in = hmaps.to_image_coords(uv_hm, info["input_size"], info["heatmap_size"])
+    return crop.from_crop(uv_in), crop.from_crop_frame(np.asarray(out["xyz"])[0]), peak, heat
+
+
+def predict_hand(model, image, side: str = "left", K=None, box=None,
+                 hand_size_mm: float = DEFAULT_HAND_SIZE_MM) -> HandPrediction:
+    """RegNet's answer for one image (RGB uint8 (H, W, 3)); see the module's docstring.
+
+    ``box``: ``(cx, cy, side)`` in image pixels, the square to cut (default: centred,
+    side ``max(H, W)``). ``K``: (3, 3) intrinsics (default :func:`default_intrinsics`).
+    """
+    if side not in SIDES:
+        raise ValueError(f"side must be one of {SIDES}, got {side!r}")
+    image = np.asarray(image)
+    if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+        raise ValueError(f"expected an RGB uint8 image (H, W, 3), got {image.dtype} {image.shape}")
+    H, W = image.shape[:2]
+    K = default_intrinsics(W, H) if K is None else np.asarray(K, np.float64)
+    if box is None:
+        box = ((W - 1) / 2.0, (H - 1) / 2.0, float(max(H, W)))
+    info = pn.model_info(model)
+    results = {}
+    for s in (("left", "right") if side == "auto" else (side,)):
+        crop = Crop(centre=box[:2], side=box[2], size=info["input_size"], source_K=K,
+                    flip=(s != info["side"]))
+        results[s] = (crop, *_run(model, image, crop))
+    best = max(results, key=lambda s: results[s][3].mean())
+    crop, uv, xyz, peak, heat = results[best]
+    return HandPrediction(uv=uv, xyz_mm=xyz * hand_size_mm, confidence=peak, side=best,
+                          crop=crop, heatmaps=heat)
+
+
+def draw_prediction(image, pred: HandPrediction, path=None, title: str | None = None):
+    """The image with the predicted skeleton (joints with confidence < 0.3 hollow); saved
+    atomically to ``path`` when given. Returns the matplotlib figure."""
+    import matplotlib
+    import matplotlib.pyplot as plt
+
+    from handlib import files, visualisation
+    if path is not None:
+        matplotlib.use("Agg", force=False)
+    H, W = image.shape[:2]
+    fig, ax = plt.subplots(figsize=(4.0 * W / max(H, W) + 0.2, 4.0 * H / max(H, W) + 0.4))
+    ax.imshow(image)
+    visualisation.plot_skeleton_2d(ax, pred.uv, visible=pred.confidence >= 0.3)
+    ax.set_xlim(-0.5, W - 0.5)
+    ax.set_ylim(H - 0.5, -0.5)
+    ax.set_axis_off()
+    ax.set_title(title or f"{pred.side} hand, mean confidence {pred.confidence.mean():.2f}", fontsize=9)
+    if path is not None:
+        with files.atomic_path(path, suffix=".png") as tmp:
+            fig.savefig(tmp, dpi=100, bbox_inches="tight")
+        plt.close(fig)
+    return fig
+
+
+def predict_files(paths, weights=None, side: str = "left", out=None, fov_deg: float = DEFAULT_FOV_DEG,
+                  hand_size_mm: float = DEFAULT_HAND_SIZE_MM) -> list[dict]:
+    """The ``predict`` command: each image file -> its prediction as a dict; with
+    ``out``, also ``OUT/NAME.joints.json`` and ``OUT/NAME.skeleton.png``. An unreadable
+    image raises :class:`handlib.files.DataFileError` naming the file."""
+    from handlib import files
+    from handlib import weights as wts
+    model = wts.load_model(weights or DEFAULT_WEIGHTS)
+    loaded = [(Path(p), images.read_image(p)) for p in paths]      # fail before any work
+    results = []
+    for p, img in loaded:
+        H, W = img.shape[:2]
+        pred = predict_hand(model, img, side=side, K=default_intrinsics(W, H, fov_deg),
+                            hand_size_mm=hand_size_mm)
+        res = {"image": str(p), **pred.to_json()}
+        if out is not None:
+            out = Path(out)
+            out.mkdir(parents=True, exist_ok=True)
+            files.write_json(out / f"{p.stem}.joints.json", res)
+            draw_prediction(img, pred, out / f"{p.stem}.skeleton.png")
+            res["outputs"] = [str(out / f"{p.stem}.joints.json"), str(out / f"{p.stem}.skeleton.png")]
+        results.append(res)
+    return results
