@@ -195,6 +195,17 @@ def main(argv=None) -> int:
     e.add_argument("--out", default="data/results/regnet_evaluation",
                    help="results file (OUT.json)")
     e.add_argument("--limit", type=_int_in(1, None, "--limit"), default=None)
+    a = sub.add_parser("compare-regnet", help="the ablation: RegNet trained on synth alone vs "
+                       "synth + GANerated (figures to data/results/)")
+    a.add_argument("--synth", required=True, help="a rendered set (synth look)")
+    a.add_argument("--ganerated", required=True, help="a GANerated set")
+    a.add_argument("--test", required=True, help="a held-out rendered set (real-like look)")
+    a.add_argument("--runs", default="build/runs", help="where the two run folders go")
+    a.add_argument("--out", default="data/results/regnet_ablation", help="OUT.json and OUT.png")
+    a.add_argument("--steps", type=_int_in(1, None, "--steps"), default=1200)
+    a.add_argument("--batch", type=_int_in(1, 1024, "--batch"), default=32)
+    a.add_argument("--input-size", type=_int_in(32, 512, "--input-size"), default=128)
+    a.add_argument("--steps-per-epoch", type=_int_in(1, None, "--steps-per-epoch"), default=50)
     args = parser.parse_args(argv)
     command = "python -m handlib " + " ".join(argv or sys.argv[1:])
     if args.command == "compare-gan":
@@ -209,6 +220,14 @@ def main(argv=None) -> int:
                     _summary(args.out), f" {args.out}")
     if args.command in ("train-gan", "train-silnet") and args.size % 8:
         parser.error(f"--size must be a multiple of 8, got {args.size}")
+    if args.command == "compare-regnet":
+        if args.input_size % 16 or args.steps % args.steps_per_epoch:
+            parser.error("--input-size must be a multiple of 16 and --steps a multiple of --steps-per-epoch")
+        from handlib import pose_training
+        return _run(lambda: pose_training.ablation_run(
+            args.synth, args.ganerated, args.test, args.runs, args.out, args.steps, args.batch,
+            args.input_size, args.steps_per_epoch, command=command),
+            lambda r: print(pose_training.format_ablation(r)), " (each arm resumes its run folder)")
     if args.command == "evaluate-regnet":
         from handlib import pose_training
         return _run(lambda: pose_training.evaluate_run(args.weights, args.test, args.out,

@@ -365,3 +365,83 @@ def format_results(result) -> str:
         rows.append(f"| {Path(d).name} | side=auto picks the right side | "
                     f"{100 * e['auto_side']['accuracy']:.1f} % | | | | |")
     return "\n".join(rows)
+
+
+# ------------------------------------------------------------------------- ablation
+def ablation_run(synth, ganerated, test, runs, out="data/results/regnet_ablation",
+                 steps: int = 1200, batch_size: int = 32, input_size: int = 128,
+                 steps_per_epoch: int = 50, real_every: int = 2, real_limit: int | None = None,
+                 command: str = "", progress: bool = True) -> dict:
+    """The paper's ablation (the ``compare-regnet`` command): two RegNets trained alike
+    (same steps, batch, seed, schedule) on ``synth`` alone and on ``synth`` + ``ganerated``
+    (equal mix), each in its own resumable run folder under ``runs``; both are measured on
+    the held-out ``test`` set (rendered, ``real-like`` look) and on the two real checks
+    (:mod:`handlib.real_checks`, where the real data exist). Figures go to ``OUT.json``
+    and the PCK curves on the test set to ``OUT.png`` (course-made images only)."""
+    import matplotlib
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    from handlib import datasets, files, real_checks, visualisation
+    from handlib import weights as wts
+    arms = {"synth": [synth], "synth+GANerated": [synth, ganerated]}
+    result = {"command": command, "steps": steps, "batch_size": batch_size, "input_size": input_size,
+              "test": str(test), "arms": {}}
+    from handlib import metrics
+    samples = datasets.open_dataset(test)
+    gt_uv = np.stack([s.uv for s in samples])
+    gt = np.stack([s.xyz_norm for s in samples])
+    bone = metrics.bone_length(np.stack([s.xyz for s in samples]))
+    vis = np.stack([s.visible for s in samples])
+    for name, data in arms.items():
+        run = Path(runs) / f"ablation-{name.replace('+', '-')}"
+        record = train_run(data, run, input_size=input_size, steps=steps, batch_size=batch_size,
+                           steps_per_epoch=steps_per_epoch, command=command, progress=progress)
+        model = wts.load_model(run / "regnet.keras")
+        p = predict_batches(model, samples)
+        entry = {"run": str(run), "wall_time_s": record["wall_time_s"],
+                 "images_seen": record["images_seen"],
+                 "test": metrics.evaluate(p["pred_uv_image"], gt_uv, p["pred_xyz_camera"], gt, bone, vis)["all"]}
+        buv, bxyz = baseline_predictions(record["mean_pose"], p["targets"], input_size)
+        result.setdefault("mean_pose_test", metrics.evaluate(buv, gt_uv, bxyz, gt, bone, vis)["all"])
+        v = real_checks.video_agreement(model, record["mean_pose"], every=real_every, limit=real_limit)
+        if v is not None:
+            entry["video_agreement"] = {k: v[k] for k in ("frames", "unit")} | {
+                "regnet_mean": v["regnet"]["mean"], "mean_pose_mean": v["mean_pose"]["mean"]}
+        b = real_checks.letters_inside_box(model, record["mean_pose"], limit=real_limit)
+        if b is not None:
+            entry["letters_inside_box"] = {k: b[k] for k in ("photos", "regnet", "mean_pose",
+                                                             "all_at_crop_centre")}
+        result["arms"][name] = entry
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.4))
+    curves = {name: e["test"] for name, e in result["arms"].items()} | {"mean pose": result["mean_pose_test"]}
+    visualisation.plot_pck({k: c["2d"] for k, c in curves.items()}, "2d", ax=axes[0],
+                           title=f"2D PCK, {Path(test).name}")
+    visualisation.plot_pck({k: c["3d"] for k, c in curves.items()}, "3d", ax=axes[1],
+                           title=f"3D PCK, {Path(test).name}")
+    fig.tight_layout()
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with files.atomic_path(out.with_suffix(".png"), suffix=".png") as tmp:
+        fig.savefig(tmp, dpi=90)
+    plt.close(fig)
+    files.write_json(out.with_suffix(".json"), result)
+    return result
+
+
+def format_ablation(result) -> str:
+    """A Markdown table of :func:`ablation_run`'s figures."""
+    rows = ["| training data | 2D EPE (px) | 3D EPE (mm) | 3D AUC 20-50 mm | video agreement (hand sizes, lower is better) | joints inside the box |",
+            "|---|---|---|---|---|---|"]
+    for name, e in result["arms"].items():
+        v = e.get("video_agreement", {})
+        b = e.get("letters_inside_box", {})
+        rows.append(f"| {name} | {e['test']['2d']['epe_mean_px']:.1f} | {e['test']['3d']['epe_mean_mm']:.1f} | "
+                    f"{e['test']['3d']['auc_20_50mm']:.3f} | {v.get('regnet_mean', float('nan')):.3f} | "
+                    f"{100 * b.get('regnet', float('nan')):.0f} % |")
+    m = result["mean_pose_test"]
+    first = next(iter(result["arms"].values()))
+    rows.append(f"| mean pose (baseline) | {m['2d']['epe_mean_px']:.1f} | {m['3d']['epe_mean_mm']:.1f} | "
+                f"{m['3d']['auc_20_50mm']:.3f} | {first.get('video_agreement', {}).get('mean_pose_mean', float('nan')):.3f} | "
+                f"{100 * first.get('letters_inside_box', {}).get('mean_pose', float('nan')):.0f} % |")
+    return "\n".join(rows)

@@ -556,3 +556,15 @@ class LiveLossPlot:
                 display(fig)
                 plt.close(fig)
         return _Live()
+
+
+def heatmaps_in_image(heatmaps, crop, image_shape) -> np.ndarray:
+    """Heatmaps (Hs, Hs, J) of a crop (:class:`handlib.crop_camera.Crop`, ``crop.size``
+    input pixels) resampled into the source image's pixels: (H, W, J), for overlays."""
+    import cv2
+    h = np.asarray(heatmaps, np.float32)
+    r = crop.size / h.shape[0]
+    A = np.array([[r, 0, (r - 1) / 2], [0, r, (r - 1) / 2], [0, 0, 1]])   # heatmap -> input px
+    M = np.linalg.inv(crop.H) @ A
+    H, W = image_shape[:2]
+    return np.stack([cv2.warpPerspective(h[..., j], M, (W, H)) for j in range(h.shape[-1])], -1)
