@@ -122,6 +122,7 @@ def train_run(data, out, trunk: str = "compact", input_size: int = 128, steps: i
         if save is not None:
             _ship(finished, out / "log.csv", Path(save))
         return files.read_json(weights.record_path(finished), "a training record")
+    commit_at_start = weights.git_commit()      # the code that trains (this sitting's start)
     sources = split_sources(data, limit=limit)
     out.mkdir(parents=True, exist_ok=True)
     files.write_json(out / "config.json", config)
@@ -169,7 +170,7 @@ def train_run(data, out, trunk: str = "compact", input_size: int = 128, steps: i
     record = {
         "model": f"RegNet ({trunk} trunk, {input_size}x{input_size} input, "
                  f"{input_size // 4}x{input_size // 4} heatmaps, left hands)",
-        "command": command, "config": config, "git_commit": weights.git_commit(),
+        "command": command, "config": config, "git_commit": commit_at_start,
         "machine": weights.machine(),
         "data": {d: {"train_frames": len(tr), "validation_frames": len(va)} for d, tr, va in sources},
         "licences": "rendered and GANerated sets: course-made (MIT); EfficientNet-Lite0 "
