@@ -187,7 +187,7 @@ def _trunk(name: str, input_size: int, imagenet: bool):
     if name == "compact":
         from handlib import efficientnet_lite as lite
         t = lite.trunk(input_size, imagenet=imagenet)
-        for layer in t.layers:      # frozen batch-norm statistics (see freeze_batch_norm)
+        for layer in t.layers:      # frozen batch-norm statistics (ImageNet's; see build_regnet)
             if isinstance(layer, keras.layers.BatchNormalization):
                 layer.trainable = False
         return t
@@ -233,8 +233,9 @@ def build_regnet(input_size: int = 128, trunk: str = "compact", side: str = "lef
     a = keras.layers.Flatten(name="mid_flatten")(a)
     a = keras.layers.Dense(256, activation="relu", name="mid_dense")(a)
     xyz_mid = RootRelative(name="xyz_intermediate")(keras.layers.Dense(
-        NUM_JOINTS * 3, name="mid_xyz", kernel_initializer=keras.initializers.RandomNormal(stddev=1e-3))(a))
-    projection = keras.layers.Dense(3, kernel_initializer="zeros", name="projection")(a)
+        NUM_JOINTS * 3, name="mid_xyz", dtype="float32",          # 3D in float32 under mixed precision
+        kernel_initializer=keras.initializers.RandomNormal(stddev=1e-3))(a))
+    projection = keras.layers.Dense(3, kernel_initializer="zeros", name="projection", dtype="float32")(a)
     uv_proj = ProjLayer(S, Hs, depth0, name="uv_projected")([xyz_mid, projection, crop_K])
     rendered = RenderingLayer(Hs, sigma, name="heatmaps_rendered")(uv_proj)
 
@@ -259,10 +260,10 @@ def build_regnet(input_size: int = 128, trunk: str = "compact", side: str = "lef
     g = keras.layers.Conv2D(32, 1, activation="relu", name="final_reduce")(g)
     g = keras.layers.Flatten(name="final_flatten")(g)
     g = keras.layers.Dense(256, activation="relu", name="final_dense")(g)
-    delta = keras.layers.Dense(NUM_JOINTS * 3, name="final_delta",
+    delta = keras.layers.Dense(NUM_JOINTS * 3, name="final_delta", dtype="float32",
                                kernel_initializer=keras.initializers.RandomNormal(stddev=1e-3))(g)
-    flat_mid = keras.layers.Reshape((NUM_JOINTS * 3,), name="mid_flat")(xyz_mid)
-    xyz = RootRelative(name="xyz")(keras.layers.Add(name="final_add")([flat_mid, delta]))
+    flat_mid = keras.layers.Reshape((NUM_JOINTS * 3,), name="mid_flat", dtype="float32")(xyz_mid)
+    xyz = RootRelative(name="xyz")(keras.layers.Add(name="final_add", dtype="float32")([flat_mid, delta]))
 
     outputs = {"xyz_intermediate": xyz_mid, "projection": projection, "uv_projected": uv_proj,
                "heatmaps_rendered": rendered, "heatmaps": heat, "xyz": xyz}
@@ -318,8 +319,9 @@ class RegNetTrainer(keras.Model):
     (:func:`regnet_losses`, weighted by ``loss_weights``), distribution-aware (the loss
     is divided by the number of replicas, as Keras' own losses are), mixed-precision
     aware (the optimizer scales the loss). Logs each term, the total, and two readable
-    errors: ``uv_px`` (final heatmap maxima vs labels, mean input pixels over visible
-    joints) and ``xyz_err`` (mean 3D joint distance in hand scales).
+    errors: ``uv_px`` (the final heatmaps' integer arg-max vs the labels, mean input
+    pixels over visible joints: it includes up to half a heatmap pixel of rounding per
+    axis) and ``xyz_err`` (mean 3D joint distance in hand scales).
 
     The trainer is a wrapper for training; the RegNet itself (``trainer.net``) is what is
     saved and shipped.
@@ -342,14 +344,15 @@ class RegNetTrainer(keras.Model):
         return self.net(inputs, training=training)
 
     def _forward(self, data, training):
+        """Outputs, per-sample loss terms (B,) and the per-sample weighted total (B,)."""
         image, t = data
         out = self.net({"image": image, "crop_K": t["crop_K"]}, training=training)
-        terms = {k: tf.reduce_mean(v) for k, v in
-                 regnet_losses(t, out, self.info["heatmap_size"], self.info["sigma"]).items()}
+        terms = regnet_losses(t, out, self.info["heatmap_size"], self.info["sigma"])
         total = tf.add_n([self.loss_weights[k] * terms[k] for k in terms])
         return out, terms, total
 
     def _update(self, t, out, terms, total):
+        # per-sample values: a short last batch (or an empty replica) weighs what it holds
         for k, v in terms.items():
             self.trackers[k].update_state(v)
         self.trackers["loss"].update_state(total)
@@ -365,7 +368,7 @@ class RegNetTrainer(keras.Model):
         with tf.GradientTape() as tape:
             out, terms, total = self._forward(data, training=True)
             replicas = tf.distribute.get_strategy().num_replicas_in_sync
-            scaled = self.optimizer.scale_loss(total / replicas)
+            scaled = self.optimizer.scale_loss(tf.reduce_mean(total) / replicas)
         variables = self.net.trainable_variables
         grads = tape.gradient(scaled, variables)
         self.optimizer.apply(grads, variables)

@@ -126,13 +126,31 @@ def train_run(data, out, trunk: str = "compact", input_size: int = 128, steps: i
     sources = split_sources(data, limit=limit)
     out.mkdir(parents=True, exist_ok=True)
     files.write_json(out / "config.json", config)
+    previous_policy = keras.mixed_precision.global_policy().name
     if mixed_precision:
         keras.mixed_precision.set_global_policy("mixed_float16")
+    try:
+        return _train(out, config, sources, command, commit_at_start, trunk, input_size, steps,
+                      batch_size, steps_per_epoch, strategy, mixed_precision, mix, lr, seed,
+                      val_samples, validation_freq, save, imagenet, progress, callbacks)
+    finally:
+        keras.mixed_precision.set_global_policy(previous_policy)
+
+
+def _train(out, config, sources, command, commit_at_start, trunk, input_size, steps, batch_size,
+           steps_per_epoch, strategy, mixed_precision, mix, lr, seed, val_samples,
+           validation_freq, save, imagenet, progress, callbacks):
+    from handlib import files, weights
+    finished = out / "regnet.keras"
     keras.utils.set_random_seed(seed)
     strat = make_strategy(strategy)
+    # a resumed sitting draws other batches than the first (the data order is not restored)
+    meta = out / "backup" / "training_metadata.json"
+    start = int(files.read_json(meta, "a backup's metadata").get("epoch", 0)) if meta.is_file() else 0
+    data_seed = seed + 7919 * start
     cfg = pl.PipelineConfig(input_size=input_size, heatmap_size=input_size // 4,
-                            batch_size=batch_size * strat.num_replicas_in_sync, seed=seed)
-    train_ds = mixed_dataset([s[1] for s in sources], cfg, mix, seed)
+                            batch_size=batch_size * strat.num_replicas_in_sync, seed=data_seed)
+    train_ds = mixed_dataset([s[1] for s in sources], cfg, mix, data_seed)
     val = [x for s in sources for x in s[2]]
     val_ds, val_steps = None, None
     if val and val_samples > 0:
@@ -155,7 +173,7 @@ def train_run(data, out, trunk: str = "compact", input_size: int = 128, steps: i
         weights.wall_clock_callback(clock, clock_file),
         *callbacks,
     ]
-    pose = mean_pose([x for s in sources for x in s[1]], input_size, seed=seed)
+    pose = mean_pose([s[1] for s in sources], input_size, mix, seed=seed)
     history = trainer.fit(train_ds, epochs=steps // steps_per_epoch, steps_per_epoch=steps_per_epoch,
                           validation_data=val_ds, validation_steps=val_steps,
                           validation_freq=validation_freq, callbacks=callbacks,
@@ -178,9 +196,10 @@ def train_run(data, out, trunk: str = "compact", input_size: int = 128, steps: i
         "images_seen": int(steps * batch_size * strat.num_replicas_in_sync),
         "optimizer_steps": int(trainer.optimizer.iterations.numpy()),
         "wall_time_s": round(clock.elapsed, 1), "final_losses": losses,
-        "not_restored_on_resume": "the data order (shuffles restart) and the random state",
+        "not_restored_on_resume": "the data order: a resumed sitting draws from a stream seeded "
+                                  "by its starting epoch",
         "logged_losses": "epoch means of each loss term; val_* on held-out partitions, no augmentation",
-        "figures": regression_figures(net),
+        "figures": regression_figures(net, pose),
         "mean_pose": pose,
     }
     weights.save_model(net, finished)
@@ -248,45 +267,62 @@ def evaluate_samples(model, samples, batch_size: int = 32) -> dict:
 def regression_samples(folder=None, frames: int = REGRESSION_FRAMES):
     """The fixed, seeded rendered set of RegNet's regression test: ``frames`` frames of
     seed :data:`REGRESSION_SEED`, half ``synth`` half ``real-like``, both hand sides
-    (rendered into ``folder``, default a temporary one, in a few seconds)."""
+    (rendered into ``folder``, default a folder in the temporary directory, made once)."""
     import tempfile
 
     from handlib import datasets, synthetic
-    root = Path(folder) if folder is not None else Path(tempfile.mkdtemp(prefix="regnet_regression_"))
+    if folder is None:
+        folder = Path(tempfile.gettempdir()) / f"handlib_regnet_regression_{REGRESSION_SEED}_{frames}"
+    root = Path(folder)
     out = []
     for k, look in enumerate(("synth", "real-like")):
-        d = root / look
+        d = root / look              # made once, resumed (and checked) afterwards
         synthetic.make_dataset(d, frames // 2, look=look, seed=REGRESSION_SEED + k, progress=False)
         out += datasets.open_dataset(d)
     return out
 
 
-def regression_figures(model) -> dict:
+def regression_figures(model, pose: dict | None = None) -> dict:
     """2D and 3D mean errors of ``model`` on :func:`regression_samples` (stored in the
-    training record as ``figures``; the regression test recomputes them)."""
-    ev = evaluate_samples(model, regression_samples())
+    training record as ``figures``; the regression test recomputes them), and with
+    ``pose`` (:func:`mean_pose`) the mean-pose baseline's 3D error on the same frames."""
+    from handlib import metrics
+    samples = regression_samples()
+    ev = evaluate_samples(model, samples)
+    extra = {}
+    if pose is not None:
+        p = predict_batches(model, samples)
+        _, bxyz = baseline_predictions(pose, p["targets"], pn.model_info(model)["input_size"])
+        d = metrics.errors_3d_mm(bxyz, np.stack([s.xyz_norm for s in samples]),
+                                 metrics.bone_length(np.stack([s.xyz for s in samples])))
+        extra = {"mean_pose_epe_3d_mm": float(d.mean())}
     return {"set": f"pose_training.regression_samples(): {REGRESSION_FRAMES} frames of seeds "
                    f"{REGRESSION_SEED} (synth) and {REGRESSION_SEED + 1} (real-like)",
             "epe_2d_px_256": ev["all"]["2d"]["epe_mean_px"],
             "epe_3d_mm": ev["all"]["3d"]["epe_mean_mm"],
-            "auc_3d_20_50mm": ev["all"]["3d"]["auc_20_50mm"]}
+            "auc_3d_20_50mm": ev["all"]["3d"]["auc_20_50mm"], **extra}
 
 
 # ----------------------------------------------------------------------- evaluation
-def mean_pose(samples, input_size: int, n: int = 512, seed: int = 0) -> dict:
+def mean_pose(sources, input_size: int, mix=None, n: int = 512, seed: int = 0) -> dict:
     """The mean-pose baseline's pose: the mean normalised 3D (21, 3) in the crop camera's
     frame and the mean 2D joints (21, 2) as fractions of the crop, over ``n`` training
-    crops cut as in training (augmented, canonical side)."""
+    frames drawn from the sources (lists of samples) by their ``mix`` weights, cut as in
+    evaluation (unaugmented crops from the labelled joints, canonical side)."""
     rng = np.random.default_rng(seed)
-    pick = [samples[i] for i in rng.choice(len(samples), min(n, len(samples)), replace=False)]
+    w = np.ones(len(sources)) if mix is None else np.asarray(mix, np.float64)
+    counts = rng.multinomial(n, w / w.sum())
+    pick = [src[i] for src, c in zip(sources, counts) if c > 0
+            for i in rng.choice(len(src), c, replace=len(src) < c)]
     cfg = pl.PipelineConfig(input_size=input_size, heatmap_size=input_size // 4,
-                            batch_size=128, seed=seed, photo_backgrounds=0.0)
+                            batch_size=128, seed=seed, augment=False, shuffle=False)
     xyz, uv = [], []
     for _, t in pl.make_pipeline(pick, cfg):
         xyz.append(np.asarray(t["xyz_norm"]))
         uv.append(np.asarray(t["uv_input"]) / input_size)
     return {"xyz_norm": np.concatenate(xyz).mean(0).tolist(),
-            "uv_fraction": np.concatenate(uv).mean(0).tolist(), "samples": len(pick)}
+            "uv_fraction": np.concatenate(uv).mean(0).tolist(), "samples": len(pick),
+            "method": "unaugmented crops, sources by mix weight"}
 
 
 def baseline_predictions(pose: dict, targets, input_size: int):
@@ -393,7 +429,7 @@ def ablation_run(synth, ganerated, test, runs, out="data/results/regnet_ablation
     gt_uv = np.stack([s.uv for s in samples])
     gt = np.stack([s.xyz_norm for s in samples])
     bone = metrics.bone_length(np.stack([s.xyz for s in samples]))
-    vis = np.stack([s.visible for s in samples])
+    vis = np.stack([s.visible if s.visible is not None else np.ones(21, bool) for s in samples])
     for name, data in arms.items():
         run = Path(runs) / f"ablation-{name.replace('+', '-')}"
         record = train_run(data, run, input_size=input_size, steps=steps, batch_size=batch_size,

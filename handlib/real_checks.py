@@ -89,6 +89,9 @@ def video_agreement(model, mean_pose: dict | None = None, side: str = "right", e
         return None
     frames = read_video(base / VIDEO, every, limit)
     tracks = read_tracks(base / TRACKS)[::every][:len(frames)]
+    if len(tracks) != len(frames):
+        raise DataFileError(base / TRACKS, f"reference tracks for all {len(frames)} frames read",
+                            f"{len(tracks)}")
     H, W = frames.shape[1:3]
     K = prediction.default_intrinsics(W, H)
     size = pn.model_info(model)["input_size"]

@@ -26,6 +26,7 @@ def test_shipped_regnet_reproduces_its_recorded_figures(shipped):
     assert got["epe_2d_px_256"] == pytest.approx(want["epe_2d_px_256"], abs=0.3)
     assert got["epe_3d_mm"] == pytest.approx(want["epe_3d_mm"], abs=0.3)
     assert got["auc_3d_20_50mm"] == pytest.approx(want["auc_3d_20_50mm"], abs=0.01)
+    assert got["epe_3d_mm"] < want["mean_pose_epe_3d_mm"]       # it learnt more than the mean pose
     assert pn.model_info(shipped)["side"] == "left"
     assert weights.weights_path("regnet").stat().st_size <= 30e6
 
