@@ -132,3 +132,17 @@ def test_one_step_under_mirrored_strategy_matches_the_plain_step():
             a, b = out["plain"][key][step], out["mirrored"][key][step]
             assert b == pytest.approx(a, rel=1e-4, abs=1e-6), (key, step, a, b)
     assert out["max_weight_difference"] < 1e-5
+
+
+def test_mixed_precision_run_ships_a_float32_model(two_sets, tmp_path):
+    """--mixed-precision (for GPUs) trains in float16 with loss scaling and ships the same
+    weights in a float32 model that loads anywhere."""
+    run = tmp_path / "mp"
+    cmd = _cmd(two_sets, run, "--mixed-precision")
+    cmd[cmd.index("--steps") + 1] = "2"
+    res = subprocess.run(cmd, env=ENV, capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0, res.stderr[-3000:]
+    from handlib import weights
+    model = weights.load_model(run / "regnet.keras")
+    assert all(w.dtype == "float32" for w in model.weights)
+    assert model.get_layer("refine1").compute_dtype == "float32"
