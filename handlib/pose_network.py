@@ -231,6 +231,7 @@ def build_regnet(input_size: int = 128, trunk: str = "compact", side: str = "lef
     # flattened, not pooled, so where a finger is stays known)
     a = keras.layers.Conv2D(32, 1, activation="relu", name="mid_reduce")(f16)
     a = keras.layers.Flatten(name="mid_flatten")(a)
+    a = keras.layers.LayerNormalization(name="mid_norm")(a)    # O(1) inputs: no early blow-up
     a = keras.layers.Dense(256, activation="relu", name="mid_dense")(a)
     xyz_mid = RootRelative(name="xyz_intermediate")(keras.layers.Dense(
         NUM_JOINTS * 3, name="mid_xyz", dtype="float32",          # 3D in float32 under mixed precision
@@ -259,6 +260,7 @@ def build_regnet(input_size: int = 128, trunk: str = "compact", side: str = "lef
     g = _sep(g, width, "final_down16", strides=2)
     g = keras.layers.Conv2D(32, 1, activation="relu", name="final_reduce")(g)
     g = keras.layers.Flatten(name="final_flatten")(g)
+    g = keras.layers.LayerNormalization(name="final_norm")(g)
     g = keras.layers.Dense(256, activation="relu", name="final_dense")(g)
     delta = keras.layers.Dense(NUM_JOINTS * 3, name="final_delta", dtype="float32",
                                kernel_initializer=keras.initializers.RandomNormal(stddev=1e-3))(g)

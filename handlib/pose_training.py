@@ -78,12 +78,15 @@ def mixed_dataset(sources, config: pl.PipelineConfig, mix=None, seed: int = 0):
 
 def build_trainer(input_size: int, trunk: str, lr: float, steps: int, imagenet: bool = True,
                   loss_weights=None):
-    """A compiled :class:`handlib.pose_network.RegNetTrainer` (Adam, cosine decay of the
-    learning rate over ``steps``: a function of ``optimizer.iterations``, so a resumed run
-    continues the schedule)."""
+    """A compiled :class:`handlib.pose_network.RegNetTrainer` (Adam; the learning rate
+    rises linearly over the first 5 % of ``steps`` (at most 200), then follows a cosine
+    decay: a function of ``optimizer.iterations``, so a resumed run continues the
+    schedule)."""
     net = pn.build_regnet(input_size, trunk, imagenet=imagenet)
     trainer = pn.RegNetTrainer(net, loss_weights)
-    schedule = keras.optimizers.schedules.CosineDecay(lr, decay_steps=max(int(steps), 1), alpha=0.05)
+    warmup = min(200, max(int(steps) // 20, 1))
+    schedule = keras.optimizers.schedules.CosineDecay(
+        0.0, decay_steps=max(int(steps) - warmup, 1), alpha=0.05, warmup_target=lr, warmup_steps=warmup)
     trainer.compile(optimizer=keras.optimizers.Adam(schedule))
     trainer.optimizer.build(trainer.net.trainable_variables)   # so a backup can be restored
     return trainer

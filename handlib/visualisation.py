@@ -505,7 +505,7 @@ def show_pose_predictions(images, pred_uv, gt_uv=None, heatmaps=None, titles=Non
         ax.imshow(img)
         if gt_uv is not None:
             for p, q in hm.BONES:
-                ax.plot(gt_uv[i][[p, q], 0], gt_uv[i][[p, q], 1], "-", color="0.85", lw=1)
+                ax.plot(gt_uv[i][[p, q], 0], gt_uv[i][[p, q], 1], "-", color="#00bcd4", lw=1, alpha=0.8)
         plot_skeleton_2d(ax, pred_uv[i], linewidth=1.5, markersize=2)
         ax.set_xlim(-0.5, img.shape[1] - 0.5)
         ax.set_ylim(img.shape[0] - 0.5, -0.5)
