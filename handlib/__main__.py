@@ -181,8 +181,9 @@ def main(argv=None) -> int:
     q = sub.add_parser("predict", help="21 joints (2D pixels, 3D mm) of the hand in each image")
     q.add_argument("images", nargs="+", help="image files (one hand each, roughly centred)")
     q.add_argument("--weights", default=None, help="a RegNet .keras file (default data/weights/regnet.keras)")
-    q.add_argument("--side", default="left", choices=["left", "right", "auto"],
-                   help="the hand's side (auto: try both, keep the more confident)")
+    q.add_argument("--side", required=True, choices=["left", "right", "auto"],
+                   help="the hand's side (required: auto, which tries both and keeps the more "
+                        "confident answer, is right too rarely to be the default; see the README)")
     q.add_argument("--fov", type=float, default=60.0,
                    help="horizontal field of view of the camera in degrees (default 60)")
     q.add_argument("--hand-size", type=float, default=91.7,
@@ -246,7 +247,7 @@ def main(argv=None) -> int:
                       f"{sum(r['confidence']) / 21:.2f}" + (f" -> {r['outputs'][1]}" if "outputs" in r else ""))
                 if "outputs" not in r:
                     print(json.dumps({k: r[k] for k in ("uv_px", "xyz_mm", "confidence")}))
-        return _run(lambda: prediction.predict_files(args.images, args.weights, args.side, args.out,
+        return _run(lambda: prediction.predict_files(args.images, args.side, args.weights, args.out,
                                                      args.fov, args.hand_size), show)
     if args.command == "train-regnet":
         if args.input_size % 16:

@@ -384,6 +384,16 @@ def evaluate_run(weights, test_dirs, out=None, limit: int | None = None, command
             entry["mean_pose"] = metrics.evaluate(buv, gt_uv, bxyz, gt, bone, vis)
         entry["auto_side"] = side_accuracy(model, samples)
         result["sets"][str(d)] = entry
+    from handlib import real_checks
+    pose = record.get("mean_pose")
+    v = real_checks.video_agreement(model, pose, side="right")
+    if v is not None:
+        v["regnet"].pop("per_frame_mean")
+        if "mean_pose" in v:
+            v["mean_pose"].pop("per_frame_mean")
+    b = real_checks.letters_inside_box(model, pose)
+    result["real"] = {"video_agreement": v, "letters_inside_box": b,
+                      "note": "real data from ../shared/realdata (never committed); None where absent"}
     if out is not None:
         files.write_json(Path(str(out) + ".json") if not str(out).endswith(".json") else Path(out), result)
     return result
@@ -404,6 +414,17 @@ def format_results(result) -> str:
                         f"{a['3d_least_squares_scale']['auc_20_50mm']:.3f} |")
         rows.append(f"| {Path(d).name} | side=auto picks the right side | "
                     f"{100 * e['auto_side']['accuracy']:.1f} % | | | | |")
+    real = result.get("real", {})
+    v, b = real.get("video_agreement"), real.get("letters_inside_box")
+    if v:
+        rows.append(f"\nreal video ({v['frames']} frames): mean 2D distance to the reference tracks "
+                    f"{v['regnet']['mean']:.3f} hand sizes (median {v['regnet']['median']:.3f}); "
+                    f"mean pose {v['mean_pose']['mean']:.3f}; side=auto says right on "
+                    f"{100 * v['auto_side_says_right']:.0f} % of frames")
+    if b:
+        rows.append(f"real photos ({b['photos']}): {100 * b['regnet']:.1f} % of predicted joints inside "
+                    f"the hand box; mean pose {100 * b['mean_pose']:.1f} %; all at the crop centre "
+                    f"{100 * b['all_at_crop_centre']:.1f} %")
     return "\n".join(rows)
 
 

@@ -79,7 +79,7 @@ def _run(model, image, crop: Crop):
     return crop.from_crop(uv_in), crop.from_crop_frame(np.asarray(out["xyz"])[0]), peak, heat
 
 
-def predict_hand(model, image, side: str = "left", K=None, box=None,
+def predict_hand(model, image, side: str, K=None, box=None,
                  hand_size_mm: float = DEFAULT_HAND_SIZE_MM) -> HandPrediction:
     """RegNet's answer for one image (RGB uint8 (H, W, 3)); see the module's docstring.
 
@@ -131,7 +131,7 @@ def draw_prediction(image, pred: HandPrediction, path=None, title: str | None = 
     return fig
 
 
-def predict_files(paths, weights=None, side: str = "left", out=None, fov_deg: float = DEFAULT_FOV_DEG,
+def predict_files(paths, side: str, weights=None, out=None, fov_deg: float = DEFAULT_FOV_DEG,
                   hand_size_mm: float = DEFAULT_HAND_SIZE_MM) -> list[dict]:
     """The ``predict`` command: each image file -> its prediction as a dict; with
     ``out``, also ``OUT/NAME.joints.json`` and ``OUT/NAME.skeleton.png``. An unreadable

@@ -46,19 +46,22 @@ def test_predict_command_on_a_rendered_picture(tmp_path):
     assert uv.shape == (21, 2) and xyz.shape == (21, 3) and len(joints["confidence"]) == 21
     assert np.allclose(xyz[9], 0, atol=1e-6)                        # root-relative
     assert (tmp_path / "out" / "hand.skeleton.png").stat().st_size > 1000
-    bad = subprocess.run([sys.executable, "-m", "handlib", "predict", str(tmp_path / "nope.jpg")],
+    bad = subprocess.run([sys.executable, "-m", "handlib", "predict", str(tmp_path / "nope.jpg"), "--side", "left"],
                          env=ENV, capture_output=True, text=True, timeout=300)
     assert bad.returncode == 2 and "nope.jpg" in bad.stderr and "Traceback" not in bad.stderr
 
 
 def test_predictions_map_back_through_the_crop_camera(shipped):
     """Mirror an image: the right-hand answer on the mirror is the left-hand answer on
-    the original, mirrored (2D x -> W - 1 - x, 3D x -> -x)."""
+    the original, mirrored (2D x -> W - 1 - x, 3D x -> -x); with a box off the image's
+    centre, so that the crop camera is turned and the map back is not trivial."""
     from handlib.synthetic import render_index
     img = render_index(78, 0, look="synth").rgb
-    a = prediction.predict_hand(shipped, img, side="left")
-    b = prediction.predict_hand(shipped, np.ascontiguousarray(img[:, ::-1]), side="right")
-    W = img.shape[1]
+    H, W = img.shape[:2]
+    box = (0.42 * W, 0.55 * H, 0.85 * W)
+    a = prediction.predict_hand(shipped, img, side="left", box=box)
+    b = prediction.predict_hand(shipped, np.ascontiguousarray(img[:, ::-1]), side="right",
+                                box=(W - 1 - box[0], box[1], box[2]))
     np.testing.assert_allclose(b.uv[:, 0], W - 1 - a.uv[:, 0], atol=0.5)
     np.testing.assert_allclose(b.uv[:, 1], a.uv[:, 1], atol=0.5)
     np.testing.assert_allclose(b.xyz_mm * [-1, 1, 1], a.xyz_mm, atol=0.5)
