@@ -79,10 +79,11 @@ def _baseline_uv(pose, crop: Crop) -> np.ndarray:
 
 
 def video_agreement(model, mean_pose: dict | None = None, side: str = "right", every: int = 1,
-                    limit: int | None = None, folder=None) -> dict | None:
+                    limit: int | None = None, folder=None, keep: int = 0) -> dict | None:
     """Per-joint 2D distance to the reference tracks / reference hand size, per frame,
     for RegNet (``side``: the video's hand is a right hand) and the mean-pose baseline.
-    Returns None (with a message) where the real data are absent."""
+    ``keep``: also return that many (frame, prediction, reference joints), spread over
+    the video. Returns None (with a message) where the real data are absent."""
     base = Path(folder) if folder is not None else files.realdata_dir(quiet=True)
     if base is None or not (base / VIDEO).is_file():
         print(f"real video not found under {base}: the agreement check is skipped")
@@ -95,8 +96,9 @@ def video_agreement(model, mean_pose: dict | None = None, side: str = "right", e
     H, W = frames.shape[1:3]
     K = prediction.default_intrinsics(W, H)
     size = pn.model_info(model)["input_size"]
-    d_net, d_base, auto_right = [], [], 0
-    for img, ref in zip(frames, tracks):
+    d_net, d_base, auto_right, kept = [], [], 0, []
+    keep_at = set(np.linspace(0, len(frames) - 1, keep).astype(int).tolist()) if keep else set()
+    for i, (img, ref) in enumerate(zip(frames, tracks)):
         centre, side_px = cc.crop_boxes(ref[None], K)
         box = (centre[0, 0], centre[0, 1], side_px[0])
         p = prediction.predict_hand(model, img, side=side, K=K, box=box)
@@ -107,12 +109,16 @@ def video_agreement(model, mean_pose: dict | None = None, side: str = "right", e
             d_base.append(np.linalg.norm(_baseline_uv(mean_pose, crop) - ref, axis=-1) / hand)
         if side != "auto":
             auto_right += prediction.predict_hand(model, img, side="auto", K=K, box=box).side == "right"
+        if i in keep_at:
+            kept.append((img, p, ref))
     d_net = np.stack(d_net)
     out = {"frames": len(frames), "every": every, "unit": "reference hand size (wrist to M0, px)",
            "regnet": _agreement(d_net), "side": side,
            "auto_side_says_right": auto_right / len(frames) if side != "auto" else None}
     if d_base:
         out["mean_pose"] = _agreement(np.stack(d_base))
+    if keep:
+        out["examples"] = kept
     return out
 
 
