@@ -211,8 +211,6 @@ def test_one_step_under_mirrored_strategy_matches_the_plain_step(tmp_path):
 def test_train_gan_resumes_after_a_kill(tmp_path):
     """The command is killed (SIGKILL) right after its first backup; the same command
     then finishes the run from there, not from the start."""
-    import signal
-    import time
     from handlib import files, weights
     from handlib.synthetic import make_dataset
     synth = tmp_path / "synth"
@@ -226,20 +224,9 @@ def test_train_gan_resumes_after_a_kill(tmp_path):
            "--size", "32", "--steps", "8", "--steps-per-epoch", "2", "--filters", "4",
            "--blocks", "1", "--limit", "4", "--silnet", str(sil), "--sample-every", "4"]
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", files.REALDATA_ENV: str(empty)}
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    meta = run / "backup" / "training_metadata.json"
-    deadline = time.time() + 300
-    while not meta.is_file() and proc.poll() is None and time.time() < deadline:
-        time.sleep(0.05)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
-    assert meta.is_file(), proc.stderr.read().decode()[-2000:]
-    first_rows = (run / "log.csv").read_text().splitlines()[1:]
-    res = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
-    assert res.returncode == 0, res.stderr[-3000:]
+    from kill_and_resume import kill_after_first_backup_then_rerun
+    resumed = kill_after_first_backup_then_rerun(cmd, run, env)
     rows = [line.split(",") for line in (run / "log.csv").read_text().splitlines()[1:]]
-    epochs = [int(r[0]) for r in rows]
-    resumed = epochs[len(first_rows):]
     assert resumed[0] >= 1 and resumed[-1] == 3          # went on from a backup, to the end
     header = (run / "log.csv").read_text().splitlines()[0].split(",")
     assert float(rows[-1][header.index("learning_rate")]) == pytest.approx(0.0)   # schedule ended

@@ -2,15 +2,14 @@
 data folders mix, mistakes are reported in one line."""
 import json
 import os
-import signal
 import subprocess
 import sys
-import time
 
 import numpy as np
 import pytest
 
 from handlib.synthetic import make_dataset
+from kill_and_resume import kill_after_first_backup_then_rerun
 
 ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "CUDA_VISIBLE_DEVICES": ""}
 
@@ -35,19 +34,7 @@ def test_train_regnet_resumes_after_a_kill(two_sets, tmp_path):
     (it was restored with the weights, not restarted)."""
     run = tmp_path / "run"
     cmd = _cmd(two_sets, run)
-    proc = subprocess.Popen(cmd, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    meta = run / "backup" / "training_metadata.json"
-    deadline = time.time() + 300
-    while not meta.is_file() and proc.poll() is None and time.time() < deadline:
-        time.sleep(0.05)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
-    assert meta.is_file(), proc.stderr.read().decode()[-2000:]
-    first = (run / "log.csv").read_text().splitlines()[1:]
-    res = subprocess.run(cmd, env=ENV, capture_output=True, text=True, timeout=600)
-    assert res.returncode == 0, res.stderr[-3000:]
-    epochs = [int(r.split(",")[0]) for r in (run / "log.csv").read_text().splitlines()[1:]]
-    resumed = epochs[len(first):]
+    resumed = kill_after_first_backup_then_rerun(cmd, run, ENV)
     assert resumed[0] >= 1 and resumed[-1] == 3
     record = json.loads((run / "regnet.json").read_text())
     assert record["optimizer_steps"] == 8
