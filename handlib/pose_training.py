@@ -255,15 +255,22 @@ def predict_batches(model, samples, batch_size: int = 32):
             "pred_xyz_camera": np.stack(pred_xyz), "confidence": peak}
 
 
-def evaluate_samples(model, samples, batch_size: int = 32) -> dict:
-    """:func:`handlib.metrics.evaluate` of ``model`` on labelled samples (2D in the
-    pixels of the samples' images, 3D in mm scaled by each label's |W - M0|)."""
+def _labels(samples):
+    """Labels of samples for :mod:`handlib.metrics`: 2D (N, 21, 2), normalised 3D
+    (N, 21, 3), |W - M0| in mm (N,), visibility (N, 21) (all visible where unknown)."""
     from handlib import metrics
-    p = predict_batches(model, samples, batch_size)
-    gt_uv = np.stack([s.uv for s in samples])
-    gt_norm = np.stack([s.xyz_norm for s in samples])
-    bone = metrics.bone_length(np.stack([s.xyz for s in samples]))
-    vis = np.stack([s.visible if s.visible is not None else np.ones(21, bool) for s in samples])
+    return (np.stack([s.uv for s in samples]), np.stack([s.xyz_norm for s in samples]),
+            metrics.bone_length(np.stack([s.xyz for s in samples])),
+            np.stack([s.visible if s.visible is not None else np.ones(21, bool) for s in samples]))
+
+
+def evaluate_samples(model, samples, batch_size: int = 32, predictions=None) -> dict:
+    """:func:`handlib.metrics.evaluate` of ``model`` on labelled samples (2D in the
+    pixels of the samples' images, 3D in mm scaled by each label's |W - M0|);
+    ``predictions``: :func:`predict_batches`' result, when already computed."""
+    from handlib import metrics
+    p = predictions if predictions is not None else predict_batches(model, samples, batch_size)
+    gt_uv, gt_norm, bone, vis = _labels(samples)
     return metrics.evaluate(p["pred_uv_image"], gt_uv, p["pred_xyz_camera"], gt_norm, bone, vis)
 
 
@@ -291,14 +298,13 @@ def regression_figures(model, pose: dict | None = None) -> dict:
     ``pose`` (:func:`mean_pose`) the mean-pose baseline's 3D error on the same frames."""
     from handlib import metrics
     samples = regression_samples()
-    ev = evaluate_samples(model, samples)
+    p = predict_batches(model, samples)
+    ev = evaluate_samples(model, samples, predictions=p)
     extra = {}
     if pose is not None:
-        p = predict_batches(model, samples)
+        _, gt_norm, bone, _ = _labels(samples)
         _, bxyz = baseline_predictions(pose, p["targets"], pn.model_info(model)["input_size"])
-        d = metrics.errors_3d_mm(bxyz, np.stack([s.xyz_norm for s in samples]),
-                                 metrics.bone_length(np.stack([s.xyz for s in samples])))
-        extra = {"mean_pose_epe_3d_mm": float(d.mean())}
+        extra = {"mean_pose_epe_3d_mm": float(metrics.errors_3d_mm(bxyz, gt_norm, bone).mean())}
     return {"set": f"pose_training.regression_samples(): {REGRESSION_FRAMES} frames of seeds "
                    f"{REGRESSION_SEED} (synth) and {REGRESSION_SEED + 1} (real-like)",
             "epe_2d_px_256": ev["all"]["2d"]["epe_mean_px"],
@@ -364,18 +370,14 @@ def evaluate_run(weights, test_dirs, out=None, limit: int | None = None, command
     from handlib import datasets, files, metrics
     from handlib import weights as wts
     model = wts.load_model(weights)
-    record = files.read_json(wts.record_path(Path(weights) if str(weights).endswith(".keras")
-                                             else weights), "a RegNet training record")
+    record = files.read_json(wts.record_path(weights), "a RegNet training record")
     info = pn.model_info(model)
     result = {"weights": str(weights), "command": command, "git_commit": wts.git_commit(),
               "sets": {}}
     for d in test_dirs:
         samples = datasets.open_dataset(d, limit=limit)
         p = predict_batches(model, samples)
-        gt_uv = np.stack([s.uv for s in samples])
-        gt = np.stack([s.xyz_norm for s in samples])
-        bone = metrics.bone_length(np.stack([s.xyz for s in samples]))
-        vis = np.stack([s.visible if s.visible is not None else np.ones(21, bool) for s in samples])
+        gt_uv, gt, bone, vis = _labels(samples)
         entry = {"frames": len(samples), "sides": {k: sum(s.side == k for s in samples)
                                                    for k in ("left", "right")},
                  "regnet": metrics.evaluate(p["pred_uv_image"], gt_uv, p["pred_xyz_camera"], gt, bone, vis)}
@@ -450,10 +452,7 @@ def ablation_run(synth, ganerated, test, runs, out="data/results/regnet_ablation
               "test": str(test), "arms": {}}
     from handlib import metrics
     samples = datasets.open_dataset(test)
-    gt_uv = np.stack([s.uv for s in samples])
-    gt = np.stack([s.xyz_norm for s in samples])
-    bone = metrics.bone_length(np.stack([s.xyz for s in samples]))
-    vis = np.stack([s.visible if s.visible is not None else np.ones(21, bool) for s in samples])
+    gt_uv, gt, bone, vis = _labels(samples)
     for name, data in arms.items():
         run = Path(runs) / f"ablation-{name.replace('+', '-')}"
         record = train_run(data, run, input_size=input_size, steps=steps, batch_size=batch_size,
