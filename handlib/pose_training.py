@@ -225,23 +225,26 @@ def _ship(model_file: Path, log: Path, save: Path) -> None:
 
 
 # ------------------------------------------------------------- predictions and figures
-def predict_batches(model, samples, batch_size: int = 32):
+def predict_batches(model, samples, batch_size: int = 32, keep_images: bool = False):
     """Run ``model`` on labelled samples, cut as in training but without augmentation
     (canonical side, crop from the labelled joints). Returns a dict of NumPy arrays:
     the model's outputs, the targets, and per sample the prediction mapped back to the
     sample's image: ``pred_uv_image`` (N, 21, 2) pixels (from the sub-pixel heatmap
     maxima), ``pred_xyz_camera`` (N, 21, 3) normalised, camera frame, the sample's side
-    (un-flipped); and ``confidence`` (N, 21) (heatmap maxima)."""
+    (un-flipped); and ``confidence`` (N, 21) (heatmap maxima). With ``keep_images``
+    also ``images`` (N, S, S, 3) uint8, the crops the model saw."""
     from handlib import heatmaps as hmaps
     info = pn.model_info(model)
     S, Hs = info["input_size"], info["heatmap_size"]
     cfg = pl.PipelineConfig(input_size=S, heatmap_size=Hs, sigma=info["sigma"], augment=False,
                             shuffle=False, batch_size=batch_size, canonical_side=info["side"])
-    outs, tgts = [], []
+    outs, tgts, crops = [], [], []
     for image, t in pl.make_pipeline(samples, cfg):
         o = model({"image": image, "crop_K": t["crop_K"]}, training=False)
         outs.append({k: np.asarray(v) for k, v in o.items()})
         tgts.append({k: np.asarray(v) for k, v in t.items()})
+        if keep_images:
+            crops.append(np.round(np.asarray(image) * 255).astype(np.uint8))
     cat = lambda dicts: {k: np.concatenate([d[k] for d in dicts]) for k in dicts[0]}  # noqa: E731
     o, t = cat(outs), cat(tgts)
     uv_hm, peak = hmaps.heatmap_maxima(o["heatmaps"])
@@ -251,8 +254,11 @@ def predict_batches(model, samples, batch_size: int = 32):
         crop = pl.crop_of(t, i, S)
         pred_uv.append(crop.from_crop(uv_in[i]))
         pred_xyz.append(crop.from_crop_frame(o["xyz"][i]))
-    return {"outputs": o, "targets": t, "pred_uv_image": np.stack(pred_uv),
-            "pred_xyz_camera": np.stack(pred_xyz), "confidence": peak}
+    out = {"outputs": o, "targets": t, "pred_uv_image": np.stack(pred_uv),
+           "pred_xyz_camera": np.stack(pred_xyz), "confidence": peak}
+    if keep_images:
+        out["images"] = np.concatenate(crops)
+    return out
 
 
 def _labels(samples):

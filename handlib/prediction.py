@@ -79,6 +79,22 @@ def _run(model, image, crop: Crop):
     return crop.from_crop(uv_in), crop.from_crop_frame(np.asarray(out["xyz"])[0]), peak, heat
 
 
+def candidate_crops(model, image_shape, side: str, K=None, box=None) -> dict[str, Crop]:
+    """The crops :func:`predict_hand` runs ``model`` on, by hand side: one for "left" or
+    "right", both for "auto" (the crop of the side that is not the network's is
+    mirrored). ``image_shape`` (H, W, ...); ``box``, ``K`` as in :func:`predict_hand`."""
+    if side not in SIDES:
+        raise ValueError(f"side must be one of {SIDES}, got {side!r}")
+    H, W = image_shape[:2]
+    K = default_intrinsics(W, H) if K is None else np.asarray(K, np.float64)
+    if box is None:
+        box = ((W - 1) / 2.0, (H - 1) / 2.0, float(max(H, W)))
+    info = pn.model_info(model)
+    return {s: Crop(centre=box[:2], side=box[2], size=info["input_size"], source_K=K,
+                    flip=(s != info["side"]))
+            for s in (("left", "right") if side == "auto" else (side,))}
+
+
 def predict_hand(model, image, side: str, K=None, box=None,
                  hand_size_mm: float = DEFAULT_HAND_SIZE_MM) -> HandPrediction:
     """RegNet's answer for one image (RGB uint8 (H, W, 3)); see the module's docstring.
@@ -86,21 +102,11 @@ def predict_hand(model, image, side: str, K=None, box=None,
     ``box``: ``(cx, cy, side)`` in image pixels, the square to cut (default: centred,
     side ``max(H, W)``). ``K``: (3, 3) intrinsics (default :func:`default_intrinsics`).
     """
-    if side not in SIDES:
-        raise ValueError(f"side must be one of {SIDES}, got {side!r}")
     image = np.asarray(image)
     if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
         raise ValueError(f"expected an RGB uint8 image (H, W, 3), got {image.dtype} {image.shape}")
-    H, W = image.shape[:2]
-    K = default_intrinsics(W, H) if K is None else np.asarray(K, np.float64)
-    if box is None:
-        box = ((W - 1) / 2.0, (H - 1) / 2.0, float(max(H, W)))
-    info = pn.model_info(model)
-    results = {}
-    for s in (("left", "right") if side == "auto" else (side,)):
-        crop = Crop(centre=box[:2], side=box[2], size=info["input_size"], source_K=K,
-                    flip=(s != info["side"]))
-        results[s] = (crop, *_run(model, image, crop))
+    results = {s: (crop, *_run(model, image, crop))
+               for s, crop in candidate_crops(model, image.shape, side, K, box).items()}
     best = max(results, key=lambda s: results[s][3].mean())
     crop, uv, xyz, peak, heat = results[best]
     return HandPrediction(uv=uv, xyz_mm=xyz * hand_size_mm, confidence=peak, side=best,

@@ -1,0 +1,681 @@
+"""The heatmap inspector: RegNet's outputs for many samples, one selector away.
+
+Introduced in ``notebooks/04_projection_and_rendering.ipynb``.
+
+Two halves, so that each can be tested and timed on its own:
+
+- **Cached predictions** (:class:`SourcePredictions`). The model runs once per data source,
+  in batches: :func:`from_samples` for labelled samples (a rendered test set: crops cut as
+  in training, with targets), :func:`from_images` for any photos or video frames (cut and
+  side-handled exactly as ``python -m handlib predict`` does, through
+  :func:`handlib.prediction.candidate_crops`), :func:`video_source` for the real video
+  where it exists. Everything the panels show is kept: the crop, the final heatmaps, the
+  RenderingLayer's heatmaps of the projected intermediate 3D, both 3D outputs, and, where
+  labels exist, the target heatmaps and per-joint errors.
+- **Drawing** (:func:`render_crop`, :func:`render_heatmaps`, :func:`render_3d`,
+  :func:`joint_table_html`). Pure NumPy and OpenCV on the cached arrays, with no model
+  call and no matplotlib, so a redraw after a selector change costs a few milliseconds
+  (``python -m benchmarks.inspector`` times it beside one RegNet forward pass).
+
+:func:`inspector` puts both behind an ipywidgets app (:class:`Inspector`). Displayed in a
+notebook it sends the live widgets and, for viewers without a kernel (a rendered copy of
+the notebook), a PNG of the current view.
+
+Coordinates: heatmap pixels (``Hs = S / 4``) for 2D on the heatmaps, crop (input) pixels
+for 2D errors, millimetres for 3D (normalised 3D times the hand size |W - M0|: the
+label's where known, else :data:`handlib.prediction.DEFAULT_HAND_SIZE_MM`), all in the
+crop camera's frame on the network's side (a right hand is shown mirrored, as the
+network sees it).
+"""
+from __future__ import annotations
+
+import base64
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from handlib import hand_model as hm
+from handlib import heatmaps as hmaps
+from handlib import metrics
+from handlib import pose_network as pn
+
+ALL_JOINTS = -1
+"""The joint selector's value for the "all joints" view (maximum over the 21 maps)."""
+ORDERS = {"sample order": None, "worst 2D first": "err_2d", "worst 3D first": "err_3d_mm",
+          "least confident first": "confidence"}
+"""The sample orderings the inspector offers (the error orderings need labels)."""
+_PART = {"thumb": ["CMC", "MCP", "IP", "tip"]}
+
+
+def joint_label(j: int) -> str:
+    """A readable name for joint ``j``: ``"8 I3: index tip"``; -1 is all joints."""
+    if j == ALL_JOINTS:
+        return "all joints (max)"
+    if j == hm.ROOT_JOINT:
+        return "0 W: wrist"
+    finger = hm.FINGER_NAMES[(j - 1) // 4]
+    part = _PART.get(finger, ["MCP", "PIP", "DIP", "tip"])[(j - 1) % 4]
+    return f"{j} {metrics.JOINT_NAMES[j]}: {finger} {part}"
+
+
+def _hex_rgb(h: str) -> tuple[int, int, int]:
+    return tuple(int(h[i:i + 2], 16) for i in (1, 3, 5))
+
+
+BONE_RGB = [_hex_rgb(hm.FINGER_COLORS[hm.FINGER_NAMES[(c - 1) // 4]]) for _, c in hm.BONES]
+
+
+# ------------------------------------------------------------------ cached predictions
+@dataclass
+class SourcePredictions:
+    """RegNet's outputs for the N samples of one data source (NumPy arrays).
+
+    ``crops`` (N, S, S, 3) uint8: what the network saw (canonical side);
+    ``heatmaps``, ``rendered`` (N, Hs, Hs, 21): final heatmaps and the RenderingLayer's
+    heatmaps of the projected intermediate 3D; ``uv_projected`` (N, 21, 2) the ProjLayer's
+    2D (heatmap pixels); ``xyz``, ``xyz_intermediate`` (N, 21, 3) normalised (M0 at the
+    origin, |W - M0| = 1), crop frame. Optional labels: ``target`` (N, Hs, Hs, 21),
+    ``gt_uv`` (N, 21, 2) heatmap pixels, ``gt_xyz`` (N, 21, 3) normalised, ``visible``
+    (N, 21). ``hand_mm`` (N,) the hand size used to show 3D in mm; ``labels`` and
+    ``sides`` (N,) where each sample came from and which side it was treated as.
+    Derived: ``uv`` (N, 21, 2) and ``confidence`` (N, 21) from the heatmap maxima;
+    ``refinement_px`` (N, 21) how far refinement moved each joint from the ProjLayer's
+    2D (crop pixels); ``rendered_uv`` and ``target_uv`` (N, 21, 2) the maxima of the
+    other maps; with labels, ``err_2d`` (N, 21) crop pixels and ``err_3d_mm``.
+    """
+
+    name: str
+    input_size: int
+    crops: np.ndarray
+    heatmaps: np.ndarray
+    rendered: np.ndarray
+    uv_projected: np.ndarray
+    xyz: np.ndarray
+    xyz_intermediate: np.ndarray
+    labels: list
+    sides: list
+    hand_mm: np.ndarray
+    network_side: str = "left"
+    target: np.ndarray | None = None
+    gt_uv: np.ndarray | None = None
+    gt_xyz: np.ndarray | None = None
+    visible: np.ndarray | None = None
+    uv: np.ndarray = field(init=False)
+    confidence: np.ndarray = field(init=False)
+    refinement_px: np.ndarray = field(init=False)
+    rendered_uv: np.ndarray = field(init=False)
+    target_uv: np.ndarray | None = field(init=False, default=None)
+    err_2d: np.ndarray | None = field(init=False, default=None)
+    err_3d_mm: np.ndarray | None = field(init=False, default=None)
+
+    def __post_init__(self):
+        n = len(self.crops)
+        if n == 0:
+            raise ValueError(f"source {self.name!r} has no samples")
+        self.uv, self.confidence = hmaps.heatmap_maxima(self.heatmaps)
+        self.uv = np.asarray(self.uv, np.float64)
+        to_px = self.input_size / self.heatmap_size
+        self.refinement_px = np.linalg.norm(self.uv - self.uv_projected, axis=-1) * to_px
+        self.rendered_uv = hmaps.heatmap_maxima(self.rendered)[0]
+        if self.target is not None:
+            self.target_uv = hmaps.heatmap_maxima(self.target)[0]
+        if self.gt_uv is not None:
+            self.err_2d = metrics.epe_2d(self.uv, self.gt_uv) * to_px
+            self.err_3d_mm = metrics.errors_3d_mm(self.xyz, self.gt_xyz, self.hand_mm)
+
+    def __len__(self) -> int:
+        return len(self.crops)
+
+    @property
+    def heatmap_size(self) -> int:
+        return self.heatmaps.shape[1]
+
+    @property
+    def has_labels(self) -> bool:
+        return self.gt_uv is not None
+
+    def order(self, how: str = "sample order") -> np.ndarray:
+        """Sample indices in the order ``how`` (a key of :data:`ORDERS`): worst first
+        means the largest mean error over the labelled visible joints."""
+        key = ORDERS[how]
+        if key is None:
+            return np.arange(len(self))
+        if key == "confidence":
+            return np.argsort(self.confidence.mean(1), kind="stable")
+        if not self.has_labels:
+            raise ValueError(f"ordering {how!r} needs labelled samples; {self.name!r} has none")
+        err = getattr(self, key)
+        w = np.ones_like(err) if self.visible is None else self.visible.astype(np.float64)
+        score = (err * w).sum(1) / np.maximum(w.sum(1), 1)
+        return np.argsort(-score, kind="stable")
+
+
+def _outputs(model, crops_float, crop_Ks, batch_size: int) -> dict:
+    keys = ("heatmaps", "heatmaps_rendered", "uv_projected", "xyz", "xyz_intermediate")
+    outs = {k: [] for k in keys}
+    for a in range(0, len(crops_float), batch_size):
+        o = model({"image": crops_float[a:a + batch_size], "crop_K": crop_Ks[a:a + batch_size]},
+                  training=False)
+        for k in keys:
+            outs[k].append(np.asarray(o[k]))
+    return {k: np.concatenate(v) for k, v in outs.items()}
+
+
+def from_samples(model, samples, name: str = "rendered", batch_size: int = 32) -> SourcePredictions:
+    """Cached predictions for labelled samples (:class:`handlib.samples.HandSample`, e.g.
+    ``datasets.open_dataset(folder)``), cut as in training without augmentation."""
+    from handlib import pose_training as pt
+    samples = list(samples)
+    p = pt.predict_batches(model, samples, batch_size=batch_size, keep_images=True)
+    o, t = p["outputs"], p["targets"]
+    info = pn.model_info(model)
+    gt_mm = metrics.bone_length(np.stack([s.xyz for s in samples]))
+    return SourcePredictions(
+        name=name, input_size=info["input_size"], crops=p["images"], heatmaps=o["heatmaps"],
+        rendered=o["heatmaps_rendered"], uv_projected=o["uv_projected"], xyz=o["xyz"],
+        xyz_intermediate=o["xyz_intermediate"],
+        labels=[Path(s.image_path).name if getattr(s, "image_path", None) else f"sample {i}"
+                for i, s in enumerate(samples)],
+        sides=[s.side or "unknown" for s in samples], network_side=info["side"], hand_mm=gt_mm,
+        target=t["heatmaps"], gt_uv=t["uv"],
+        gt_xyz=t["xyz_norm"], visible=t["visible"] > 0.5)
+
+
+def from_images(model, images, side: str, name: str = "images", K=None, boxes=None,
+                labels=None, batch_size: int = 32, hand_size_mm: float | None = None) -> SourcePredictions:
+    """Cached predictions for unlabelled images: a folder, a list of files, or a list of
+    RGB uint8 arrays (e.g. video frames). Each is cut and side-handled as by
+    ``python -m handlib predict``: ``side`` "left", "right" or "auto" (both crops run;
+    the side with the higher mean heatmap maximum is kept); ``boxes`` (N, 3) optional
+    ``(cx, cy, side)`` squares in image pixels (default: centred, the image's larger
+    side); ``K`` (3, 3) intrinsics for all images (default: 60 degree field of view)."""
+    from handlib import images as imio
+    from handlib import prediction
+    if isinstance(images, (str, Path)):
+        images = imio.list_images(images)
+    images = list(images)
+    if labels is None:
+        labels = [Path(x).name if isinstance(x, (str, Path)) else f"image {i}"
+                  for i, x in enumerate(images)]
+    arrays = [imio.read_image(x) if isinstance(x, (str, Path)) else np.asarray(x) for x in images]
+    info = pn.model_info(model)
+    crops, Ks, owner, cand_side = [], [], [], []
+    for i, img in enumerate(arrays):
+        if img.ndim != 3 or img.shape[2] != 3 or img.dtype != np.uint8:
+            raise ValueError(f"{labels[i]}: expected an RGB uint8 image (H, W, 3), "
+                             f"got {img.dtype} {img.shape}")
+        box = None if boxes is None else tuple(float(v) for v in boxes[i])
+        for s, crop in prediction.candidate_crops(model, img.shape, side, K, box).items():
+            crops.append(crop.crop_image(img))
+            Ks.append(crop.K.astype(np.float32))
+            owner.append(i)
+            cand_side.append(s)
+    if not crops:
+        raise ValueError(f"source {name!r}: no images given")
+    crops = np.stack(crops)
+    o = _outputs(model, crops.astype(np.float32) / 255.0, np.stack(Ks), batch_size)
+    owner = np.asarray(owner)
+    mean_conf = np.asarray(hmaps.heatmap_maxima(o["heatmaps"])[1]).mean(1)
+    keep = []
+    for i in range(len(arrays)):
+        cands = np.flatnonzero(owner == i)
+        keep.append(cands[np.argmax(mean_conf[cands])])      # "auto": the surer side
+    keep = np.asarray(keep)
+    size = prediction.DEFAULT_HAND_SIZE_MM if hand_size_mm is None else hand_size_mm
+    return SourcePredictions(
+        name=name, input_size=info["input_size"], crops=crops[keep], heatmaps=o["heatmaps"][keep],
+        rendered=o["heatmaps_rendered"][keep], uv_projected=o["uv_projected"][keep],
+        xyz=o["xyz"][keep], xyz_intermediate=o["xyz_intermediate"][keep], labels=list(labels),
+        sides=[cand_side[k] for k in keep], network_side=info["side"],
+        hand_mm=np.full(len(arrays), float(size)))
+
+
+def video_source(model, every: int = 25, limit: int | None = None, folder=None,
+                 name: str = "real video") -> SourcePredictions | None:
+    """The real video of ``../shared/realdata`` (one right hand), every ``every``-th
+    frame, cut around the reference tracks with the course's crop (as in
+    :func:`handlib.real_checks.video_agreement`). None, with a message, where it is
+    absent. The reference tracks only place the crop: they are not ground truth."""
+    from handlib import crop_camera as cc
+    from handlib import files, prediction, real_checks
+    base = Path(folder) if folder is not None else files.realdata_dir(quiet=True)
+    if base is None or not (base / real_checks.VIDEO).is_file():
+        print(f"real video not found under {base}: the inspector shows no video frames")
+        return None
+    frames = real_checks.read_video(base / real_checks.VIDEO, every, limit)
+    tracks = real_checks.read_tracks(base / real_checks.TRACKS)[::every][:len(frames)]
+    H, W = frames.shape[1:3]
+    K = prediction.default_intrinsics(W, H)
+    centre, side = cc.crop_boxes(tracks, K)
+    boxes = np.concatenate([centre, side[:, None]], axis=1)
+    return from_images(model, list(frames), "right", name=name, K=K, boxes=boxes,
+                       labels=[f"frame {i * every}" for i in range(len(frames))])
+
+
+# ------------------------------------------------------------------ drawing
+_LUT = None
+
+
+def _colormap_lut() -> np.ndarray:
+    """viridis as a (256, 3) uint8 RGB table (computed once)."""
+    global _LUT
+    if _LUT is None:
+        from matplotlib import colormaps
+        _LUT = np.round(colormaps["viridis"](np.linspace(0, 1, 256))[:, :3] * 255).astype(np.uint8)
+    return _LUT
+
+
+def _text(img, s, org, scale=0.4, color=(255, 255, 255), box=True):
+    """Text at ``org`` (left, baseline), on a black box unless ``box`` is False."""
+    import cv2
+    if box:
+        (w, h), base = cv2.getTextSize(s, cv2.FONT_HERSHEY_SIMPLEX, scale, 1)
+        x, y = org
+        cv2.rectangle(img, (x - 2, y - h - 2), (x + w + 2, y + base), (0, 0, 0), -1)
+    cv2.putText(img, s, org, cv2.FONT_HERSHEY_SIMPLEX, scale, color, 1, cv2.LINE_AA)
+
+
+def _skeleton(img, uv, colors=None, thickness=2, radius=3, highlight=None, outline=False):
+    """Draw a 21-joint skeleton (pixel coordinates of ``img``) in place."""
+    import cv2
+    shift = 4                                    # sub-pixel drawing: coordinates x 16
+    pts = np.round(np.asarray(uv) * (1 << shift)).astype(np.int64)
+    for b, (p, c) in enumerate(hm.BONES):
+        col = colors if isinstance(colors, tuple) else BONE_RGB[b]
+        if outline:
+            cv2.line(img, tuple(pts[p]), tuple(pts[c]), (0, 0, 0), thickness + 2, cv2.LINE_AA, shift)
+        cv2.line(img, tuple(pts[p]), tuple(pts[c]), col, thickness, cv2.LINE_AA, shift)
+    for j in range(21):
+        cv2.circle(img, tuple(pts[j]), radius << shift, (0, 0, 0), -1, cv2.LINE_AA, shift)
+        fill = colors if isinstance(colors, tuple) else (255, 255, 255)
+        cv2.circle(img, tuple(pts[j]), max(radius - 1, 1) << shift, fill, -1, cv2.LINE_AA, shift)
+    if highlight is not None and highlight >= 0:
+        cv2.circle(img, tuple(pts[highlight]), (radius + 5) << shift, (255, 255, 0), 2, cv2.LINE_AA, shift)
+
+
+def render_crop(src: SourcePredictions, i: int, joint: int = ALL_JOINTS, scale: int = 2) -> np.ndarray:
+    """The input crop (enlarged ``scale`` times) with the predicted skeleton in colour
+    and the labelled one in white where known; the selected joint ringed. RGB uint8."""
+    import cv2
+    S = src.input_size
+    img = cv2.resize(src.crops[i], (S * scale, S * scale), interpolation=cv2.INTER_LINEAR)
+
+    def to_px(uv_hm):                     # heatmap pixels -> pixels of the enlarged crop
+        return (hmaps.to_image_coords(uv_hm, S, src.heatmap_size) + 0.5) * scale - 0.5
+    if src.has_labels:
+        _skeleton(img, to_px(src.gt_uv[i]), colors=(255, 255, 255), thickness=1, radius=2)
+    _skeleton(img, to_px(src.uv[i]), thickness=2, radius=3, highlight=joint, outline=True)
+    legend = "colour: predicted" + (", white: label" if src.has_labels else "")
+    _text(img, legend, (4, img.shape[0] - 6), 0.38)
+    return img
+
+
+_STRIP = 16        # pixels of the title and value strips above and below a heatmap panel
+
+
+def _heat_panel(h, lo, hi, f, marks, title, note):
+    """One heatmap (Hs, Hs) enlarged ``f`` times, coloured on [lo, hi], maxima marked
+    with red crosses, a title strip above and a note strip below. RGB uint8."""
+    import cv2
+    lut = _colormap_lut()
+    idx = np.clip((h - lo) * (255.0 / max(hi - lo, 1e-9)), 0, 255).astype(np.uint8)
+    img = lut[cv2.resize(idx, None, fx=f, fy=f, interpolation=cv2.INTER_NEAREST)]
+    for (u, v) in marks:
+        p = (int(round((u + 0.5) * f - 0.5)), int(round((v + 0.5) * f - 0.5)))
+        cv2.drawMarker(img, p, (255, 40, 40), cv2.MARKER_CROSS, 9 if len(marks) > 1 else 14, 2)
+    top = np.full((_STRIP, img.shape[1], 3), 255, np.uint8)
+    bottom = top.copy()
+    _text(top, title, (2, 12), 0.4, color=(0, 0, 0), box=False)
+    _text(bottom, note, (2, 12), 0.36, color=(0, 0, 0), box=False)
+    return np.concatenate([top, img, bottom])
+
+
+def _colour_bar(lo, hi, height, width=46) -> np.ndarray:
+    lut = _colormap_lut()
+    bar = np.full((height, width, 3), 255, np.uint8)
+    ramp = lut[np.linspace(255, 0, height).astype(np.uint8)]
+    bar[:, 2:12] = ramp[:, None, :]
+    for frac in (0.0, 0.5, 1.0):
+        y = int(round((1 - frac) * (height - 1)))
+        _text(bar, f"{lo + frac * (hi - lo):.2f}", (14, min(max(y + 4, 9), height - 2)), 0.33,
+              color=(0, 0, 0), box=False)
+    return bar
+
+
+def render_heatmaps(src: SourcePredictions, i: int, joint: int = ALL_JOINTS, panel: int = 128,
+                    gap: int = 6) -> np.ndarray:
+    """Predicted, target (where labelled) and rendered intermediate heatmaps of joint
+    ``joint`` (or the maximum over all joints), nearest-neighbour enlarged so each heatmap
+    pixel stays visible, on one colour scale (bar at the right), each map's maximum
+    marked (all 21 maxima in the all-joints view) and its value and place (heatmap
+    pixels) printed below it. RGB uint8."""
+    Hs = src.heatmap_size
+    f = max(1, panel // Hs)
+    maps = [("predicted", src.heatmaps[i], src.uv[i])]
+    if src.target is not None:
+        maps.append(("target", src.target[i], src.target_uv[i]))
+    maps.append(("rendered", src.rendered[i], src.rendered_uv[i]))
+    shown = [(n, m.max(-1) if joint == ALL_JOINTS else m[..., joint],
+              uv if joint == ALL_JOINTS else uv[joint:joint + 1]) for n, m, uv in maps]
+    lo = min(0.0, min(float(s.min()) for _, s, _ in shown))
+    hi = max(1.0, max(float(s.max()) for _, s, _ in shown))
+    panels = []
+    for n, s, marks in shown:
+        note = f"max {float(s.max()):.2f}"
+        if len(marks) == 1:
+            note += f" at ({marks[0, 0]:.1f}, {marks[0, 1]:.1f})"
+        panels.append(_heat_panel(s, lo, hi, f, marks, n, note))
+    h = Hs * f
+    sep = np.full((h + 2 * _STRIP, gap, 3), 255, np.uint8)
+    row = []
+    for p in panels:
+        row += [p, sep]
+    bar = np.full((h + 2 * _STRIP, 46, 3), 255, np.uint8)
+    bar[_STRIP:_STRIP + h] = _colour_bar(lo, hi, h)
+    row.append(bar)
+    return np.concatenate(row, axis=1)
+
+
+def view_rotation(azimuth_deg: float, elevation_deg: float) -> np.ndarray:
+    """(3, 3) rotation of the 3D view: turn about the camera's vertical (y) axis by the
+    azimuth, then tilt about x by the elevation; (0, 0) looks along the camera's +z."""
+    a, e = np.radians(azimuth_deg), np.radians(elevation_deg)
+    Ry = np.array([[np.cos(a), 0, np.sin(a)], [0, 1, 0], [-np.sin(a), 0, np.cos(a)]])
+    Rx = np.array([[1, 0, 0], [0, np.cos(e), -np.sin(e)], [0, np.sin(e), np.cos(e)]])
+    return Rx @ Ry
+
+
+def render_3d(src: SourcePredictions, i: int, azimuth: float = 35.0, elevation: float = -20.0,
+              size: int = 256, extent_mm: float = 110.0, show_intermediate: bool = False) -> np.ndarray:
+    """The root-relative 3D skeleton in mm (crop camera frame, y down), seen from
+    ``azimuth``/``elevation`` degrees (orthographic, fixed scale: the panel spans
+    +-``extent_mm`` around M0, so sizes compare across samples): predicted in colour,
+    labelled in white, the intermediate (ProjLayer) guess in grey when asked. Bones are
+    drawn far to near. RGB uint8 (size, size, 3)."""
+    import cv2
+    img = np.full((size, size, 3), 40, np.uint8)
+    R = view_rotation(azimuth, elevation)
+    s = (size / 2 - 8) / extent_mm
+    to_px = lambda xyz: (xyz @ R.T)[:, :2] * s + (size - 1) / 2  # noqa: E731
+    # the camera's axes, 30 mm long, at M0
+    for k, (name, col) in enumerate((("x", (230, 80, 80)), ("y", (80, 200, 80)), ("z", (90, 140, 255)))):
+        a = np.zeros((2, 3))
+        a[1, k] = 30.0
+        p = to_px(a)
+        cv2.arrowedLine(img, tuple(np.round(p[0]).astype(int)), tuple(np.round(p[1]).astype(int)),
+                        col, 1, cv2.LINE_AA, tipLength=0.2)
+        _text(img, name, tuple(np.round(p[1] + 3).astype(int)), 0.35, color=col, box=False)
+    mm = src.hand_mm[i]
+    layers = []
+    if show_intermediate:
+        layers.append((src.xyz_intermediate[i] * mm, (150, 150, 150), 1))
+    if src.has_labels:
+        layers.append((src.gt_xyz[i] * mm, (255, 255, 255), 1))
+    layers.append((src.xyz[i] * mm, None, 2))
+    bones = np.asarray(hm.BONES)
+    for xyz, col, t in layers:
+        xyz = xyz - xyz[hm.NORM_ROOT_JOINT]
+        depth = (xyz @ R.T)[:, 2]
+        p = [tuple(q) for q in np.round(to_px(xyz) * 16).astype(int).tolist()]   # 4-bit sub-pixels
+        for b in np.argsort(-(depth[bones[:, 0]] + depth[bones[:, 1]])):      # far to near
+            cv2.line(img, p[bones[b, 0]], p[bones[b, 1]], col or BONE_RGB[b], t, cv2.LINE_AA, 4)
+        for q in p:
+            cv2.circle(img, q, (t + 1) * 16, col or (255, 255, 255), -1, cv2.LINE_AA, 4)
+    _text(img, "colour: predicted" + (", white: label" if src.has_labels else ""), (4, 14), 0.33)
+    _text(img, f"mm, M0 at centre, az {azimuth:.0f} el {elevation:.0f}", (4, size - 6), 0.33)
+    return img
+
+
+def joint_table_html(src: SourcePredictions, i: int, joint: int = ALL_JOINTS) -> str:
+    """Per-joint figures of sample ``i`` as an HTML table (joints as columns): heatmap
+    maximum (confidence), refinement shift (crop px) and, where labelled, 2D error (crop
+    px) and 3D error (mm). Low confidence and large errors are tinted; the selected
+    joint's column is outlined."""
+    rows = [("confidence", src.confidence[i], "{:.2f}", lambda v: v < 0.3),
+            ("refinement (px)", src.refinement_px[i], "{:.1f}", lambda v: False)]
+    if src.has_labels:
+        rows += [("2D error (px)", src.err_2d[i], "{:.1f}", lambda v: v > 10),
+                 ("3D error (mm)", src.err_3d_mm[i], "{:.0f}", lambda v: v > 30)]
+    cell = "padding:1px 4px;text-align:right;font-family:monospace;font-size:11px;"
+    head = "".join(
+        f'<th style="{cell}{"outline:2px solid #1f77b4;" if j == joint else ""}">{n}</th>'
+        for j, n in enumerate(metrics.JOINT_NAMES))
+    body = []
+    for name, vals, fmt, bad in rows:
+        tds = "".join(
+            f'<td style="{cell}{"background:#fdd;" if bad(v) else ""}'
+            f'{"outline:2px solid #1f77b4;" if j == joint else ""}">{fmt.format(v)}</td>'
+            for j, v in enumerate(vals))
+        body.append(f'<tr><th style="{cell}text-align:left">{name}</th>{tds}</tr>')
+    return (f'<table style="border-collapse:collapse"><tr><th></th>{head}</tr>'
+            + "".join(body) + "</table>")
+
+
+def summary_line(src: SourcePredictions, i: int) -> str:
+    """One line about sample ``i``: its label, side, mean confidence and errors."""
+    s = (f"<b>{src.name}</b> sample {i} of {len(src)} ({src.labels[i]}), {src.sides[i]} hand"
+         f"{' (shown mirrored)' if src.sides[i] not in (src.network_side, 'unknown') else ''}, "
+         f"mean confidence {src.confidence[i].mean():.2f}")
+    if src.has_labels:
+        s += f", 2D error {src.err_2d[i].mean():.1f} px, 3D error {src.err_3d_mm[i].mean():.1f} mm"
+    return s
+
+
+def render_view(src: SourcePredictions, i: int, joint: int = ALL_JOINTS, azimuth: float = 35.0,
+                elevation: float = -20.0) -> np.ndarray:
+    """The three panels of the inspector side by side with captions (the PNG shown where
+    no kernel is running): crop, heatmaps, 3D. RGB uint8."""
+    import cv2
+    panels = [("input crop", render_crop(src, i, joint)),
+              (f"heatmaps, joint {joint_label(joint)}", render_heatmaps(src, i, joint)),
+              ("3D (root-relative)", render_3d(src, i, azimuth, elevation))]
+    h = max(p.shape[0] for _, p in panels) + 22
+    out = []
+    for cap, p in panels:
+        tile = np.full((h, p.shape[1] + 10, 3), 255, np.uint8)
+        tile[22:22 + p.shape[0], 5:5 + p.shape[1]] = p
+        _text(tile, cap, (5, 15), 0.42, color=(0, 0, 0), box=False)
+        out.append(tile)
+    img = np.concatenate(out, axis=1)
+    foot = np.full((20, img.shape[1], 3), 255, np.uint8)
+    line = f"{src.name}: sample {i} ({src.labels[i]}), mean confidence {src.confidence[i].mean():.2f}"
+    if src.has_labels:
+        line += f", 2D error {src.err_2d[i].mean():.1f} px, 3D error {src.err_3d_mm[i].mean():.1f} mm"
+    cv2.putText(foot, line, (5, 14), cv2.FONT_HERSHEY_SIMPLEX, 0.42, (0, 0, 0), 1, cv2.LINE_AA)
+    return np.concatenate([img, foot], axis=0)
+
+
+def jpeg_bytes(img: np.ndarray, quality: int = 90) -> bytes:
+    """JPEG encoding of an RGB uint8 image (for photos and drawings: fast and small)."""
+    import cv2
+    ok, buf = cv2.imencode(".jpg", cv2.cvtColor(img, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, quality])
+    if not ok:
+        raise RuntimeError("JPEG encoding failed")
+    return buf.tobytes()
+
+
+def png_bytes(img: np.ndarray) -> bytes:
+    """PNG encoding of an RGB uint8 image, tuned for speed on drawn panels (light
+    compression, the "up" filter: flat colour blocks compress 20x in about a millisecond)."""
+    import cv2
+    params = [cv2.IMWRITE_PNG_COMPRESSION, 1]
+    if hasattr(cv2, "IMWRITE_PNG_FILTER"):                 # OpenCV >= 4.11
+        params += [cv2.IMWRITE_PNG_FILTER, cv2.IMWRITE_PNG_FILTER_UP]
+    ok, buf = cv2.imencode(".png", cv2.cvtColor(img, cv2.COLOR_RGB2BGR), params)
+    if not ok:
+        raise RuntimeError("PNG encoding failed")
+    return buf.tobytes()
+
+
+# ------------------------------------------------------------------ the app
+class Inspector:
+    """The ipywidgets app over one or more :class:`SourcePredictions` (see
+    :func:`inspector`). ``state()`` tells what is shown; ``select(...)`` changes it as
+    the selectors do; ``last_redraw_s`` is the duration of the last redraw (drawing,
+    PNG encoding and widget updates: everything the Python handler does)."""
+
+    def __init__(self, sources: dict, joint: int = ALL_JOINTS):
+        import ipywidgets as w
+        if not sources:
+            raise ValueError("the inspector needs at least one source of samples")
+        self.sources = dict(sources)
+        self.last_redraw_s = float("nan")
+        self.redraws = 0
+        self._order = np.arange(len(next(iter(self.sources.values()))))
+        lay = w.Layout
+        self.source = w.Dropdown(options=list(self.sources), description="source",
+                                 disabled=len(self.sources) == 1, layout=lay(width="260px"))
+        self.ordering = w.Dropdown(options=list(ORDERS), description="order", layout=lay(width="260px"))
+        self.prev = w.Button(description="\u25c0 previous", layout=lay(width="100px"))
+        self.next = w.Button(description="next \u25b6", layout=lay(width="100px"))
+        self.sample = w.IntSlider(min=0, max=len(self._order) - 1, value=0, description="sample",
+                                  continuous_update=True, layout=lay(width="420px"))
+        self.joint = w.Dropdown(options=[(joint_label(j), j) for j in [ALL_JOINTS, *range(21)]],
+                                value=joint, description="joint", layout=lay(width="260px"))
+        self.azimuth = w.IntSlider(min=-180, max=180, step=5, value=35, description="azimuth",
+                                   continuous_update=True, layout=lay(width="256px"))
+        self.crop_image = w.Image(format="jpeg")       # photo: JPEG is 10x faster to encode
+        self.heat_image = w.Image(format="png")        # values: lossless
+        self.view_image = w.Image(format="jpeg")
+        self.heat_caption = w.HTML()
+        self.summary = w.HTML()
+        self.table = w.HTML()
+        self.crop_image.add_class("handlib-crop")
+        self.heat_image.add_class("handlib-heatmaps")
+        self.view_image.add_class("handlib-3d")
+        cap = lambda s: w.HTML(f"<b>{s}</b>")  # noqa: E731
+        self.widget = w.VBox([
+            w.HBox([self.source, self.ordering, self.joint]),
+            w.HBox([self.prev, self.sample, self.next]),
+            self.summary,
+            w.HBox([w.VBox([cap("input crop"), self.crop_image]),
+                    w.VBox([self.heat_caption, self.heat_image]),
+                    w.VBox([cap("3D, root-relative (mm)"), self.view_image, self.azimuth])],
+                   layout=lay(align_items="flex-start", gap="8px")),
+            self.table])
+        self.widget.add_class("handlib-inspector")
+        self.source.observe(self._on_source, names="value")
+        self.ordering.observe(self._on_order, names="value")
+        self.sample.observe(lambda _: self.redraw(), names="value")
+        self.joint.observe(lambda _: self.redraw(("crop", "heatmaps", "table")), names="value")
+        self.azimuth.observe(lambda _: self.redraw(("3d",)), names="value")
+        self.prev.on_click(lambda _: self._step(-1))
+        self.next.on_click(lambda _: self._step(+1))
+        self._on_source()
+
+    # selectors
+    @property
+    def current(self) -> SourcePredictions:
+        return self.sources[self.source.value]
+
+    def _on_source(self, _=None):
+        src = self.current
+        allowed = [k for k, v in ORDERS.items() if v in (None, "confidence") or src.has_labels]
+        with self.ordering.hold_trait_notifications():
+            if self.ordering.value not in allowed:
+                self.ordering.value = "sample order"
+            self.ordering.options = allowed
+        self._on_order()
+
+    def _on_order(self, _=None):
+        self._order = self.current.order(self.ordering.value)
+        with self.sample.hold_trait_notifications():
+            self.sample.max = len(self._order) - 1
+            self.sample.description = "sample" if ORDERS[self.ordering.value] is None else "rank"
+        if self.sample.value != 0:
+            self.sample.value = 0          # observed: redraws
+        else:
+            self.redraw()
+
+    def _step(self, d: int):
+        self.sample.value = int(np.clip(self.sample.value + d, 0, self.sample.max))
+
+    def select(self, source: str | None = None, order: str | None = None, sample: int | None = None,
+               joint: int | None = None) -> None:
+        """Change the selectors as a user would (each change redraws once)."""
+        if source is not None:
+            self.source.value = source
+        if order is not None:
+            self.ordering.value = order
+        if sample is not None:
+            self.sample.value = sample
+        if joint is not None:
+            self.joint.value = joint
+
+    def state(self) -> dict:
+        """What is shown: source, ordering, position in it, sample index, joint."""
+        return {"source": self.source.value, "order": self.ordering.value,
+                "position": self.sample.value, "sample": int(self._order[self.sample.value]),
+                "joint": self.joint.value}
+
+    # drawing
+    PANELS = ("crop", "heatmaps", "3d", "table")
+
+    def redraw(self, panels=PANELS) -> None:
+        """Redraw ``panels`` for the current selection (the selectors' handler: a new
+        sample redraws all, a new joint all but the 3D view, the azimuth only the 3D)."""
+        t0 = time.perf_counter()
+        src, i, j = self.current, int(self._order[self.sample.value]), self.joint.value
+        if "crop" in panels:
+            self.crop_image.value = jpeg_bytes(render_crop(src, i, j))
+        if "heatmaps" in panels:
+            self.heat_image.value = png_bytes(render_heatmaps(src, i, j))
+            self.heat_caption.value = f"<b>heatmaps: {joint_label(j)}</b>"
+        if "3d" in panels:
+            self.view_image.value = jpeg_bytes(render_3d(src, i, self.azimuth.value))
+        if "table" in panels:
+            self.summary.value = summary_line(src, i)
+            self.table.value = joint_table_html(src, i, j)
+        self.last_redraw_s = time.perf_counter() - t0
+        self.redraws += 1
+
+    def snapshot(self) -> np.ndarray:
+        """The current view as one RGB image (:func:`render_view`)."""
+        s = self.state()
+        return render_view(self.current, s["sample"], s["joint"], self.azimuth.value)
+
+    def _repr_mimebundle_(self, **kwargs):
+        bundle = self.widget._repr_mimebundle_(**kwargs) or {}
+        bundle["image/png"] = base64.b64encode(png_bytes(self.snapshot())).decode("ascii")
+        names = ", ".join(f"{k} ({len(v)})" for k, v in self.sources.items())
+        bundle["text/plain"] = (f"<heatmap inspector: {names}; "
+                                "run the notebook in JupyterLab for the live widgets>")
+        return bundle
+
+
+def inspector(model, samples=None, images=None, side: str | None = None, video: bool = False,
+              video_every: int = 25, video_limit: int | None = None, sources: dict | None = None,
+              batch_size: int = 32, joint: int = ALL_JOINTS) -> Inspector:
+    """The heatmap inspector for any trained RegNet, in one call.
+
+    ``samples``: labelled samples (a data set folder or a list of
+    :class:`handlib.samples.HandSample`): shown with targets, errors and a worst-first
+    ordering. ``images``: a folder of the user's own images, a list of files or RGB
+    arrays, cut and side-handled as by ``predict`` (``side`` "left", "right" or "auto"
+    is then required). ``video``: add frames of the real video where it exists.
+    ``sources``: further ready :class:`SourcePredictions` by name. Predictions are
+    computed here, once per source, in batches of ``batch_size``.
+    """
+    from handlib import datasets
+    found = {}
+    if samples is not None:
+        if isinstance(samples, (str, Path)):
+            name, samples = Path(samples).name, datasets.open_dataset(samples)
+        else:
+            name = "rendered samples"
+        found[name] = from_samples(model, samples, name=name, batch_size=batch_size)
+    if images is not None:
+        if side is None:
+            raise ValueError("images need side='left', 'right' or 'auto' (as in predict)")
+        name = Path(images).name if isinstance(images, (str, Path)) else "your images"
+        found[name] = from_images(model, images, side, name=name, batch_size=batch_size)
+    if video:
+        v = video_source(model, every=video_every, limit=video_limit)
+        if v is not None:
+            found[v.name] = v
+    found.update(sources or {})
+    if not found:
+        raise ValueError("give samples, images, video=True (with the real video present) or sources")
+    return Inspector(found, joint=joint)

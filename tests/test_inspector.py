@@ -1,0 +1,154 @@
+"""The heatmap inspector: cached predictions agree with independent paths (the training
+pipeline's evaluation, ``predict`` image by image), the panels draw what they claim, and
+the widgets react to their selectors."""
+import base64
+
+import cv2
+import numpy as np
+import pytest
+
+from handlib import files, heatmaps as hmaps, inspector as ins, metrics, pipeline as pl, prediction, weights
+from handlib import pose_training as pt
+
+
+@pytest.fixture(scope="module")
+def shipped():
+    return weights.load_model("regnet")
+
+
+@pytest.fixture(scope="module")
+def samples():
+    return pt.regression_samples()[:12]          # rendered, labelled, both sides
+
+
+@pytest.fixture(scope="module")
+def source(shipped, samples):
+    return ins.from_samples(shipped, samples, name="rendered")
+
+
+def test_cached_predictions_agree_with_the_evaluation(shipped, samples, source):
+    """Errors shown per joint are those of the course's evaluation (computed here from
+    the predictions mapped back to the image, then rescaled to crop pixels)."""
+    p = pt.predict_batches(shipped, samples)
+    np.testing.assert_allclose(source.heatmaps, p["outputs"]["heatmaps"], atol=1e-5)
+    gt_uv, gt, bone, vis = pt._labels(samples)
+    # both mapped from the sample's image into its crop by the crop camera (a homography)
+    crops = [pl.crop_of(p["targets"], i, 128) for i in range(len(samples))]
+    want_2d = metrics.epe_2d(np.stack([c.to_crop(u) for c, u in zip(crops, p["pred_uv_image"])]),
+                             np.stack([c.to_crop(u) for c, u in zip(crops, gt_uv)]))
+    np.testing.assert_allclose(source.err_2d, want_2d, rtol=1e-3, atol=1e-3)
+    want_3d = metrics.errors_3d_mm(p["pred_xyz_camera"], gt, bone)    # camera frame: same distances
+    np.testing.assert_allclose(source.err_3d_mm, want_3d, rtol=1e-4, atol=1e-3)
+    assert source.crops.dtype == np.uint8 and source.crops.shape == (12, 128, 128, 3)
+    assert set(source.sides) == {"left", "right"}
+
+
+def test_worst_first_puts_the_largest_mean_error_first(source):
+    order = source.order("worst 3D first")
+    mean = [source.err_3d_mm[i][source.visible[i]].mean() for i in range(len(source))]
+    assert sorted(order.tolist()) == list(range(len(source)))
+    assert np.all(np.diff(np.asarray(mean)[order]) <= 1e-9)
+    conf = source.order("least confident first")
+    assert np.all(np.diff(source.confidence[conf].mean(1)) >= 0)
+
+
+def test_user_images_go_through_predicts_crop_and_side_handling(shipped, tmp_path):
+    """A folder of pictures: each cached answer equals ``predict_hand`` on that picture
+    (run one at a time, not batched), including the side "auto" picks."""
+    from handlib import images
+    from handlib.synthetic import render_index
+    for k in range(3):
+        images.write_image(tmp_path / f"hand{k}.png", render_index(300 + k, 0, look="real-like").rgb)
+    src = ins.from_images(shipped, tmp_path, side="auto")
+    assert src.labels == ["hand0.png", "hand1.png", "hand2.png"] and not src.has_labels
+    for k in range(3):
+        one = prediction.predict_hand(shipped, images.read_image(tmp_path / f"hand{k}.png"), side="auto")
+        assert src.sides[k] == one.side
+        np.testing.assert_allclose(src.heatmaps[k], one.heatmaps, atol=1e-4)
+    with pytest.raises(ValueError, match="needs labelled"):
+        src.order("worst 2D first")
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(files.DataFileError, match="empty"):
+        ins.from_images(shipped, empty, side="left")
+    with pytest.raises(ValueError, match="side"):
+        ins.inspector(shipped, images=tmp_path)
+
+
+def test_the_heatmap_panel_marks_each_maximum_where_it_is(source):
+    """The red cross of each map sits on the map's decoded maximum (heatmap pixel ->
+    panel pixel with the nearest-neighbour enlargement), and the colour bar runs from
+    the top value down."""
+    i, j = 3, 8
+    img = ins.render_heatmaps(source, i, j)
+    f = 128 // source.heatmap_size
+    for k, uv in enumerate([source.uv[i, j], source.target_uv[i, j], source.rendered_uv[i, j]]):
+        x0 = k * (128 + 6)
+        u, v = np.round((uv + 0.5) * f - 0.5).astype(int)
+        px = img[ins._STRIP + v, x0 + u].astype(int)
+        assert px[0] > 200 and px[1] < 80 and px[2] < 80, (k, px)    # red cross on the maximum
+    bar = img[ins._STRIP:ins._STRIP + 128, -46 + 5].astype(int)        # the colour ramp
+    lum = bar.sum(1)
+    assert lum[0] > lum[-1]                                            # yellow at the top
+    target = hmaps.gaussian_heatmaps(source.gt_uv[i], source.heatmap_size)[..., j]
+    np.testing.assert_allclose(source.target[i, ..., j], target, atol=1e-4)
+
+
+def test_the_crop_panel_draws_the_skeleton_on_the_joints(source):
+    i = 2
+    plain = cv2.resize(source.crops[i], (256, 256), interpolation=cv2.INTER_LINEAR)
+    drawn = ins.render_crop(source, i)
+    uv = (hmaps.to_image_coords(source.uv[i], 128, source.heatmap_size) + 0.5) * 2 - 0.5
+    changed = np.abs(drawn.astype(int) - plain).sum(-1) > 30
+    inside = [(0 <= x < 256 and 0 <= y < 230) for x, y in uv]          # above the legend
+    hits = [changed[int(round(y)), int(round(x))] for (x, y), ok in zip(uv, inside) if ok]
+    assert len(hits) >= 10 and all(hits)
+
+
+def test_view_rotation_is_a_rotation_that_turns_about_the_vertical():
+    R = ins.view_rotation(90, 0)
+    np.testing.assert_allclose(R @ R.T, np.eye(3), atol=1e-12)
+    assert np.linalg.det(R) == pytest.approx(1.0)
+    np.testing.assert_allclose(R @ [0, 0, 1], [1, 0, 0], atol=1e-12)   # +z turns to +x
+    np.testing.assert_allclose(R @ [0, 1, 0], [0, 1, 0], atol=1e-12)   # y stays
+    np.testing.assert_allclose(ins.view_rotation(0, 0), np.eye(3))
+
+
+def test_the_widgets_follow_their_selectors(source):
+    app = ins.Inspector({"rendered": source})
+    first = app.state()
+    assert first == {"source": "rendered", "order": "sample order", "position": 0, "sample": 0,
+                     "joint": ins.ALL_JOINTS}
+    heat, crop, view = app.heat_image.value, app.crop_image.value, app.view_image.value
+    app.select(joint=8)
+    assert app.heat_image.value != heat and app.view_image.value == view   # the 3D view has no joint
+    assert "I3" in app.heat_caption.value
+    heat = app.heat_image.value
+    app.next.click()
+    assert app.state()["sample"] == 1 and app.crop_image.value != crop and app.heat_image.value != heat
+    app.select(order="worst 2D first")
+    assert app.state()["position"] == 0 and app.state()["sample"] == int(source.order("worst 2D first")[0])
+    assert app.last_redraw_s > 0 and app.redraws >= 4
+    decoded = cv2.imdecode(np.frombuffer(app.crop_image.value, np.uint8), cv2.IMREAD_COLOR)
+    assert decoded.shape == (256, 256, 3)
+
+
+def test_a_rendered_copy_gets_a_png_of_the_view(source):
+    app = ins.Inspector({"rendered": source})
+    bundle = app._repr_mimebundle_()
+    assert "application/vnd.jupyter.widget-view+json" in bundle
+    png = cv2.imdecode(np.frombuffer(base64.b64decode(bundle["image/png"]), np.uint8), cv2.IMREAD_COLOR)
+    want = ins.render_view(source, 0)
+    assert png.shape == want.shape
+    # the fallback is the same picture as the panels (PNG is lossless)
+    np.testing.assert_array_equal(png[..., ::-1], want)
+
+
+def test_sources_without_labels_offer_no_error_ordering(shipped, source):
+    frames = [source.crops[k] for k in range(3)]
+    mine = ins.from_images(shipped, frames, side="left", name="frames")
+    app = ins.Inspector({"rendered": source, "frames": mine})
+    app.select(order="worst 3D first")
+    app.select(source="frames")
+    assert app.ordering.value == "sample order" and "worst 3D first" not in app.ordering.options
+    assert "2D error" not in app.table.value and "confidence" in app.table.value
