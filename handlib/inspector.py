@@ -83,7 +83,8 @@ class SourcePredictions:
     Derived: ``uv`` (N, 21, 2) and ``confidence`` (N, 21) from the heatmap maxima;
     ``refinement_px`` (N, 21) how far refinement moved each joint from the ProjLayer's
     2D (crop pixels); ``rendered_uv`` and ``target_uv`` (N, 21, 2) the maxima of the
-    other maps; with labels, ``err_2d`` (N, 21) crop pixels and ``err_3d_mm``.
+    other maps; with labels, ``err_2d`` (N, 21) crop pixels, ``err_3d_mm`` and
+    ``err_2d_projected`` (the ProjLayer's 2D against the label, crop pixels).
     """
 
     name: str
@@ -109,6 +110,7 @@ class SourcePredictions:
     target_uv: np.ndarray | None = field(init=False, default=None)
     err_2d: np.ndarray | None = field(init=False, default=None)
     err_3d_mm: np.ndarray | None = field(init=False, default=None)
+    err_2d_projected: np.ndarray | None = field(init=False, default=None)
 
     def __post_init__(self):
         n = len(self.crops)
@@ -123,6 +125,7 @@ class SourcePredictions:
             self.target_uv = hmaps.heatmap_maxima(self.target)[0]
         if self.gt_uv is not None:
             self.err_2d = metrics.epe_2d(self.uv, self.gt_uv) * to_px
+            self.err_2d_projected = metrics.epe_2d(self.uv_projected, self.gt_uv) * to_px
             self.err_3d_mm = metrics.errors_3d_mm(self.xyz, self.gt_xyz, self.hand_mm)
 
     def __len__(self) -> int:
@@ -295,19 +298,24 @@ def _skeleton(img, uv, colors=None, thickness=2, radius=3, highlight=None, outli
         cv2.circle(img, tuple(pts[highlight]), (radius + 5) << shift, (255, 255, 0), 2, cv2.LINE_AA, shift)
 
 
-def render_crop(src: SourcePredictions, i: int, joint: int = ALL_JOINTS, scale: int = 2) -> np.ndarray:
-    """The input crop (enlarged ``scale`` times) with the predicted skeleton in colour
-    and the labelled one in white where known; the selected joint ringed. RGB uint8."""
+def render_crop(src: SourcePredictions, i: int, joint: int = ALL_JOINTS, scale: int = 2,
+                intermediate: bool = False) -> np.ndarray:
+    """The input crop (enlarged ``scale`` times) with the predicted skeleton in colour,
+    the labelled one in white where known and, with ``intermediate``, the ProjLayer's 2D
+    of the intermediate 3D in grey; the selected joint ringed. RGB uint8."""
     import cv2
     S = src.input_size
     img = cv2.resize(src.crops[i], (S * scale, S * scale), interpolation=cv2.INTER_LINEAR)
 
     def to_px(uv_hm):                     # heatmap pixels -> pixels of the enlarged crop
         return (hmaps.to_image_coords(uv_hm, S, src.heatmap_size) + 0.5) * scale - 0.5
+    if intermediate:
+        _skeleton(img, to_px(src.uv_projected[i]), colors=(150, 150, 150), thickness=1, radius=2)
     if src.has_labels:
         _skeleton(img, to_px(src.gt_uv[i]), colors=(255, 255, 255), thickness=1, radius=2)
     _skeleton(img, to_px(src.uv[i]), thickness=2, radius=3, highlight=joint, outline=True)
-    legend = "colour: predicted" + (", white: label" if src.has_labels else "")
+    legend = ("colour: predicted" + (", white: label" if src.has_labels else "")
+              + (", grey: ProjLayer" if intermediate else ""))
     _text(img, legend, (4, img.shape[0] - 6), 0.38)
     return img
 
@@ -423,7 +431,8 @@ def render_3d(src: SourcePredictions, i: int, azimuth: float = 35.0, elevation: 
             cv2.line(img, p[bones[b, 0]], p[bones[b, 1]], col or BONE_RGB[b], t, cv2.LINE_AA, 4)
         for q in p:
             cv2.circle(img, q, (t + 1) * 16, col or (255, 255, 255), -1, cv2.LINE_AA, 4)
-    _text(img, "colour: predicted" + (", white: label" if src.has_labels else ""), (4, 14), 0.33)
+    _text(img, "colour: predicted" + (", white: label" if src.has_labels else "")
+          + (", grey: intermediate" if show_intermediate else ""), (4, 14), 0.33)
     _text(img, f"mm, M0 at centre, az {azimuth:.0f} el {elevation:.0f}", (4, size - 6), 0.33)
     return img
 
@@ -464,13 +473,13 @@ def summary_line(src: SourcePredictions, i: int) -> str:
 
 
 def render_view(src: SourcePredictions, i: int, joint: int = ALL_JOINTS, azimuth: float = 35.0,
-                elevation: float = -20.0) -> np.ndarray:
+                elevation: float = -20.0, intermediate: bool = False) -> np.ndarray:
     """The three panels of the inspector side by side with captions (the PNG shown where
     no kernel is running): crop, heatmaps, 3D. RGB uint8."""
     import cv2
-    panels = [("input crop", render_crop(src, i, joint)),
+    panels = [("input crop", render_crop(src, i, joint, intermediate=intermediate)),
               (f"heatmaps, joint {joint_label(joint)}", render_heatmaps(src, i, joint)),
-              ("3D (root-relative)", render_3d(src, i, azimuth, elevation))]
+              ("3D (root-relative)", render_3d(src, i, azimuth, elevation, show_intermediate=intermediate))]
     h = max(p.shape[0] for _, p in panels) + 22
     out = []
     for cap, p in panels:
@@ -536,6 +545,8 @@ class Inspector:
                                 value=joint, description="joint", layout=lay(width="260px"))
         self.azimuth = w.IntSlider(min=-180, max=180, step=5, value=35, description="azimuth",
                                    continuous_update=True, layout=lay(width="256px"))
+        self.intermediate = w.Checkbox(value=False, description="show the intermediate (ProjLayer) guess",
+                                       indent=False, layout=lay(width="300px"))
         self.crop_image = w.Image(format="jpeg")       # photo: JPEG is 10x faster to encode
         self.heat_image = w.Image(format="png")        # values: lossless
         self.view_image = w.Image(format="jpeg")
@@ -548,7 +559,7 @@ class Inspector:
         cap = lambda s: w.HTML(f"<b>{s}</b>")  # noqa: E731
         self.widget = w.VBox([
             w.HBox([self.source, self.ordering, self.joint]),
-            w.HBox([self.prev, self.sample, self.next]),
+            w.HBox([self.prev, self.sample, self.next, self.intermediate]),
             self.summary,
             w.HBox([w.VBox([cap("input crop"), self.crop_image]),
                     w.VBox([self.heat_caption, self.heat_image]),
@@ -561,6 +572,7 @@ class Inspector:
         self.sample.observe(lambda _: self.redraw(), names="value")
         self.joint.observe(lambda _: self.redraw(("crop", "heatmaps", "table")), names="value")
         self.azimuth.observe(lambda _: self.redraw(("3d",)), names="value")
+        self.intermediate.observe(lambda _: self.redraw(("crop", "3d")), names="value")
         self.prev.on_click(lambda _: self._step(-1))
         self.next.on_click(lambda _: self._step(+1))
         self._on_source()
@@ -618,13 +630,14 @@ class Inspector:
         sample redraws all, a new joint all but the 3D view, the azimuth only the 3D)."""
         t0 = time.perf_counter()
         src, i, j = self.current, int(self._order[self.sample.value]), self.joint.value
+        inter = self.intermediate.value
         if "crop" in panels:
-            self.crop_image.value = jpeg_bytes(render_crop(src, i, j))
+            self.crop_image.value = jpeg_bytes(render_crop(src, i, j, intermediate=inter))
         if "heatmaps" in panels:
             self.heat_image.value = png_bytes(render_heatmaps(src, i, j))
             self.heat_caption.value = f"<b>heatmaps: {joint_label(j)}</b>"
         if "3d" in panels:
-            self.view_image.value = jpeg_bytes(render_3d(src, i, self.azimuth.value))
+            self.view_image.value = jpeg_bytes(render_3d(src, i, self.azimuth.value, show_intermediate=inter))
         if "table" in panels:
             self.summary.value = summary_line(src, i)
             self.table.value = joint_table_html(src, i, j)
@@ -634,7 +647,8 @@ class Inspector:
     def snapshot(self) -> np.ndarray:
         """The current view as one RGB image (:func:`render_view`)."""
         s = self.state()
-        return render_view(self.current, s["sample"], s["joint"], self.azimuth.value)
+        return render_view(self.current, s["sample"], s["joint"], self.azimuth.value,
+                           intermediate=self.intermediate.value)
 
     def _repr_mimebundle_(self, **kwargs):
         bundle = self.widget._repr_mimebundle_(**kwargs) or {}

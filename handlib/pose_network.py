@@ -181,6 +181,75 @@ def projection_targets(xyz_norm, uv_input, crop_K, depth0: float = DEPTH0, visib
     return np.stack([t[:, 0] / t[:, 2], t[:, 1] / t[:, 2], np.log(t[:, 2] / depth0)], axis=-1)
 
 
+def project_np(xyz_norm, projection, crop_K, depth0: float = DEPTH0) -> np.ndarray:
+    """ProjLayer's projection in NumPy, in **input** pixels (no clamp on the depth):
+    normalised crop-frame joints (..., J, 3), parameters (..., 3) (``a, b, c`` as in the
+    module's docstring) and crop intrinsics (..., 3, 3) -> (..., J, 2)."""
+    xyz, p, K = (np.asarray(x, np.float64) for x in (xyz_norm, projection, crop_K))
+    tz = depth0 * np.exp(p[..., 2])
+    X = xyz + np.stack([p[..., 0] * tz, p[..., 1] * tz, tz], axis=-1)[..., None, :]
+    return np.stack([K[..., None, 0, 0] * X[..., 0] / X[..., 2] + K[..., None, 0, 2],
+                     K[..., None, 1, 1] * X[..., 1] / X[..., 2] + K[..., None, 1, 2]], axis=-1)
+
+
+def projection_sweep(hands_mm, distances_mm, angles_deg, intrinsics=None, size: int = 128) -> dict:
+    """When does a projection of the *normalised* hand match the real picture?
+
+    Each hand (N, 21, 3), camera-frame mm, keeps its orientation and is moved so that
+    M0 is ``d`` mm from the camera, ``a`` degrees off the optical axis (to the right).
+    Its true 2D joints are cut into the course's crop of ``size`` pixels; then three
+    projections of the normalised hand are compared with them, in crop pixels:
+
+    - ``projlayer``: ProjLayer's perspective projection in the crop camera with the
+      exact parameters (:func:`projection_targets`): zero up to round-off;
+    - ``weak_crop``: weak perspective (orthographic x, y with the least-squares best
+      scale and offset, :func:`handlib.crop_camera.orthographic_fit`) in the crop
+      camera's frame: what is left is perspective within the hand (depth relief);
+    - ``weak_affine``: the same in the camera's frame and an affine, unrotated crop of
+      the image (a fixed orthographic map with no intrinsics, as an earlier public
+      re-implementation had): off-axis hands are also seen obliquely.
+
+    The best-fit scale and offset make the weak errors lower bounds of what any
+    weak-perspective layer can reach. Returns ``{"distances_mm", "angles_deg", name:
+    (D, A) mean joint error in crop pixels, name + "_max": (D, A) worst joint}``.
+    """
+    from handlib import camera as cam
+    from handlib import crop_camera as cc
+    intr = cam.GANERATED if intrinsics is None else intrinsics
+    K = intr.K
+    hands = np.asarray(hands_mm, np.float64)
+    hands = hands - hands[:, ROOT:ROOT + 1]
+    names = ("projlayer", "weak_crop", "weak_affine")
+    out = {n: np.zeros((len(distances_mm), len(angles_deg))) for n in names}
+    out |= {n + "_max": np.zeros((len(distances_mm), len(angles_deg))) for n in names}
+    for i, d in enumerate(distances_mm):
+        for j, a in enumerate(angles_deg):
+            r = np.radians(a)
+            X = hands + d * np.array([np.sin(r), 0.0, np.cos(r)])
+            uv = cam.project(K, X)                                    # (N, 21, 2) image px
+            centre, side = cc.crop_boxes(uv, K)
+            errs = {n: [] for n in names}
+            for k in range(len(X)):
+                crop = cc.Crop(centre=tuple(centre[k]), side=float(side[k]), size=size, source_K=K)
+                truth = crop.to_crop(uv[k])
+                s = np.linalg.norm(X[k, WRIST] - X[k, ROOT])
+                xyz_c = crop.to_crop_frame(X[k] - X[k, ROOT]) / s
+                proj = projection_targets(xyz_c[None], truth[None], crop.K[None])
+                errs["projlayer"].append(np.linalg.norm(project_np(xyz_c, proj[0], crop.K) - truth, axis=-1))
+                fit, _ = cc.orthographic_fit(xyz_c, truth)
+                errs["weak_crop"].append(np.linalg.norm(fit - truth, axis=-1))
+                affine = cc.Crop(centre=tuple(centre[k]), side=float(side[k]), size=size, source_K=K,
+                                 perspective=False)
+                truth_a = affine.to_crop(uv[k])
+                fit_a, _ = cc.orthographic_fit((X[k] - X[k, ROOT]) / s, truth_a)
+                errs["weak_affine"].append(np.linalg.norm(fit_a - truth_a, axis=-1))
+            for n in names:
+                e = np.stack(errs[n])
+                out[n][i, j], out[n + "_max"][i, j] = e.mean(), e.max()
+    return {"distances_mm": np.asarray(distances_mm, float), "angles_deg": np.asarray(angles_deg, float),
+            "size": size, "hands": len(hands), **out}
+
+
 # ------------------------------------------------------------------- the model
 def _trunk(name: str, input_size: int, imagenet: bool):
     """A trunk: images in [0, 1] -> features at strides 4, 8, 16 (a dict)."""

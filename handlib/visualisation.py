@@ -568,3 +568,213 @@ def heatmaps_in_image(heatmaps, crop, image_shape) -> np.ndarray:
     M = np.linalg.inv(crop.H) @ A
     H, W = image_shape[:2]
     return np.stack([cv2.warpPerspective(h[..., j], M, (W, H)) for j in range(h.shape[-1])], -1)
+
+
+# ------------------------------------------------------------- notebook 04: projection
+def plot_camera_chain(xyz_mm, image, uv_image, crop, crop_image, uv_crop, heatmaps, uv_heatmap):
+    """The camera chain of one hand in four panels: 3D joints in the camera frame (mm)
+    -> the image's pixels (with the crop's square) -> the crop's pixels -> the heatmap's
+    pixels (the maximum over the 21 maps, the pixel grid visible). Returns the figure."""
+    import matplotlib.pyplot as plt
+    fig = plt.figure(figsize=(13, 3.4))
+    ax0 = fig.add_subplot(1, 4, 1, projection="3d")
+    plot_skeleton_3d(ax0, xyz_mm)
+    ax0.set_title("1. camera frame (mm)", fontsize=9)
+    ax1 = fig.add_subplot(1, 4, 2)
+    ax1.imshow(image)
+    plot_skeleton_2d(ax1, uv_image, linewidth=1.2, markersize=1.5)
+    S = crop.size
+    corners = crop.from_crop(np.array([[-0.5, -0.5], [S - 0.5, -0.5], [S - 0.5, S - 0.5], [-0.5, S - 0.5],
+                                       [-0.5, -0.5]]))
+    ax1.plot(corners[:, 0], corners[:, 1], "-", color="#1f77b4", lw=1.2)
+    ax1.set_title(f"2. image pixels ({image.shape[1]}x{image.shape[0]})", fontsize=9)
+    ax2 = fig.add_subplot(1, 4, 3)
+    ax2.imshow(crop_image)
+    plot_skeleton_2d(ax2, uv_crop, linewidth=1.5, markersize=2)
+    ax2.set_title(f"3. crop pixels ({S}x{S})", fontsize=9)
+    ax3 = fig.add_subplot(1, 4, 4)
+    Hs = heatmaps.shape[0]
+    ax3.imshow(np.asarray(heatmaps).max(-1), cmap="viridis", vmin=0, vmax=1)
+    ax3.set_xticks(np.arange(-0.5, Hs, 4), minor=False)
+    ax3.set_yticks(np.arange(-0.5, Hs, 4), minor=False)
+    ax3.tick_params(labelbottom=False, labelleft=False, length=0)
+    ax3.grid(color="w", lw=0.3, alpha=0.4)
+    ax3.plot(uv_heatmap[:, 0], uv_heatmap[:, 1], "r+", ms=5)
+    ax3.set_title(f"4. heatmap pixels ({Hs}x{Hs}), joints +", fontsize=9)
+    for ax in (ax1, ax2):
+        ax.axis("off")
+    fig.tight_layout()
+    return fig
+
+
+def plot_projection_sweep(result, angle_for_distance=None, distance_for_angle=None):
+    """:func:`handlib.pose_network.projection_sweep`'s errors: mean joint error (crop
+    pixels, log scale) against the hand's distance (left, on the optical axis and at the
+    largest angle) and against its angle off the axis (right, at one distance). Values
+    below 0.001 px are drawn at 0.001. Returns the figure."""
+    import matplotlib.pyplot as plt
+    d, a = result["distances_mm"], result["angles_deg"]
+    j_far = len(a) - 1 if angle_for_distance is None else int(np.argmin(np.abs(a - angle_for_distance)))
+    i_mid = len(d) // 2 if distance_for_angle is None else int(np.argmin(np.abs(d - distance_for_angle)))
+    styles = {"projlayer": ("ProjLayer (perspective, crop camera)", "C2"),
+              "weak_crop": ("weak perspective, crop camera", "C0"),
+              "weak_affine": ("weak perspective, affine crop", "C3")}
+    fig, axes = plt.subplots(1, 2, figsize=(11, 3.6))
+    floor = 1e-3
+    for key, (label, color) in styles.items():
+        e = np.maximum(result[key], floor)
+        axes[0].plot(d, e[:, 0], "-o", color=color, ms=3, label=f"{label}, on axis")
+        axes[0].plot(d, e[:, j_far], "--", color=color, label=f"{label}, {a[j_far]:.0f} deg off")
+        axes[1].plot(a, e[i_mid], "-o", color=color, ms=3, label=label)
+    axes[0].set_xlabel("distance of M0 from the camera (mm)")
+    axes[1].set_xlabel(f"angle off the optical axis (deg), at {d[i_mid]:.0f} mm")
+    for ax in axes:
+        ax.set_yscale("log")
+        ax.set_ylabel(f"mean joint error ({result['size']} px crop)")
+        ax.axhline(1.0, color="0.6", lw=0.8, ls=":")
+        ax.grid(alpha=0.3, which="both")
+    axes[0].legend(fontsize=6.5, ncol=1)
+    axes[1].legend(fontsize=7)
+    axes[0].set_title("against distance", fontsize=9)
+    axes[1].set_title("against position in the image", fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def plot_gaussians(uv_input=(70.3, 52.8), sigmas=(0.75, 1.5, 3.0), sizes=(16, 32, 64), input_size: int = 128):
+    """One joint at input pixel ``uv_input`` rendered as a Gaussian heatmap for each
+    width (rows, heatmap pixels) and heatmap size (columns), the decoded maximum (red +)
+    beside the true place (white x). Returns the figure."""
+    import matplotlib.pyplot as plt
+    from handlib import heatmaps as hmaps
+    fig, axes = plt.subplots(len(sigmas), len(sizes), figsize=(2.3 * len(sizes), 2.3 * len(sigmas)),
+                             squeeze=False)
+    for r, sigma in enumerate(sigmas):
+        for c, size in enumerate(sizes):
+            uv = hmaps.to_heatmap_coords(np.asarray(uv_input, float), input_size, size)
+            h = hmaps.gaussian_heatmaps(uv[None], size, sigma)[..., 0]
+            found, _ = hmaps.heatmap_maxima(h[..., None])
+            ax = axes[r, c]
+            ax.imshow(h, cmap="viridis", vmin=0, vmax=1)
+            ax.plot(*uv, "wx", ms=7)
+            ax.plot(*found[0], "r+", ms=9)
+            ax.set_xticks([])
+            ax.set_yticks([])
+            ax.set_title(f"sigma {sigma} px, {size}x{size}", fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def heatmap_explorer(uv_input=(70.3, 52.8), input_size: int = 128):
+    """Sliders for a Gaussian heatmap's width (heatmap pixels) and the heatmap size, and
+    for the joint's place; shows the map, the true and decoded places and the decoding
+    error in input pixels (an ipywidgets app)."""
+    import ipywidgets as w
+    import matplotlib.pyplot as plt
+    from IPython.display import display
+    from handlib import heatmaps as hmaps
+    out = w.Output()
+    sigma = w.FloatSlider(value=1.5, min=0.3, max=5.0, step=0.1, description="sigma (px)")
+    size = w.SelectionSlider(options=[8, 16, 32, 64], value=32, description="heatmap size")
+    u = w.FloatSlider(value=uv_input[0], min=5, max=input_size - 6, step=0.1, description="u (input px)")
+    v = w.FloatSlider(value=uv_input[1], min=5, max=input_size - 6, step=0.1, description="v (input px)")
+    noise = w.FloatSlider(value=0.0, min=0.0, max=0.2, step=0.01, description="noise")
+
+    def draw(_=None):
+        uv = hmaps.to_heatmap_coords(np.array([u.value, v.value]), input_size, size.value)
+        h = hmaps.gaussian_heatmaps(uv[None], size.value, sigma.value)[..., 0]
+        if noise.value > 0:
+            h = h + np.random.default_rng(0).normal(scale=noise.value, size=h.shape)
+        found, peak = hmaps.heatmap_maxima(h[..., None])
+        err = np.linalg.norm(found[0] - uv) * input_size / size.value
+        with out:
+            out.clear_output(wait=True)
+            fig, ax = plt.subplots(figsize=(3.6, 3.6))
+            ax.imshow(h, cmap="viridis", vmin=min(0, h.min()), vmax=max(1, h.max()))
+            ax.plot(*uv, "wx", ms=8, label="true")
+            ax.plot(*found[0], "r+", ms=10, label="decoded")
+            ax.set_title(f"decoding error {err:.3f} input px", fontsize=9)
+            ax.legend(fontsize=7, loc="lower right")
+            display(fig)
+            plt.close(fig)
+    for s in (sigma, size, u, v, noise):
+        s.observe(draw, names="value")
+    draw()
+    return w.HBox([w.VBox([sigma, size, u, v, noise]), out])
+
+
+def plot_decoding_errors(table: dict, ax=None):
+    """Measured decoding error (mean, input pixels) against the Gaussian's width, one
+    line per heatmap size and noise level: ``table[(size, noise)] = (sigmas, errors)``;
+    key ``(size, "argmax")`` gives the integer-maximum baseline (dotted). Returns the axes."""
+    import matplotlib.pyplot as plt
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6.5, 3.6))
+    sizes = sorted({k[0] for k in table})
+    for i, size in enumerate(sizes):
+        for (s, noise), (sig, err) in sorted(table.items(), key=lambda kv: str(kv[0][1])):
+            if s != size:
+                continue
+            if noise == "argmax":
+                ax.plot(sig, err, ":", color=f"C{i}", lw=1, label=f"{size}x{size}, integer maximum")
+            else:
+                ax.plot(sig, err, "-o" if noise > 0 else "-", ms=3, color=f"C{i}", alpha=1 if noise > 0 else 0.5,
+                        label=f"{size}x{size}, noise {noise}")
+    ax.set_xlabel("Gaussian width sigma (heatmap pixels)")
+    ax.set_ylabel("mean decoding error (input px)")
+    ax.set_yscale("symlog", linthresh=0.01)
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=6.5, ncol=2)
+    return ax
+
+
+def plot_refinement(src, indices, joint: int = 8, size: float = 2.6):
+    """For labelled samples of :class:`handlib.inspector.SourcePredictions`: the crop with
+    the ProjLayer's 2D (grey) and the final 2D (colour) and the label (white), then the
+    rendered (intermediate), final and target heatmaps of ``joint``. Returns the figure."""
+    import matplotlib.pyplot as plt
+    from handlib import heatmaps as hmaps
+    from handlib import inspector as ins
+    fig, axes = plt.subplots(len(indices), 4, figsize=(4 * size, size * len(indices)), squeeze=False)
+    S, Hs = src.input_size, src.heatmap_size
+    for r, i in enumerate(indices):
+        ax = axes[r, 0]
+        ax.imshow(src.crops[i])
+        to_in = lambda uv: hmaps.to_image_coords(uv, S, Hs)  # noqa: E731
+        for (p, c) in hm.BONES:
+            ax.plot(*to_in(src.uv_projected[i][[p, c]]).T, "-", color="0.55", lw=1.2)
+            if src.has_labels:
+                ax.plot(*to_in(src.gt_uv[i][[p, c]]).T, "-", color="w", lw=0.8)
+        plot_skeleton_2d(ax, to_in(src.uv[i]), linewidth=1.4, markersize=1.5)
+        ax.set_title(f"sample {i}: ProjLayer grey, final colour", fontsize=8)
+        ax.axis("off")
+        maps = [("rendered (intermediate)", src.rendered[i], src.rendered_uv[i]),
+                ("final", src.heatmaps[i], src.uv[i])]
+        if src.target is not None:
+            maps.append(("target", src.target[i], src.target_uv[i]))
+        for c, (name, m, uv) in enumerate(maps, start=1):
+            ax = axes[r, c]
+            ax.imshow(m[..., joint], cmap="viridis", vmin=0, vmax=1)
+            ax.plot(*uv[joint], "r+", ms=9)
+            ax.set_title(f"{name}, {ins.joint_label(joint).split(':')[0]}: max {m[..., joint].max():.2f}",
+                         fontsize=8)
+            ax.axis("off")
+    fig.tight_layout()
+    return fig
+
+
+def plot_refinement_gain(src, ax=None):
+    """Per joint, the mean 2D error (crop pixels) of the ProjLayer's projection of the
+    intermediate 3D and of the final heatmaps, over labelled samples. Returns the axes."""
+    import matplotlib.pyplot as plt
+    from handlib import metrics
+    if ax is None:
+        _, ax = plt.subplots(figsize=(9, 3))
+    x = np.arange(21)
+    ax.bar(x - 0.2, src.err_2d_projected.mean(0), 0.4, color="0.6", label="ProjLayer (intermediate 3D)")
+    ax.bar(x + 0.2, src.err_2d.mean(0), 0.4, color="C0", label="final heatmaps")
+    ax.set_xticks(x, metrics.JOINT_NAMES, fontsize=7)
+    ax.set_ylabel(f"mean 2D error ({src.input_size} px crop)")
+    ax.legend(fontsize=7)
+    ax.grid(alpha=0.3, axis="y")
+    return ax

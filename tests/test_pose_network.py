@@ -63,6 +63,28 @@ def test_projlayer_is_a_pinhole_projection_in_the_crop_camera():
     np.testing.assert_allclose(got, want, atol=2e-3)
     # and projection_targets recovers the numbers from the projections
     np.testing.assert_allclose(pn.projection_targets(xyz, uv_in, K), proj, atol=1e-6)
+    # the NumPy twin (input pixels) agrees with the same independent projection
+    np.testing.assert_allclose(pn.project_np(xyz, proj, K), uv_in, atol=1e-9)
+
+
+def test_projection_sweep_separates_exact_and_weak_perspective():
+    """ProjLayer's projection is exact at every distance and angle; weak perspective in
+    the crop camera improves with distance and hardly depends on the angle (the crop
+    camera looks at the hand); in an affine crop it worsens off the axis. A flat hand
+    facing the camera on its axis is a case weak perspective gets exactly right in the
+    camera's frame (the crop camera looks at the box's centre, a little off the axis, so
+    there the plane is slightly tilted)."""
+    from handlib import hand_model as hm
+    hands = np.stack([hm.forward_kinematics(hm.default_view_pose(n)) for n in ("open", "fist", "pinch", "peace")])
+    r = pn.projection_sweep(hands, [250, 500, 1000], [0, 25])
+    assert r["projlayer_max"].max() < 1e-6
+    assert np.all(np.diff(r["weak_crop"][:, 0]) < 0)                   # farther is better
+    assert np.all(np.abs(r["weak_crop"][:, 1] / r["weak_crop"][:, 0] - 1) < 0.15)
+    assert np.all(r["weak_affine"][:, 1] > 2 * r["weak_crop"][:, 1])
+    flat = hands[:1].copy()
+    flat[..., 2] = flat[:, 9:10, 2]                                     # all joints at M0's depth
+    f = pn.projection_sweep(flat, [400], [0])
+    assert f["weak_affine_max"][0, 0] < 1e-6 and f["weak_crop_max"][0, 0] < 0.2
 
 
 def test_renderinglayer_matches_the_numpy_gaussians():
