@@ -49,6 +49,7 @@ course: $(STAMP)
 	@mkdir -p build
 	HANDLIB_QUICK=0 $(BIN)/jupyter nbconvert --to notebook --execute \
 	  --ExecutePreprocessor.timeout=-1 --ExecutePreprocessor.kernel_name=$(KERNEL) \
+	  --ExecutePreprocessor.store_widget_state=True \
 	  --output-dir build notebooks/*.ipynb
 
 clean-notebooks: $(STAMP)

@@ -669,11 +669,11 @@ def inspector(model, samples=None, images=None, side: str | None = None, video: 
     ordering. ``images``: a folder of the user's own images, a list of files or RGB
     arrays, cut and side-handled as by ``predict`` (``side`` "left", "right" or "auto"
     is then required). ``video``: add frames of the real video where it exists.
-    ``sources``: further ready :class:`SourcePredictions` by name. Predictions are
+    ``sources``: ready :class:`SourcePredictions` by name (shown first). Predictions are
     computed here, once per source, in batches of ``batch_size``.
     """
     from handlib import datasets
-    found = {}
+    found = dict(sources or {})               # ready ones first: shown first
     if samples is not None:
         if isinstance(samples, (str, Path)):
             name, samples = Path(samples).name, datasets.open_dataset(samples)
@@ -689,7 +689,6 @@ def inspector(model, samples=None, images=None, side: str | None = None, video: 
         v = video_source(model, every=video_every, limit=video_limit)
         if v is not None:
             found[v.name] = v
-    found.update(sources or {})
     if not found:
         raise ValueError("give samples, images, video=True (with the real video present) or sources")
     return Inspector(found, joint=joint)

@@ -616,7 +616,7 @@ def plot_projection_sweep(result, angle_for_distance=None, distance_for_angle=No
     d, a = result["distances_mm"], result["angles_deg"]
     j_far = len(a) - 1 if angle_for_distance is None else int(np.argmin(np.abs(a - angle_for_distance)))
     i_mid = len(d) // 2 if distance_for_angle is None else int(np.argmin(np.abs(d - distance_for_angle)))
-    styles = {"projlayer": ("ProjLayer (perspective, crop camera)", "C2"),
+    styles = {"projlayer": ("ProjLayer (exact; drawn at 0.001)", "C2"),
               "weak_crop": ("weak perspective, crop camera", "C0"),
               "weak_affine": ("weak perspective, affine crop", "C3")}
     fig, axes = plt.subplots(1, 2, figsize=(11, 3.6))
@@ -709,7 +709,7 @@ def plot_decoding_errors(table: dict, ax=None):
     key ``(size, "argmax")`` gives the integer-maximum baseline (dotted). Returns the axes."""
     import matplotlib.pyplot as plt
     if ax is None:
-        _, ax = plt.subplots(figsize=(6.5, 3.6))
+        _, ax = plt.subplots(figsize=(9, 3.6))
     sizes = sorted({k[0] for k in table})
     for i, size in enumerate(sizes):
         for (s, noise), (sig, err) in sorted(table.items(), key=lambda kv: str(kv[0][1])):
@@ -724,7 +724,8 @@ def plot_decoding_errors(table: dict, ax=None):
     ax.set_ylabel("mean decoding error (input px)")
     ax.set_yscale("symlog", linthresh=0.01)
     ax.grid(alpha=0.3, which="both")
-    ax.legend(fontsize=6.5, ncol=2)
+    ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
+    ax.figure.tight_layout()
     return ax
 
 
