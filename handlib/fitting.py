@@ -68,25 +68,41 @@ def joint_jacobian(params, bone_lengths=None, side: str = "right"):
     bl = hm.default_bone_lengths() if bone_lengths is None else np.asarray(bone_lengths, np.float64)
     X, rots = hm.forward_kinematics(p, bl, side, return_rotations=True)
     sgn = 1.0 if side == "right" else -1.0
-    M = np.diag([sgn, 1.0, 1.0])
-    rm = hm.rest_model()
+    frames, local, pivots, moved = _dof_table()
+    # each finger angle's axis in the camera frame: the rotation of the frame it turns in
+    # (the global rotation for abduction) applied to its fixed local axis, mirrored for
+    # a left hand (a reflection reverses the sense of rotation: hence the sign)
     R = hm.rotation_matrix(p[:3])
-    J = np.zeros((21, 3, 26))
+    Rf = np.where((frames < 0)[:, None, None], R[None], rots[np.maximum(frames, 0)])
+    axes = sgn * np.einsum("dij,dj->di", Rf, local * np.array([sgn, 1.0, 1.0]))
+    J = np.empty((21, 3, 26))
     J[:, :, 0:3] = -_skew(X - p[3:6])
     J[:, :, 3:6] = np.eye(3)
+    lever = X[None, :, :] - X[pivots][:, None, :]                        # (20, 21, 3)
+    J[:, :, 6:] = (np.cross(axes[:, None, :], lever) * moved[:, :, None]).transpose(1, 2, 0)
+    return X, J
+
+
+@__import__("functools").lru_cache(maxsize=1)
+def _dof_table():
+    """Per finger angle (20): the joint whose rotation frame carries its axis (-1: the
+    global frame), the axis in that frame, the pivot joint, and the joints it moves
+    (20, 21) 0/1."""
+    rm = hm.rest_model()
+    frames, local, pivots = [], [], []
+    moved = np.zeros((20, 21))
     for i, name in enumerate(hm.FINGER_NAMES):
         j0, j1, j2, j3 = hm.FINGERS[name]
-        c = 6 + 4 * i
-        axes_pivots = [
-            (sgn * rots[j0] @ M @ rm.flex_axes[j0], j0, (j1, j2, j3)),     # base flexion
-            (sgn * R @ M @ rm.abd_axes[i], j0, (j1, j2, j3)),              # base abduction
-            (sgn * rots[j1] @ M @ rm.flex_axes[j1], j1, (j2, j3)),         # middle flexion
-            (sgn * rots[j2] @ M @ rm.flex_axes[j2], j2, (j3,)),            # last flexion
-        ]
-        for k, (axis, pivot, moved) in enumerate(axes_pivots):
-            moved = list(moved)
-            J[moved, :, c + k] = np.cross(axis, X[moved] - X[pivot])
-    return X, J
+        for k, (frame, axis, pivot, kids) in enumerate([
+                (j0, rm.flex_axes[j0], j0, (j1, j2, j3)),      # base flexion
+                (-1, rm.abd_axes[i], j0, (j1, j2, j3)),        # base abduction
+                (j1, rm.flex_axes[j1], j1, (j2, j3)),          # middle flexion
+                (j2, rm.flex_axes[j2], j2, (j3,))]):           # last flexion
+            frames.append(frame)
+            local.append(axis)
+            pivots.append(pivot)
+            moved[4 * i + k, list(kids)] = 1.0
+    return np.array(frames), np.array(local), np.array(pivots), moved
 
 
 def apply_step(params, step) -> np.ndarray:
@@ -171,21 +187,25 @@ class HandFitter:
                                               - hm.rest_pose(self.bone_lengths)[ROOT]))
 
     # -------------------------------------------------------------- residuals
-    def residuals(self, params, obs: Observation, predicted=None, rho=None):
+    def residuals(self, params, obs: Observation, predicted=None, rho=None, jacobian: bool = True):
         """Stacked residuals r and Jacobian dr/dstep (len(r), 26) at ``params``, each
         block's slice, the joints, and the robust weights used. ``predicted`` (21, 3): the
         temporal term's target. ``rho``: robust weights to hold fixed (a dict with "2d"
-        and "3d" arrays of 21), default computed here from the residuals."""
+        and "3d" arrays of 21), default computed here from the residuals. Without
+        ``jacobian`` the Jacobian returned is None (cheaper: for trial steps)."""
         w = self.weights
         rho_used = {}
-        X, JX = joint_jacobian(params, self.bone_lengths, self.side)
+        if jacobian:
+            X, JX = joint_jacobian(params, self.bone_lengths, self.side)
+        else:
+            X, JX = hm.forward_kinematics(params, self.bone_lengths, self.side), None
         blocks, jacs, names = [], [], []
         # 2D
         uv_obs = np.asarray(obs.uv, np.float64)
         conf = np.nan_to_num(np.asarray(obs.confidence, np.float64), nan=0.0)
         ok = np.all(np.isfinite(uv_obs), -1) & (conf > 0)
         if w.w_2d > 0 and ok.any():
-            uv, D = projection_jacobian(self.K, X[ok])
+            uv, D = projection_jacobian(self.K, X[ok])   # (D is cheap: always computed)
             r = uv - uv_obs[ok]
             rho = (_cauchy(np.linalg.norm(r, axis=-1), w.robust_2d_px) if rho is None or "2d" not in rho
                    else rho["2d"][ok])
@@ -193,7 +213,8 @@ class HandFitter:
             rho_used["2d"][ok] = rho
             s = (w.w_2d * np.sqrt(np.clip(conf[ok], 0, 1)) * rho)[:, None]
             blocks.append((s * r).ravel())
-            jacs.append((s[:, :, None] * np.einsum("jab,jbk->jak", D, JX[ok])).reshape(-1, 26))
+            if jacobian:
+                jacs.append((s[:, :, None] * np.einsum("jab,jbk->jak", D, JX[ok])).reshape(-1, 26))
             names.append(("2d", len(blocks[-1])))
         # 3D
         if obs.xyz_norm is not None and w.w_3d > 0:
@@ -208,7 +229,8 @@ class HandFitter:
                 rho_used["3d"][ok3] = rho3
                 s = (w.w_3d * rho3)[:, None]
                 blocks.append((s * r).ravel())
-                jacs.append((s[:, :, None] * (JX[ok3] - JX[ROOT][None])).reshape(-1, 26))
+                if jacobian:
+                    jacs.append((s[:, :, None] * (JX[ok3] - JX[ROOT][None])).reshape(-1, 26))
                 names.append(("3d", len(blocks[-1])))
         # joint limits (finger angles only)
         lo, hi = hm.JOINT_LIMITS[6:, 0], hm.JOINT_LIMITS[6:, 1]
@@ -224,14 +246,15 @@ class HandFitter:
         # temporal
         if predicted is not None and w.w_temporal > 0:
             blocks.append((w.w_temporal * (X - predicted)).ravel())
-            jacs.append((w.w_temporal * JX).reshape(-1, 26))
+            if jacobian:
+                jacs.append((w.w_temporal * JX).reshape(-1, 26))
             names.append(("temporal", 63))
         r = np.concatenate(blocks)
         slices, a0 = {}, 0
         for n, k in names:
             slices[n] = slice(a0, a0 + k)
             a0 += k
-        return r, np.concatenate(jacs), slices, X, rho_used
+        return r, (np.concatenate(jacs) if jacobian else None), slices, X, rho_used
 
     def _predicted(self):
         if self.weights.w_temporal <= 0 or not self.previous:
@@ -260,7 +283,7 @@ class HandFitter:
             for _ in range(12):
                 step = np.linalg.solve(A + lam * (np.diag(np.diag(A)) + 1e-6 * np.eye(26)), -g)
                 p_new = apply_step(p, step)
-                r_new = self.residuals(p_new, obs, pred, rho=rho)[0]
+                r_new = self.residuals(p_new, obs, pred, rho=rho, jacobian=False)[0]
                 E_new = float(r_new @ r_new)
                 if np.isfinite(E_new) and E_new < E:
                     p = p_new
@@ -270,7 +293,7 @@ class HandFitter:
                 lam *= 4.0
             if not improved or np.linalg.norm(step) < 1e-8:
                 break
-        r, _, slices, X, _ = self.residuals(p, obs, pred)
+        r, _, slices, X, _ = self.residuals(p, obs, pred, jacobian=False)
         E = float(r @ r)
         terms = {n: float(r[s] @ r[s]) for n, s in slices.items()}
         if remember:
