@@ -280,7 +280,7 @@ def _text(img, s, org, scale=0.4, color=(255, 255, 255), box=True):
     cv2.putText(img, s, org, cv2.FONT_HERSHEY_SIMPLEX, scale, color, 1, cv2.LINE_AA)
 
 
-def _skeleton(img, uv, colors=None, thickness=2, radius=3, highlight=None, outline=False):
+def draw_skeleton(img, uv, colors=None, thickness=2, radius=3, highlight=None, outline=False):
     """Draw a 21-joint skeleton (pixel coordinates of ``img``) in place."""
     import cv2
     shift = 4                                    # sub-pixel drawing: coordinates x 16
@@ -310,10 +310,10 @@ def render_crop(src: SourcePredictions, i: int, joint: int = ALL_JOINTS, scale: 
     def to_px(uv_hm):                     # heatmap pixels -> pixels of the enlarged crop
         return (hmaps.to_image_coords(uv_hm, S, src.heatmap_size) + 0.5) * scale - 0.5
     if intermediate:
-        _skeleton(img, to_px(src.uv_projected[i]), colors=(150, 150, 150), thickness=1, radius=2)
+        draw_skeleton(img, to_px(src.uv_projected[i]), colors=(150, 150, 150), thickness=1, radius=2)
     if src.has_labels:
-        _skeleton(img, to_px(src.gt_uv[i]), colors=(255, 255, 255), thickness=1, radius=2)
-    _skeleton(img, to_px(src.uv[i]), thickness=2, radius=3, highlight=joint, outline=True)
+        draw_skeleton(img, to_px(src.gt_uv[i]), colors=(255, 255, 255), thickness=1, radius=2)
+    draw_skeleton(img, to_px(src.uv[i]), thickness=2, radius=3, highlight=joint, outline=True)
     legend = ("colour: predicted" + (", white: label" if src.has_labels else "")
               + (", grey: ProjLayer" if intermediate else ""))
     _text(img, legend, (4, img.shape[0] - 6), 0.38)
@@ -395,35 +395,31 @@ def view_rotation(azimuth_deg: float, elevation_deg: float) -> np.ndarray:
     return Rx @ Ry
 
 
-def render_3d(src: SourcePredictions, i: int, azimuth: float = 35.0, elevation: float = -20.0,
-              size: int = 256, extent_mm: float = 110.0, show_intermediate: bool = False) -> np.ndarray:
-    """The root-relative 3D skeleton in mm (crop camera frame, y down), seen from
-    ``azimuth``/``elevation`` degrees (orthographic, fixed scale: the panel spans
-    +-``extent_mm`` around M0, so sizes compare across samples): predicted in colour,
-    labelled in white, the intermediate (ProjLayer) guess in grey when asked. Bones are
-    drawn far to near. RGB uint8 (size, size, 3)."""
+def skeleton_3d_image(layers, azimuth: float = 35.0, elevation: float = -20.0, size: int = 256,
+                      extent_mm: float = 110.0, legend: str = "") -> np.ndarray:
+    """Root-relative 3D skeletons in mm (camera-like frame, y down) seen from
+    ``azimuth``/``elevation`` degrees, orthographic at a fixed scale (the panel spans
+    +-``extent_mm`` around M0, so sizes compare across frames), the camera's axes at M0.
+    ``layers``: ``(joints (21, 3) mm, colour RGB or None for the finger colours,
+    thickness)``, drawn in order, each far to near. RGB uint8 (size, size, 3)."""
     import cv2
     img = np.full((size, size, 3), 40, np.uint8)
     R = view_rotation(azimuth, elevation)
     s = (size / 2 - 8) / extent_mm
-    to_px = lambda xyz: (xyz @ R.T)[:, :2] * s + (size - 1) / 2  # noqa: E731
-    # the camera's axes, 30 mm long, at M0
+
+    def to_px(xyz):
+        return (xyz @ R.T)[:, :2] * s + (size - 1) / 2
+
     for k, (name, col) in enumerate((("x", (230, 80, 80)), ("y", (80, 200, 80)), ("z", (90, 140, 255)))):
         a = np.zeros((2, 3))
-        a[1, k] = 30.0
+        a[1, k] = 30.0                                   # the camera's axes, 30 mm long
         p = to_px(a)
         cv2.arrowedLine(img, tuple(np.round(p[0]).astype(int)), tuple(np.round(p[1]).astype(int)),
                         col, 1, cv2.LINE_AA, tipLength=0.2)
         _text(img, name, tuple(np.round(p[1] + 3).astype(int)), 0.35, color=col, box=False)
-    mm = src.hand_mm[i]
-    layers = []
-    if show_intermediate:
-        layers.append((src.xyz_intermediate[i] * mm, (150, 150, 150), 1))
-    if src.has_labels:
-        layers.append((src.gt_xyz[i] * mm, (255, 255, 255), 1))
-    layers.append((src.xyz[i] * mm, None, 2))
     bones = np.asarray(hm.BONES)
     for xyz, col, t in layers:
+        xyz = np.asarray(xyz, np.float64)
         xyz = xyz - xyz[hm.NORM_ROOT_JOINT]
         depth = (xyz @ R.T)[:, 2]
         p = [tuple(q) for q in np.round(to_px(xyz) * 16).astype(int).tolist()]   # 4-bit sub-pixels
@@ -431,10 +427,27 @@ def render_3d(src: SourcePredictions, i: int, azimuth: float = 35.0, elevation: 
             cv2.line(img, p[bones[b, 0]], p[bones[b, 1]], col or BONE_RGB[b], t, cv2.LINE_AA, 4)
         for q in p:
             cv2.circle(img, q, (t + 1) * 16, col or (255, 255, 255), -1, cv2.LINE_AA, 4)
-    _text(img, "colour: predicted" + (", white: label" if src.has_labels else "")
-          + (", grey: intermediate" if show_intermediate else ""), (4, 14), 0.33)
+    if legend:
+        _text(img, legend, (4, 14), 0.33)
     _text(img, f"mm, M0 at centre, az {azimuth:.0f} el {elevation:.0f}", (4, size - 6), 0.33)
     return img
+
+
+def render_3d(src: SourcePredictions, i: int, azimuth: float = 35.0, elevation: float = -20.0,
+              size: int = 256, extent_mm: float = 110.0, show_intermediate: bool = False) -> np.ndarray:
+    """Sample ``i``'s root-relative 3D (:func:`skeleton_3d_image`, crop camera frame):
+    predicted in colour, labelled in white, the intermediate (ProjLayer) guess in grey
+    when asked. RGB uint8 (size, size, 3)."""
+    mm = src.hand_mm[i]
+    layers = []
+    if show_intermediate:
+        layers.append((src.xyz_intermediate[i] * mm, (150, 150, 150), 1))
+    if src.has_labels:
+        layers.append((src.gt_xyz[i] * mm, (255, 255, 255), 1))
+    layers.append((src.xyz[i] * mm, None, 2))
+    legend = ("colour: predicted" + (", white: label" if src.has_labels else "")
+              + (", grey: intermediate" if show_intermediate else ""))
+    return skeleton_3d_image(layers, azimuth, elevation, size, extent_mm, legend)
 
 
 def joint_table_html(src: SourcePredictions, i: int, joint: int = ALL_JOINTS) -> str:
