@@ -39,6 +39,10 @@ written to ``data/results/``, ``handlib.gan_evaluation``)
 
     python -m handlib predict photo.jpg --side left --out build/predictions
 
+``track``  a hand through a video: annotated video, per-frame joints, a summary::
+
+    python -m handlib track my_video.mp4 --out build/track --side right
+
 A user's mistake (a bad option, an output path that is a file, a missing background
 folder) is reported in one line on stderr with exit status 2, never as a traceback.
 """
@@ -207,6 +211,25 @@ def main(argv=None) -> int:
     a.add_argument("--batch", type=_int_in(1, 1024, "--batch"), default=32)
     a.add_argument("--input-size", type=_int_in(32, 512, "--input-size"), default=128)
     a.add_argument("--steps-per-epoch", type=_int_in(1, None, "--steps-per-epoch"), default=50)
+    k = sub.add_parser("track", help="track a hand through a video: annotated video, per-frame "
+                       "2D/3D joints and pose, a summary")
+    k.add_argument("video", nargs="?", default=None, help="a video file (mp4, avi, mov)")
+    k.add_argument("--out", required=True, help="output folder (annotated.mp4, joints.csv/.npz, summary.json)")
+    k.add_argument("--weights", default=None, help="a RegNet .keras file (default data/weights/regnet.keras)")
+    k.add_argument("--side", default="auto", choices=["left", "right", "auto"],
+                   help="the hand's side (auto: decided at the first frame, kept while tracked)")
+    k.add_argument("--intrinsics", default=None, help="fx,fy,cx,cy of the camera in pixels")
+    k.add_argument("--fov", type=float, default=None,
+                   help="horizontal field of view in degrees when --intrinsics is not given (default 60)")
+    k.add_argument("--hand-size", type=float, default=None,
+                   help="wrist to middle-finger knuckle in mm, when known (default: calibrated on "
+                        "the first frame, the hand about 45 cm from the camera)")
+    k.add_argument("--start", type=_int_in(0, None, "--start"), default=0, help="first frame")
+    k.add_argument("--frames", type=_int_in(1, None, "--frames"), default=None, help="how many frames")
+    k.add_argument("--no-video", action="store_true", help="write the joint files only")
+    k.add_argument("--camera", type=_int_in(0, 99, "--camera"), default=None,
+                   help="not available here: the course's headless OpenCV cannot show a live window "
+                        "(record a video and track it instead)")
     args = parser.parse_args(argv)
     command = "python -m handlib " + " ".join(argv or sys.argv[1:])
     if args.command == "compare-gan":
@@ -234,6 +257,32 @@ def main(argv=None) -> int:
         return _run(lambda: pose_training.evaluate_run(args.weights, args.test, args.out,
                                                        args.limit, command),
                     lambda r: print(pose_training.format_results(r)))
+    if args.command == "track":
+        if args.camera is not None:
+            parser.error("--camera: the headless OpenCV wheel the course installs cannot show a live "
+                         "window; record a video (for example with your phone) and track the file")
+        if args.video is None:
+            parser.error("give a video file to track")
+        intr = None
+        if args.intrinsics is not None:
+            try:
+                intr = [float(v) for v in args.intrinsics.split(",")]
+            except ValueError:
+                intr = []
+            if len(intr) != 4 or not all(v > 0 for v in intr[:2]):
+                parser.error(f"--intrinsics must be fx,fy,cx,cy in pixels, got {args.intrinsics!r}")
+        if args.fov is not None and not 1.0 <= args.fov <= 170.0:
+            parser.error(f"--fov must be between 1 and 170 degrees, got {args.fov}")
+        if args.hand_size is not None and not args.hand_size > 0:
+            parser.error(f"--hand-size must be positive, got {args.hand_size}")
+        from handlib import tracker
+
+        def show(s):
+            print(f"{s['frames']} frames, {s['tracked']} tracked, {s['initialisations']} initialisations, "
+                  f"{s['lost']} lost, {len(s['skipped_frames'])} unreadable; {s['mean_fps']:.1f} fps -> {args.out}")
+        return _run(lambda: tracker.track_video(args.video, args.out, args.weights, args.side, intr, args.fov,
+                                                args.start, args.frames, not args.no_video, args.hand_size),
+                    show)
     if args.command == "predict":
         if not 1.0 <= args.fov <= 170.0:
             parser.error(f"--fov must be between 1 and 170 degrees, got {args.fov}")

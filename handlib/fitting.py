@@ -11,9 +11,9 @@ angles in radians); the bone lengths are fixed by calibration (:func:`calibrate_
 **Energy.** ``E(theta) = |r(theta)|^2`` with four blocks of residuals:
 
 - ``E_2D``: for each joint with a finite 2D input and confidence ``c > 0``,
-  ``w_2d * sqrt(c) * rho * (pi(K X_j) - u_j)`` in pixels of the full image (``pi`` the
+  ``w_2d * sqrt(c) * rho * (pi(K X_j) - u_j) / k``: the image-pixel miss (``pi`` the
   pinhole projection, ``u`` RegNet's heatmap maxima mapped back from the crop, ``c`` the
-  heatmap maximum);
+  heatmap maximum) in pixels of the network's crop (``k`` image pixels per crop pixel);
 - ``E_3D``: ``w_3d * rho * ((X_j - X_M0) - s y_j)`` in mm, ``y`` RegNet's normalised 3D
   brought back to the camera frame and the input's hand side, ``s`` the calibrated
   |W - M0|;
@@ -132,11 +132,11 @@ def projection_jacobian(K, X):
 class FitWeights:
     """Weights and robust scales of the energy (see the module's docstring)."""
 
-    w_2d: float = 1.0               # per pixel of the full image
+    w_2d: float = 1.0               # per pixel of the network's crop (see Observation)
     w_3d: float = 1.0               # per mm
     w_limits: float = 200.0         # per radian beyond a limit
     w_temporal: float = 0.0         # per mm of acceleration (0: frame by frame)
-    robust_2d_px: float = 15.0      # Cauchy scale of 2D residuals
+    robust_2d_px: float = 8.0       # Cauchy scale of 2D residuals, crop pixels
     robust_3d_mm: float = 25.0      # Cauchy scale of 3D residuals
 
 
@@ -146,12 +146,15 @@ class Observation:
 
     ``uv`` (21, 2) pixels of the full image (NaN: missing); ``confidence`` (21,) heatmap
     maxima in [0, 1]; ``xyz_norm`` (21, 3) RegNet's normalised root-relative 3D in the
-    camera frame on the hand's own side (NaN: missing) or None.
+    camera frame on the hand's own side (NaN: missing) or None; ``pixel_scale`` image
+    pixels per pixel of the network's crop (crop side / input size): 2D residuals are
+    divided by it, so the 2D weight and robust scale mean the same for any video size.
     """
 
     uv: np.ndarray
     confidence: np.ndarray
     xyz_norm: np.ndarray | None = None
+    pixel_scale: float = 1.0
 
 
 @dataclass
@@ -207,11 +210,12 @@ class HandFitter:
         if w.w_2d > 0 and ok.any():
             uv, D = projection_jacobian(self.K, X[ok])   # (D is cheap: always computed)
             r = uv - uv_obs[ok]
-            rho = (_cauchy(np.linalg.norm(r, axis=-1), w.robust_2d_px) if rho is None or "2d" not in rho
+            rho = (_cauchy(np.linalg.norm(r, axis=-1) / obs.pixel_scale, w.robust_2d_px)
+                   if rho is None or "2d" not in rho
                    else rho["2d"][ok])
             rho_used["2d"] = np.zeros(21)
             rho_used["2d"][ok] = rho
-            s = (w.w_2d * np.sqrt(np.clip(conf[ok], 0, 1)) * rho)[:, None]
+            s = (w.w_2d / obs.pixel_scale * np.sqrt(np.clip(conf[ok], 0, 1)) * rho)[:, None]
             blocks.append((s * r).ravel())
             if jacobian:
                 jacs.append((s[:, :, None] * np.einsum("jab,jbk->jak", D, JX[ok])).reshape(-1, 26))

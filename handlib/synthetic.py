@@ -377,25 +377,12 @@ def joint_visibility(xyz, uv, frags: renderer.Fragments, hand_scale: float = 1.0
     return vis
 
 
-def render_frame(scene: Scene, size: int = 256, intrinsics: cam.Intrinsics = cam.GANERATED,
-                 background_image: np.ndarray | None = None) -> Frame:
-    """Render one scene into a labelled ``size`` x ``size`` crop.
-
-    The stored crop is affine and unrotated, as in the GANerated files: the smallest
-    square that contains every crop the input pipeline's default augmentation can cut
-    around these joints (:func:`stored_crop`).
-    """
+def _draw(scene: Scene, verts, tris, K, width: int, height: int, rng, background):
+    """Rasterise, shade and composite the hand over ``background()`` (a callable, so that
+    the random numbers are drawn in a fixed order); the ``real-like`` look's blur, noise
+    and JPEG round trip. Returns (RGB uint8 (height, width, 3), fragments)."""
     import cv2
-    rng = np.random.default_rng(scene.seed)
-    bl = hm.default_bone_lengths(scene.hand_scale)
-    verts, tris, xyz = hand_mesh.skin(np.asarray(scene.params), bl, side=scene.side)
-    if np.any(verts[~hand_mesh.load_mesh().forearm, 2] < 10.0):
-        raise ValueError("the hand is behind or too close to the camera")
-    # a forearm reaching behind the camera loses the triangles that cross its near plane
-    # (the rasteriser skips them): the arm then leaves the picture through the camera
-    crop = stored_crop(cam.project(intrinsics, xyz), intrinsics.K, size)
-    frags = renderer.rasterize(verts, tris, crop.K, size, size)
-    uv = crop.project(xyz)
+    frags = renderer.rasterize(verts, tris, K, width, height)
     lights = [renderer.Light(np.asarray(d, float), np.full(3, i)) for d, i in scene.lights]
     albedo = _skin_albedo(scene, rng)
     if scene.look == "synth":
@@ -406,8 +393,7 @@ def render_frame(scene: Scene, size: int = 256, intrinsics: cam.Intrinsics = cam
         color = renderer.shade(frags, verts, tris, albedo, lights, ambient=scene.ambient,
                                wrap=0.4, specular=0.12, shininess=12.0)
     mask = frags.mask
-    if background_image is None:
-        background_image = make_background(scene.background, size, rng)
+    background_image = background()
     # soften the silhouette edge a little (anti-aliasing by blurring the mask)
     alpha = cv2.GaussianBlur(mask.astype(np.float32), (3, 3), 0.6)[..., None]
     img = color.astype(np.float32) * alpha + background_image.astype(np.float32) * (1 - alpha)
@@ -420,6 +406,55 @@ def render_frame(scene: Scene, size: int = 256, intrinsics: cam.Intrinsics = cam
         q = int(rng.integers(55, 95))
         ok, buf = cv2.imencode(".jpg", rgb[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, q])
         rgb = cv2.imdecode(buf, cv2.IMREAD_COLOR)[..., ::-1].copy()
+    return rgb, frags
+
+
+def render_image(scene: Scene, intrinsics: cam.Intrinsics = cam.GANERATED,
+                 background_image: np.ndarray | None = None):
+    """Render a scene into the camera's whole image (not a crop), for videos.
+
+    Returns (RGB uint8 (H, W, 3), 2D joints (21, 2) pixels, 3D joints (21, 3) mm camera
+    frame, visibility (21,)). ``background_image``: float RGB (H, W, 3) in [0, 1];
+    default the scene's background kind, cut to the image's shape.
+    """
+    rng = np.random.default_rng(scene.seed)
+    bl = hm.default_bone_lengths(scene.hand_scale)
+    verts, tris, xyz = hand_mesh.skin(np.asarray(scene.params), bl, side=scene.side)
+    if np.any(verts[~hand_mesh.load_mesh().forearm, 2] < 10.0):
+        raise ValueError("the hand is behind or too close to the camera")
+    W, H = intrinsics.width, intrinsics.height
+
+    def background():
+        if background_image is not None:
+            return background_image
+        return make_background(scene.background, max(W, H), rng)[:H, :W]
+
+    rgb, frags = _draw(scene, verts, tris, intrinsics.K, W, H, rng, background)
+    uv = cam.project(intrinsics, xyz)
+    return rgb, uv, xyz, joint_visibility(xyz, uv, frags, scene.hand_scale)
+
+
+def render_frame(scene: Scene, size: int = 256, intrinsics: cam.Intrinsics = cam.GANERATED,
+                 background_image: np.ndarray | None = None) -> Frame:
+    """Render one scene into a labelled ``size`` x ``size`` crop.
+
+    The stored crop is affine and unrotated, as in the GANerated files: the smallest
+    square that contains every crop the input pipeline's default augmentation can cut
+    around these joints (:func:`stored_crop`).
+    """
+    rng = np.random.default_rng(scene.seed)
+    bl = hm.default_bone_lengths(scene.hand_scale)
+    verts, tris, xyz = hand_mesh.skin(np.asarray(scene.params), bl, side=scene.side)
+    if np.any(verts[~hand_mesh.load_mesh().forearm, 2] < 10.0):
+        raise ValueError("the hand is behind or too close to the camera")
+    # a forearm reaching behind the camera loses the triangles that cross its near plane
+    # (the rasteriser skips them): the arm then leaves the picture through the camera
+    crop = stored_crop(cam.project(intrinsics, xyz), intrinsics.K, size)
+    uv = crop.project(xyz)
+    rgb, frags = _draw(scene, verts, tris, crop.K, size, size, rng,
+                       lambda: background_image if background_image is not None
+                       else make_background(scene.background, size, rng))
+    mask = frags.mask
     depth = np.where(mask, frags.depth, 0.0)
     visible = joint_visibility(xyz, uv, frags, scene.hand_scale)
     return Frame(rgb=rgb, mask=mask, depth=depth, xyz=xyz, uv=uv, visible=visible,

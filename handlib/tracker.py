@@ -1,0 +1,390 @@
+"""Tracking one hand through a video: crop, RegNet, fitting, next crop
+(``python -m handlib track``).
+
+Introduced in ``notebooks/05_fitting_and_tracking.ipynb``.
+
+Per frame, while the hand is tracked: the crop is the course's crop
+(:func:`handlib.crop_camera.crop_from_joints`: margin, minimum size) around the previous
+frame's fitted joints projected into the image, a perspective crop camera, padded with
+black where it leaves the image (never shifted); RegNet predicts; the hand model is fitted
+(:mod:`handlib.fitting`), warm-started from the previous pose, with the temporal term.
+
+**Initialisation** (first frame, and after a lost track): a coarse search over square
+crops at :data:`SEARCH_SCALES` of the image's larger side, on a grid with half a crop's
+stride, all run through RegNet in one batch; each is scored by its mean heatmap maximum
+(with side "auto", both sides of every crop). The best crop is refined once (a new crop
+around its predicted joints), and the hand is fitted from :func:`handlib.fitting.initial_pose`.
+The track is **lost** when the mean heatmap maximum stays below :data:`LOST_CONFIDENCE`
+for :data:`LOST_FRAMES` frames; then the search runs again.
+
+**Scale.** The bone lengths are the model's times a scale calibrated on the first frame
+(:func:`handlib.fitting.calibrate_scale`: the hand about 45 cm from the camera, the
+paper's convention, or ``hand_size_mm`` when known).
+"""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from handlib import camera as cam
+from handlib import crop_camera as cc
+from handlib import fitting as ft
+from handlib import hand_model as hm
+from handlib import heatmaps as hmaps
+from handlib import pose_network as pn
+from handlib.crop_camera import Crop
+from handlib.files import DataFileError
+
+SEARCH_SCALES = (0.9, 0.55, 0.33)
+"""Crop sides of the initial search, as fractions of the image's larger side."""
+LOST_CONFIDENCE = 0.3
+LOST_FRAMES = 5
+STATES = ("init", "tracked", "low", "lost", "skipped")
+"""Per-frame states: "init" a (re-)initialised frame, "tracked", "low" tracked with a
+low confidence, "lost" no hand found, "skipped" an unreadable frame."""
+
+
+@dataclass
+class FrameResult:
+    """One frame's answer. ``uv`` (21, 2) image pixels of the fitted joints; ``xyz_mm``
+    (21, 3) camera frame, mm; ``params`` (26,); ``confidence`` (21,) heatmap maxima;
+    ``box`` (cx, cy, side) of the crop in image pixels; NaN where there is no hand."""
+
+    index: int
+    time_s: float
+    state: str
+    side: str
+    uv: np.ndarray = field(default_factory=lambda: np.full((21, 2), np.nan))
+    xyz_mm: np.ndarray = field(default_factory=lambda: np.full((21, 3), np.nan))
+    params: np.ndarray = field(default_factory=lambda: np.full(26, np.nan))
+    confidence: np.ndarray = field(default_factory=lambda: np.full(21, np.nan))
+    box: tuple = (math.nan, math.nan, math.nan)
+    regnet_uv: np.ndarray = field(default_factory=lambda: np.full((21, 2), np.nan))
+
+
+def intrinsics_for(width: int, height: int, fov_deg: float | None = None, intrinsics=None) -> np.ndarray:
+    """(3, 3) intrinsics: ``intrinsics`` (fx, fy, cx, cy) when given, else a pinhole of
+    ``fov_deg`` horizontal field of view (default
+    :data:`handlib.prediction.DEFAULT_FOV_DEG`) centred in the image."""
+    from handlib import prediction
+    if intrinsics is not None:
+        fx, fy, cx, cy = (float(v) for v in intrinsics)
+        return np.array([[fx, 0, cx], [0, fy, cy], [0, 0, 1.0]])
+    return prediction.default_intrinsics(width, height, fov_deg or prediction.DEFAULT_FOV_DEG)
+
+
+class Tracker:
+    """Frame-by-frame tracking (see the module's docstring). ``model`` a RegNet;
+    ``K`` (3, 3) the video's intrinsics; ``side`` "left", "right" or "auto" (decided at
+    initialisation and kept while tracked); ``weights`` of the fit (default with the
+    temporal term); ``iterations`` per frame."""
+
+    def __init__(self, model, K, side: str = "auto", hand_size_mm: float | None = None,
+                 start_distance_mm: float = ft.START_DISTANCE_MM, weights: ft.FitWeights | None = None,
+                 iterations: int = 6):
+        if side not in ("left", "right", "auto"):
+            raise ValueError(f"side must be 'left', 'right' or 'auto', got {side!r}")
+        self.model, self.K, self.side_arg = model, np.asarray(K, np.float64), side
+        info = pn.model_info(model)
+        self.size, self.heat, self.net_side = info["input_size"], info["heatmap_size"], info["side"]
+        self.hand_size_mm, self.start_distance_mm = hand_size_mm, start_distance_mm
+        self.weights = weights or ft.FitWeights(w_temporal=0.5)
+        self.iterations = iterations
+        self.scale = None                  # calibrated bone-length scale
+        self.fitter = None
+        self.side = None if side == "auto" else side
+        self.pose = None                   # fitted params of the last frame
+        self.low = 0
+
+    # ------------------------------------------------------------ RegNet on crops
+    def run_crops(self, image, crops: list[Crop]):
+        """RegNet on ``crops`` of ``image`` in one batch. Returns per crop the
+        :class:`handlib.fitting.Observation` (image pixels, camera-frame normalised 3D on
+        the hand's side) and the mean heatmap maximum (N,)."""
+        x = np.stack([c.crop_image(image) for c in crops]).astype(np.float32) / 255.0
+        Ks = np.stack([c.K for c in crops]).astype(np.float32)
+        out = self.model({"image": x, "crop_K": Ks}, training=False)
+        heat, xyz = np.asarray(out["heatmaps"]), np.asarray(out["xyz"])
+        uv_hm, peak = hmaps.heatmap_maxima(heat)
+        uv_in = hmaps.to_image_coords(uv_hm, self.size, self.heat)
+        obs = [ft.Observation(c.from_crop(uv_in[k]), peak[k], c.from_crop_frame(xyz[k]),
+                              pixel_scale=c.side / c.size)
+               for k, c in enumerate(crops)]
+        return obs, peak.mean(axis=1)
+
+    def _crop(self, centre, side_px, hand_side) -> Crop:
+        return Crop(centre=tuple(centre), side=float(side_px), size=self.size, source_K=self.K,
+                    flip=hand_side != self.net_side)
+
+    def search(self, image):
+        """The initial search: (crop, hand side, observation, score) of the best crop."""
+        H, W = image.shape[:2]
+        sides = [self.side] if self.side else ["left", "right"]
+        cands = []
+        for frac in SEARCH_SCALES:
+            s = frac * max(H, W)
+            xs = np.arange(s / 2, max(W - s / 2, s / 2) + 1e-6, s / 2) if W > s else [W / 2]
+            ys = np.arange(s / 2, max(H - s / 2, s / 2) + 1e-6, s / 2) if H > s else [H / 2]
+            cands += [((x, y), s, hs) for x in xs for y in ys for hs in sides]
+        crops = [self._crop(c, s, hs) for c, s, hs in cands]
+        obs, score = [], []
+        for a in range(0, len(crops), 32):
+            o, sc = self.run_crops(image, crops[a:a + 32])
+            obs += o
+            score.append(sc)
+        score = np.concatenate(score)
+        k = int(np.argmax(score))
+        hand_side = cands[k][2]
+        # refine once: the course's crop around the joints just found
+        refined = cc.crop_from_joints(obs[k].uv, self.K, self.size, flip=hand_side != self.net_side)
+        o2, s2 = self.run_crops(image, [refined])
+        if s2[0] >= score[k]:
+            return refined, hand_side, o2[0], float(s2[0])
+        return crops[k], hand_side, obs[k], float(score[k])
+
+    # ------------------------------------------------------------ one frame
+    def step(self, image, index: int = 0, time_s: float = 0.0) -> FrameResult:
+        """Track one RGB uint8 frame (H, W, 3)."""
+        if self.pose is None:
+            crop, hand_side, obs, score = self.search(image)
+            if score < LOST_CONFIDENCE:
+                return FrameResult(index, time_s, "lost", hand_side, confidence=obs.confidence,
+                                   box=(*crop.centre, crop.side))
+            self.side = self.side or hand_side
+            if self.scale is None:
+                self.scale = ft.calibrate_scale([obs], self.K, side=self.side,
+                                                distance_mm=self.start_distance_mm,
+                                                hand_size_mm=self.hand_size_mm)
+            bl = hm.default_bone_lengths(self.scale)
+            self.fitter = ft.HandFitter(self.K, bl, self.side, self.weights, self.iterations)
+            init = ft.initial_pose(obs, self.K, bl, self.side)
+            res = self.fitter.fit(obs, init, iterations=40)
+            state = "init"
+            self.low = 0
+        else:
+            X = hm.forward_kinematics(self.pose, self.fitter.bone_lengths, self.side)
+            crop = cc.crop_from_joints(cam.project(self.K, X), self.K, self.size,
+                                       flip=self.side != self.net_side)
+            (obs,), (score,) = self.run_crops(image, [crop])
+            res = self.fitter.fit(obs, self.pose)
+            self.low = self.low + 1 if score < LOST_CONFIDENCE else 0
+            state = "tracked" if self.low == 0 else "low"
+        self.pose = res.params
+        out = FrameResult(index, time_s, state, self.side, uv=cam.project(self.K, res.joints),
+                          xyz_mm=res.joints, params=res.params, confidence=obs.confidence,
+                          box=(*crop.centre, crop.side), regnet_uv=obs.uv)
+        if self.low >= LOST_FRAMES:              # search again on the next frame
+            self.pose = None
+            self.fitter.reset()
+            if self.side_arg == "auto":
+                self.side = None
+        return out
+
+
+# ------------------------------------------------------------------ video in
+class VideoFrames:
+    """Frames of a video file as RGB uint8, with the indices of unreadable ones.
+
+    A failed ``read()`` before the container's frame count is a corrupt frame: it is
+    skipped (yielded as ``None``) and reading goes on from the next frame; after the
+    frame count (or where the container does not say) it is the end. A file OpenCV cannot
+    open, or one without a readable frame, raises :class:`DataFileError` naming it.
+    """
+
+    def __init__(self, path, start: int = 0, frames: int | None = None):
+        import cv2
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise DataFileError(self.path, "a video file", "no such file")
+        self.cap = cv2.VideoCapture(str(self.path))
+        if not self.cap.isOpened():
+            raise DataFileError(self.path, "a video OpenCV can open (mp4, avi, mov)", "a file it cannot open")
+        self.count = int(self.cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
+        self.fps = float(self.cap.get(cv2.CAP_PROP_FPS) or 0.0) or 25.0
+        self.width = int(self.cap.get(cv2.CAP_PROP_FRAME_WIDTH))
+        self.height = int(self.cap.get(cv2.CAP_PROP_FRAME_HEIGHT))
+        self.start, self.limit = int(start), frames
+        self.skipped: list[int] = []
+        if self.start:
+            self.cap.set(cv2.CAP_PROP_POS_FRAMES, self.start)
+
+    def __iter__(self):
+        import cv2
+        i, n, bad_run = self.start, 0, 0
+        while self.limit is None or n < self.limit:
+            ok, frame = self.cap.read()
+            if not ok:
+                if self.count and i < self.count - 1 and bad_run < 50:
+                    self.skipped.append(i)
+                    bad_run += 1
+                    i += 1
+                    self.cap.set(cv2.CAP_PROP_POS_FRAMES, i)
+                    n += 1
+                    yield i - 1, None
+                    continue
+                break
+            bad_run = 0
+            yield i, frame[..., ::-1].copy()
+            i += 1
+            n += 1
+        if n == 0 or (self.skipped and len(self.skipped) == n):
+            raise DataFileError(self.path, "a video with readable frames", "none")
+
+    def close(self):
+        self.cap.release()
+
+
+# ------------------------------------------------------------------ drawing
+def draw_frame(image, res: FrameResult, K, fps: float | None = None, show_regnet: bool = True) -> np.ndarray:
+    """The frame with the fitted skeleton (colour; RegNet's own 2D thin and grey), the
+    crop's outline, the state and a small 3D view (OpenCV only, cheap per frame). RGB
+    uint8, same size as ``image``."""
+    import cv2
+
+    from handlib import inspector as ins
+    img = np.ascontiguousarray(image).copy()
+    H, W = img.shape[:2]
+    if np.isfinite(res.box[2]):
+        crop = Crop(centre=res.box[:2], side=res.box[2], size=64, source_K=K)
+        c = crop.from_crop(np.array([[-0.5, -0.5], [63.5, -0.5], [63.5, 63.5], [-0.5, 63.5]]))
+        cv2.polylines(img, [np.round(c).astype(np.int32)], True, (80, 170, 255), 2, cv2.LINE_AA)
+    if show_regnet and np.all(np.isfinite(res.regnet_uv)):
+        ins.draw_skeleton(img, res.regnet_uv, colors=(200, 200, 200), thickness=1, radius=2)
+    if np.all(np.isfinite(res.uv)):
+        ins.draw_skeleton(img, res.uv, thickness=max(2, W // 300), radius=max(3, W // 200), outline=True)
+    colour = {"tracked": (90, 220, 90), "init": (255, 210, 60), "low": (255, 150, 60)}.get(res.state, (255, 80, 80))
+    label = f"frame {res.index}  {res.state}  {res.side or ''} hand"
+    if np.all(np.isfinite(res.confidence)):
+        label += f"  confidence {np.nanmean(res.confidence):.2f}"
+    if fps:
+        label += f"  {fps:.1f} fps"
+    ins._text(img, label, (8, 24), 0.6, color=colour)
+    if np.all(np.isfinite(res.xyz_mm)):
+        inset = max(120, min(W, H) // 3)
+        view = ins.skeleton_3d_image([(res.xyz_mm, None, 2)], size=inset, extent_mm=120.0)
+        img[H - inset - 8:H - 8, W - inset - 8:W - 8] = view
+    return img
+
+
+# ------------------------------------------------------------------ the command
+CSV_HEADER = (["frame", "time_s", "state", "side", "mean_confidence"]
+              + [f"{n}_{a}" for n in hm.JOINT_NAMES for a in ("u", "v")]
+              + [f"{n}_{a}_mm" for n in hm.JOINT_NAMES for a in ("x", "y", "z")]
+              + list(hm.DOF_NAMES) + [f"{n}_confidence" for n in hm.JOINT_NAMES])
+
+
+def track_video(video, out, weights=None, side: str = "auto", intrinsics=None, fov_deg: float | None = None,
+                start: int = 0, frames: int | None = None, write_video: bool = True,
+                hand_size_mm: float | None = None, progress: bool = True) -> dict:
+    """The ``track`` command: track the hand through ``video`` and write into ``out``:
+    ``annotated.mp4`` (mp4v; unless ``write_video`` is False), ``joints.csv``,
+    ``joints.npz`` and ``summary.json`` (each atomically). Returns the summary."""
+    import csv
+    import io
+
+    import cv2
+
+    from handlib import files, prediction
+    from handlib import weights as wts
+    src = VideoFrames(video, start, frames)                 # fails before any work
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise DataFileError(out, "an output folder", "a file")
+    out.mkdir(parents=True, exist_ok=True)
+    model = wts.load_model(weights or prediction.DEFAULT_WEIGHTS)
+    K = intrinsics_for(src.width, src.height, fov_deg, intrinsics)
+    tracker = Tracker(model, K, side=side, hand_size_mm=hand_size_mm)
+    results: list[FrameResult] = []
+    total = frames if frames is not None else max(src.count - start, 0) or None
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+        bar = tqdm(total=total, desc=f"tracking {Path(video).name}", unit="frame")
+    t_start = time.perf_counter()
+    clock = {"busy": 0.0}
+
+    def run(video_path):
+        writer = None
+        try:
+            for index, image in src:
+                t0 = time.perf_counter()
+                t_video = index / src.fps
+                if image is None:
+                    res = FrameResult(index, t_video, "skipped", tracker.side or "")
+                else:
+                    res = tracker.step(image, index, t_video)
+                clock["busy"] += time.perf_counter() - t0
+                results.append(res)
+                if video_path is not None:
+                    if writer is None:
+                        writer = cv2.VideoWriter(str(video_path), cv2.VideoWriter_fourcc(*"mp4v"), src.fps,
+                                                 (src.width, src.height))
+                        if not writer.isOpened():
+                            raise RuntimeError("OpenCV cannot write mp4v video here")
+                    frame = np.zeros((src.height, src.width, 3), np.uint8) if image is None else image
+                    drawn = draw_frame(frame, res, K, fps=len(results) / max(clock["busy"], 1e-9))
+                    writer.write(np.ascontiguousarray(drawn[..., ::-1]))
+                if bar is not None:
+                    bar.update(1)
+        finally:
+            if writer is not None:
+                writer.release()
+        if video_path is not None:
+            check = cv2.VideoCapture(str(video_path))
+            written = int(check.get(cv2.CAP_PROP_FRAME_COUNT))
+            check.release()
+            if written != len(results):
+                raise RuntimeError(f"the annotated video has {written} frames, expected {len(results)}")
+
+    try:
+        if write_video:
+            with files.atomic_path(out / "annotated.mp4", suffix=".mp4") as tmp:
+                run(tmp)
+        else:
+            (out / "annotated.mp4").unlink(missing_ok=True)      # no stale video from a rerun
+            run(None)
+    finally:
+        if bar is not None:
+            bar.close()
+        src.close()
+    busy = clock["busy"]
+    wall = time.perf_counter() - t_start
+    # per-frame tables
+    rows = []
+    for r in results:
+        rows.append([r.index, round(r.time_s, 4), r.state, r.side, _num(np.nanmean(r.confidence))
+                     if np.any(np.isfinite(r.confidence)) else ""]
+                    + [_num(v) for v in r.uv.ravel()] + [_num(v) for v in r.xyz_mm.ravel()]
+                    + [_num(v) for v in r.params] + [_num(v) for v in r.confidence])
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    w.writerow(CSV_HEADER)
+    w.writerows(rows)
+    files.write_text(out / "joints.csv", buf.getvalue())
+    arrays = {"frame": np.array([r.index for r in results]), "time_s": np.array([r.time_s for r in results]),
+              "state": np.array([r.state for r in results]), "uv_px": np.stack([r.uv for r in results]),
+              "xyz_mm": np.stack([r.xyz_mm for r in results]), "params": np.stack([r.params for r in results]),
+              "confidence": np.stack([r.confidence for r in results]), "K": K}
+    with files.atomic_path(out / "joints.npz", suffix=".npz") as tmp:
+        np.savez_compressed(tmp, **arrays)
+    states = [r.state for r in results]
+    summary = {"video": str(video), "frames": len(results), "start": start,
+               "tracked": sum(s in ("tracked", "init", "low") for s in states),
+               "initialisations": states.count("init"), "lost": states.count("lost"),
+               "skipped_frames": src.skipped, "side": tracker.side, "intrinsics": K.round(3).tolist(),
+               "calibration": {"scale": tracker.scale, "hand_size_mm": None if tracker.scale is None else
+                               round(float(tracker.scale * np.linalg.norm(hm.rest_pose()[0] - hm.rest_pose()[9])), 2),
+                               "rule": "given" if hand_size_mm else f"hand {tracker.start_distance_mm:.0f} mm away at start"},
+               "mean_fps": len(results) / max(busy, 1e-9), "wall_time_s": wall,
+               "outputs": [str(out / n) for n in (["annotated.mp4"] if write_video else [])
+                           + ["joints.csv", "joints.npz", "summary.json"]]}
+    files.write_json(out / "summary.json", summary)
+    return summary
+
+
+def _num(v) -> str:
+    return "" if not np.isfinite(v) else f"{float(v):.4f}"
