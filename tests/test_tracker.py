@@ -1,0 +1,99 @@
+"""The tracker and the `track` command: a rendered sequence with ground truth, bad input
+(no file, not a video, no frames, a corrupt frame in the middle), a video without a hand."""
+import json
+import os
+import subprocess
+import sys
+
+import cv2
+import numpy as np
+import pytest
+
+from handlib import files, sequences as sq, tracker as tr
+
+ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "CUDA_VISIBLE_DEVICES": ""}
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    root = tmp_path_factory.mktemp("demo")
+    sq.make_demo_video(root / "demo", frames=10, seed=7, progress=False)
+    return root / "demo.mp4", np.load(root / "demo.npz")
+
+
+def _mjpg(path, frames):
+    w = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 10, frames.shape[2:0:-1])
+    for f in frames:
+        w.write(np.ascontiguousarray(f[..., ::-1]))
+    w.release()
+    return path
+
+
+def test_a_corrupt_frame_is_skipped_and_reading_goes_on(tmp_path):
+    frames = np.stack([np.full((48, 64, 3), 20 * i, np.uint8) for i in range(8)])
+    data = bytearray(_mjpg(tmp_path / "v.avi", frames).read_bytes())
+    starts = [i for i in range(len(data) - 1) if data[i] == 0xFF and data[i + 1] == 0xD8]   # JPEG starts
+    assert len(starts) == 8
+    end = starts[4] - 8                                                 # before frame 4's chunk header
+    data[starts[3]:end] = bytes(end - starts[3])                        # frame 3's bytes zeroed
+    (tmp_path / "bad.avi").write_bytes(bytes(data))
+    v = tr.VideoFrames(tmp_path / "bad.avi")
+    got = [(i, None if f is None else int(round(f.mean() / 20))) for i, f in v]
+    assert got == [(0, 0), (1, 1), (2, 2), (3, None), (4, 4), (5, 5), (6, 6), (7, 7)]
+    assert v.skipped == [3]
+
+
+def test_bad_videos_are_named_and_nothing_is_left_half_written(tmp_path):
+    (tmp_path / "notes.mp4").write_text("not a video")
+    w = cv2.VideoWriter(str(tmp_path / "empty.avi"), cv2.VideoWriter_fourcc(*"MJPG"), 10, (64, 48))
+    w.release()
+    for name in ("missing.mp4", "notes.mp4", "empty.avi"):
+        out = tmp_path / f"out_{name}"
+        res = subprocess.run([sys.executable, "-m", "handlib", "track", str(tmp_path / name), "--out", str(out),
+                              "--no-video"], env=ENV, capture_output=True, text=True, timeout=300)
+        assert res.returncode == 2, (name, res.stderr[-1500:])
+        assert name in res.stderr and "Traceback" not in res.stderr
+        assert not out.exists() or not any(out.iterdir())
+
+
+def test_tracking_a_rendered_sequence(demo, tmp_path):
+    """All frames tracked from one initialisation; joint errors against the ground truth
+    of the render (10 frames of 320x240, hand about 100 px tall)."""
+    video, gt = demo
+    K = gt["K"]
+    s = tr.track_video(video, tmp_path / "out", side="right", intrinsics=(K[0, 0], K[1, 1], K[0, 2], K[1, 2]),
+                       progress=False)
+    assert s["frames"] == 10 and s["tracked"] == 10 and s["initialisations"] == 1
+    r = np.load(tmp_path / "out" / "joints.npz")
+    err_2d = np.linalg.norm(r["uv_px"] - gt["uv"], axis=-1)
+    rel = lambda a: a - a[:, 9:10]  # noqa: E731
+    err_3d = np.linalg.norm(rel(r["xyz_mm"]) - rel(gt["xyz"]), axis=-1)
+    assert np.mean(err_2d) < 15 and np.mean(err_3d) < 35
+    rows = (tmp_path / "out" / "joints.csv").read_text().splitlines()
+    assert len(rows) == 11 and rows[0].split(",")[:3] == ["frame", "time_s", "state"]
+    cap = cv2.VideoCapture(str(tmp_path / "out" / "annotated.mp4"))
+    assert int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == 10
+    cap.release()
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert summary["side"] == "right" and summary["mean_fps"] > 0
+    # a rerun without the video leaves no stale video behind
+    tr.track_video(video, tmp_path / "out", side="right", frames=3, write_video=False, progress=False)
+    assert not (tmp_path / "out" / "annotated.mp4").exists()
+    assert len((tmp_path / "out" / "joints.csv").read_text().splitlines()) == 4
+
+
+def test_frames_without_a_hand_are_lost_not_a_crash(tmp_path):
+    rng = np.random.default_rng(0)
+    frames = rng.integers(90, 110, size=(3, 120, 160, 3)).astype(np.uint8)      # grey noise
+    _mjpg(tmp_path / "empty_scene.avi", frames)
+    s = tr.track_video(tmp_path / "empty_scene.avi", tmp_path / "out", side="left", write_video=False,
+                       progress=False)
+    assert s["frames"] == 3 and s["lost"] == 3
+    r = np.load(tmp_path / "out" / "joints.npz")
+    assert np.all(np.isnan(r["xyz_mm"]))
+
+
+def test_the_camera_option_says_why_it_is_not_available(tmp_path):
+    res = subprocess.run([sys.executable, "-m", "handlib", "track", "--camera", "0", "--out", str(tmp_path)],
+                         env=ENV, capture_output=True, text=True, timeout=120)
+    assert res.returncode == 2 and "headless" in res.stderr
