@@ -72,8 +72,8 @@ class HandPrediction:
 def _run(model, image, crop: Crop):
     info = pn.model_info(model)
     x = crop.crop_image(image).astype(np.float32)[None] / 255.0
-    out = model({"image": x, "crop_K": crop.K[None].astype(np.float32)}, training=False)
-    heat = np.asarray(out["heatmaps"])[0]
+    out = pn.forward(model, x, crop.K[None])
+    heat = out["heatmaps"][0]
     uv_hm, peak = hmaps.heatmap_maxima(heat)
     uv_in = hmaps.to_image_coords(uv_hm, info["input_size"], info["heatmap_size"])
     return crop.from_crop(uv_in), crop.from_crop_frame(np.asarray(out["xyz"])[0]), peak, heat

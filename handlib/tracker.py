@@ -52,7 +52,9 @@ low confidence, "lost" no hand found, "skipped" an unreadable frame."""
 class FrameResult:
     """One frame's answer. ``uv`` (21, 2) image pixels of the fitted joints; ``xyz_mm``
     (21, 3) camera frame, mm; ``params`` (26,); ``confidence`` (21,) heatmap maxima;
-    ``box`` (cx, cy, side) of the crop in image pixels; NaN where there is no hand."""
+    ``box`` (cx, cy, side) of the crop in image pixels; ``regnet_uv``, ``regnet_xyz_mm``
+    RegNet's own answer before fitting (its normalised 3D times the calibrated hand size,
+    placed at the fitted M0); NaN where there is no hand."""
 
     index: int
     time_s: float
@@ -64,6 +66,7 @@ class FrameResult:
     confidence: np.ndarray = field(default_factory=lambda: np.full(21, np.nan))
     box: tuple = (math.nan, math.nan, math.nan)
     regnet_uv: np.ndarray = field(default_factory=lambda: np.full((21, 2), np.nan))
+    regnet_xyz_mm: np.ndarray = field(default_factory=lambda: np.full((21, 3), np.nan))
 
 
 def intrinsics_for(width: int, height: int, fov_deg: float | None = None, intrinsics=None) -> np.ndarray:
@@ -107,8 +110,8 @@ class Tracker:
         the hand's side) and the mean heatmap maximum (N,)."""
         x = np.stack([c.crop_image(image) for c in crops]).astype(np.float32) / 255.0
         Ks = np.stack([c.K for c in crops]).astype(np.float32)
-        out = self.model({"image": x, "crop_K": Ks}, training=False)
-        heat, xyz = np.asarray(out["heatmaps"]), np.asarray(out["xyz"])
+        out = pn.forward(self.model, x, Ks)
+        heat, xyz = out["heatmaps"], out["xyz"]
         uv_hm, peak = hmaps.heatmap_maxima(heat)
         uv_in = hmaps.to_image_coords(uv_hm, self.size, self.heat)
         obs = [ft.Observation(c.from_crop(uv_in[k]), peak[k], c.from_crop_frame(xyz[k]),
@@ -176,7 +179,9 @@ class Tracker:
         self.pose = res.params
         out = FrameResult(index, time_s, state, self.side, uv=cam.project(self.K, res.joints),
                           xyz_mm=res.joints, params=res.params, confidence=obs.confidence,
-                          box=(*crop.centre, crop.side), regnet_uv=obs.uv)
+                          box=(*crop.centre, crop.side), regnet_uv=obs.uv,
+                          regnet_xyz_mm=(obs.xyz_norm - obs.xyz_norm[ft.ROOT]) * self.fitter.hand_size
+                          + res.joints[ft.ROOT])
         if self.low >= LOST_FRAMES:              # search again on the next frame
             self.pose = None
             self.fitter.reset()
