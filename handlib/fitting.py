@@ -54,6 +54,50 @@ def _skew(v):
                      np.stack([-v[..., 1], v[..., 0], z], -1)], -2)
 
 
+# ------------------------------------------------------------------ fast kinematics
+@__import__("functools").lru_cache(maxsize=1)
+def _fk_tables():
+    """Fixed parts of the kinematic chain, per finger (5): the cross-product matrices of
+    the abduction axis and the three flexion axes (5, 4, 3, 3) and their squares, the bone
+    directions (5, 4, 3) and the joint indices (5, 4)."""
+    rm = hm.rest_model()
+    idx = np.array([hm.FINGERS[n] for n in hm.FINGER_NAMES])                  # (5, 4)
+    axes = np.stack([np.stack([rm.abd_axes[i], rm.flex_axes[idx[i, 0]], rm.flex_axes[idx[i, 1]],
+                               rm.flex_axes[idx[i, 2]]]) for i in range(5)])   # (5, 4, 3)
+    Kx = _skew(axes)
+    return Kx, Kx @ Kx, rm.bone_dirs[idx], idx
+
+
+def fast_forward_kinematics(params, bone_lengths, side: str = "right"):
+    """:func:`handlib.hand_model.forward_kinematics` for one pose, specialised for the
+    solver (the same chain, all rotations of a kind in one NumPy call). Returns the
+    joints (21, 3) mm and the rotation frames (21, 3, 3), camera frame."""
+    p = np.asarray(params, np.float64)
+    bl = np.asarray(bone_lengths, np.float64)
+    Kx, K2, dirs, idx = _fk_tables()
+    a = p[6:].reshape(5, 4)[:, [1, 0, 2, 3]]            # abduction, base, middle, last flexion
+    Rs = np.eye(3) + np.sin(a)[..., None, None] * Kx + (1 - np.cos(a))[..., None, None] * K2   # (5, 4, 3, 3)
+    g0 = Rs[:, 0] @ Rs[:, 1]
+    g1 = g0 @ Rs[:, 2]
+    g2 = g1 @ Rs[:, 3]
+    L = bl[idx - 1]                                                            # (5, 4)
+    j0 = L[:, 0, None] * dirs[:, 0]
+    j1 = j0 + L[:, 1, None] * np.einsum("fij,fj->fi", g0, dirs[:, 1])
+    j2 = j1 + L[:, 2, None] * np.einsum("fij,fj->fi", g1, dirs[:, 2])
+    j3 = j2 + L[:, 3, None] * np.einsum("fij,fj->fi", g2, dirs[:, 3])
+    canon = np.zeros((21, 3))
+    rot = np.empty((21, 3, 3))
+    rot[0] = np.eye(3)
+    canon[idx] = np.stack([j0, j1, j2, j3], axis=1)
+    rot[idx] = np.stack([g0, g1, g2, g2], axis=1)
+    if side == "left":
+        m = np.array([-1.0, 1.0, 1.0])
+        canon = canon * m
+        rot = rot * m[None, :, None] * m[None, None, :]
+    R = hm.rotation_matrix(p[:3])
+    return canon @ R.T + p[3:6], R @ rot
+
+
 # ------------------------------------------------------------------ the Jacobian
 def joint_jacobian(params, bone_lengths=None, side: str = "right"):
     """Joints (21, 3) in mm and their analytic Jacobian (21, 3, 26) for one pose.
@@ -66,7 +110,7 @@ def joint_jacobian(params, bone_lengths=None, side: str = "right"):
     """
     p = np.asarray(params, np.float64)
     bl = hm.default_bone_lengths() if bone_lengths is None else np.asarray(bone_lengths, np.float64)
-    X, rots = hm.forward_kinematics(p, bl, side, return_rotations=True)
+    X, rots = fast_forward_kinematics(p, bl, side)
     sgn = 1.0 if side == "right" else -1.0
     frames, local, pivots, moved = _dof_table()
     # each finger angle's axis in the camera frame: the rotation of the frame it turns in
@@ -201,7 +245,7 @@ class HandFitter:
         if jacobian:
             X, JX = joint_jacobian(params, self.bone_lengths, self.side)
         else:
-            X, JX = hm.forward_kinematics(params, self.bone_lengths, self.side), None
+            X, JX = fast_forward_kinematics(params, self.bone_lengths, self.side)[0], None
         blocks, jacs, names = [], [], []
         # 2D
         uv_obs = np.asarray(obs.uv, np.float64)

@@ -116,3 +116,15 @@ def test_calibration_follows_the_start_distance_convention_or_a_given_size():
     assert scale == pytest.approx(1.2, rel=0.02)
     size0 = np.linalg.norm(hm.rest_pose()[0] - hm.rest_pose()[9])
     assert ft.calibrate_scale([obs], K, hand_size_mm=2 * size0) == pytest.approx(2.0)
+
+
+@pytest.mark.parametrize("side", ["right", "left"])
+def test_the_solvers_kinematics_equal_the_hand_models(side):
+    rng = np.random.default_rng(5)
+    for _ in range(5):
+        p = np.r_[rng.normal(0, 1, 3), rng.normal(0, 100, 3), rng.uniform(LO, HI)]
+        bl = hm.default_bone_lengths(rng.uniform(0.8, 1.2))
+        X, R = hm.forward_kinematics(p, bl, side, return_rotations=True)
+        X2, R2 = ft.fast_forward_kinematics(p, bl, side)
+        np.testing.assert_allclose(X2, X, atol=1e-9)
+        np.testing.assert_allclose(R2, R, atol=1e-12)
