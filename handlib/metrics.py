@@ -133,3 +133,27 @@ def evaluate(pred_uv, gt_uv, pred_norm, gt_norm, gt_bone_mm, visible=None) -> di
                     "3d_least_squares_scale": summary_3d(d3ls, vis),
                     "per_joint_2d_px": per_joint(d2, vis), "per_joint_3d_mm": per_joint(d3, vis)}
     return out
+
+
+# ------------------------------------------------------------------ sequences (notebook 05)
+def root_relative_errors_mm(pred_mm, gt_mm) -> np.ndarray:
+    """Per-frame, per-joint distance (F, J) in mm after moving both to M0 (no rescaling:
+    both are already in mm)."""
+    p = np.asarray(pred_mm, np.float64)
+    g = np.asarray(gt_mm, np.float64)
+    return np.linalg.norm((p - p[:, ROOT:ROOT + 1]) - (g - g[:, ROOT:ROOT + 1]), axis=-1)
+
+
+def jitter(xyz_mm) -> float:
+    """Mean joint acceleration of a sequence (F, J, 3), mm per frame squared: the mean
+    of |X(t+1) - 2 X(t) + X(t-1)| over frames and joints (NaN frames skipped)."""
+    x = np.asarray(xyz_mm, np.float64)
+    a = np.linalg.norm(x[2:] - 2 * x[1:-1] + x[:-2], axis=-1)
+    return float(np.nanmean(a))
+
+
+def bone_length_spread(xyz_mm) -> np.ndarray:
+    """Standard deviation over frames of each of the 20 bones' lengths (20,), mm: zero
+    for a fitted skeleton (fixed bones), larger for per-frame predictions."""
+    from handlib import hand_model as hm
+    return np.nanstd(hm.bone_lengths_of(np.asarray(xyz_mm, np.float64)), axis=0)

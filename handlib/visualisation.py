@@ -779,3 +779,67 @@ def plot_refinement_gain(src, ax=None):
     ax.legend(fontsize=7)
     ax.grid(alpha=0.3, axis="y")
     return ax
+
+
+# ------------------------------------------------------------- notebook 05: fitting
+def plot_sequence_errors(errors: dict, gt_jitter: float | None = None, fps: float = 25.0):
+    """Per-frame mean 3D error (mm) of several answers on one sequence (left) and their
+    jitter, the mean joint acceleration (right). ``errors``: ``{name: (per-frame error
+    (F,), jitter)}``. Returns the figure."""
+    import matplotlib.pyplot as plt
+    fig, axes = plt.subplots(1, 2, figsize=(11, 3.2), gridspec_kw={"width_ratios": [3, 1.3]})
+    for k, (name, (err, jit)) in enumerate(errors.items()):
+        axes[0].plot(np.arange(len(err)) / fps, err, color=f"C{k}", lw=1.3,
+                     label=f"{name}: mean {np.nanmean(err):.1f} mm")
+        axes[1].bar(k, jit, color=f"C{k}")
+    names = list(errors)
+    if gt_jitter is not None:
+        axes[1].axhline(gt_jitter, color="k", ls=":", lw=1, label="the true motion's own")
+        axes[1].legend(fontsize=7)
+    axes[0].set_xlabel("time (s)")
+    axes[0].set_ylabel("mean 3D error, root-relative (mm)")
+    axes[0].legend(fontsize=7)
+    axes[0].grid(alpha=0.3)
+    axes[1].set_xticks(range(len(names)), [n.replace(" + ", "\n+ ") for n in names], fontsize=7)
+    axes[1].set_ylabel("jitter (mm / frame^2)")
+    fig.tight_layout()
+    return fig
+
+
+def show_frames(frames, titles=None, ncols: int = 4, width: float = 12.0):
+    """A strip (grid) of RGB frames, e.g. annotated video frames (browsers do not play
+    the mp4v videos OpenCV writes, so notebooks show frames). Returns the figure."""
+    import matplotlib.pyplot as plt
+    n = len(frames)
+    ncols = min(ncols, n)
+    rows = int(np.ceil(n / ncols))
+    h, w = frames[0].shape[:2]
+    fig, axes = plt.subplots(rows, ncols, figsize=(width, width / ncols * h / w * rows + 0.3 * rows),
+                             squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for k, f in enumerate(frames):
+        ax = axes.flat[k]
+        ax.imshow(f)
+        if titles:
+            ax.set_title(titles[k], fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def plot_trajectory_3d(xyz_mm, joints=(0, 9, 8), fps: float = 25.0):
+    """Camera-frame trajectories (mm) of some joints over a sequence (F, 21, 3): x, y and
+    depth z against time. Returns the figure."""
+    import matplotlib.pyplot as plt
+    x = np.asarray(xyz_mm, np.float64)
+    t = np.arange(len(x)) / fps
+    fig, axes = plt.subplots(1, 3, figsize=(11, 2.8), sharex=True)
+    for a, name in enumerate(("x (mm)", "y (mm, down)", "z, depth (mm)")):
+        for j in joints:
+            axes[a].plot(t, x[:, j, a], lw=1.2, label=hm.JOINT_NAMES[j])
+        axes[a].set_ylabel(name)
+        axes[a].set_xlabel("time (s)")
+        axes[a].grid(alpha=0.3)
+    axes[0].legend(fontsize=7)
+    fig.tight_layout()
+    return fig
