@@ -39,6 +39,10 @@ written to ``data/results/``, ``handlib.gan_evaluation``)
 
     python -m handlib predict photo.jpg --side left --out build/predictions
 
+``make-video``  the demo video: a rendered hand moving smoothly, with its ground truth::
+
+    python -m handlib make-video --out build/demo/hand_demo --frames 150
+
 ``track``  a hand through a video: annotated video, per-frame joints, a summary::
 
     python -m handlib track my_video.mp4 --out build/track --side right
@@ -211,6 +215,11 @@ def main(argv=None) -> int:
     a.add_argument("--batch", type=_int_in(1, 1024, "--batch"), default=32)
     a.add_argument("--input-size", type=_int_in(32, 512, "--input-size"), default=128)
     a.add_argument("--steps-per-epoch", type=_int_in(1, None, "--steps-per-epoch"), default=50)
+    v = sub.add_parser("make-video", help="render the demo video (a smooth hand motion) with its ground truth")
+    v.add_argument("--out", default="build/demo/hand_demo", help="OUT.mp4 and OUT.npz (ground truth)")
+    v.add_argument("--frames", type=_int_in(3, 100000, "--frames"), default=150)
+    v.add_argument("--seed", type=_int_in(0, 2**31 - 1, "--seed"), default=7)
+    v.add_argument("--side", default="right", choices=["left", "right"])
     k = sub.add_parser("track", help="track a hand through a video: annotated video, per-frame "
                        "2D/3D joints and pose, a summary")
     k.add_argument("video", nargs="?", default=None, help="a video file (mp4, avi, mov)")
@@ -257,6 +266,10 @@ def main(argv=None) -> int:
         return _run(lambda: pose_training.evaluate_run(args.weights, args.test, args.out,
                                                        args.limit, command),
                     lambda r: print(pose_training.format_results(r)))
+    if args.command == "make-video":
+        from handlib import sequences
+        return _run(lambda: sequences.make_demo_video(args.out, args.frames, args.seed, args.side),
+                    lambda r: print(f"{r['video']} ({r['frames']} frames) and its ground truth {r['ground_truth']}"))
     if args.command == "track":
         if args.camera is not None:
             parser.error("--camera: the headless OpenCV wheel the course installs cannot show a live "

@@ -83,8 +83,8 @@ def intrinsics_for(width: int, height: int, fov_deg: float | None = None, intrin
 class Tracker:
     """Frame-by-frame tracking (see the module's docstring). ``model`` a RegNet;
     ``K`` (3, 3) the video's intrinsics; ``side`` "left", "right" or "auto" (decided at
-    initialisation and kept while tracked); ``weights`` of the fit (default with the
-    temporal term); ``iterations`` per frame."""
+    initialisation and kept while tracked); ``weights`` of the per-frame fit (default
+    :data:`handlib.fitting.TRACKING_WEIGHTS`); ``iterations`` per frame."""
 
     def __init__(self, model, K, side: str = "auto", hand_size_mm: float | None = None,
                  start_distance_mm: float = ft.START_DISTANCE_MM, weights: ft.FitWeights | None = None,
@@ -95,7 +95,7 @@ class Tracker:
         info = pn.model_info(model)
         self.size, self.heat, self.net_side = info["input_size"], info["heatmap_size"], info["side"]
         self.hand_size_mm, self.start_distance_mm = hand_size_mm, start_distance_mm
-        self.weights = weights or ft.FitWeights(w_temporal=0.5)
+        self.weights = weights or ft.TRACKING_WEIGHTS
         self.iterations = iterations
         self.scale = None                  # calibrated bone-length scale
         self.fitter = None
@@ -165,7 +165,10 @@ class Tracker:
             bl = hm.default_bone_lengths(self.scale)
             self.fitter = ft.HandFitter(self.K, bl, self.side, self.weights, self.iterations)
             init = ft.initial_pose(obs, self.K, bl, self.side)
-            res = self.fitter.fit(obs, init, iterations=40)
+            # from far away: the default weights (a strong 3D term) first, then the
+            # tracking weights from there
+            coarse = ft.HandFitter(self.K, bl, self.side, ft.FitWeights(), 40).fit(obs, init, remember=False)
+            res = self.fitter.fit(obs, coarse.params, iterations=10)
             state = "init"
             self.low = 0
         else:
