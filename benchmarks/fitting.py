@@ -11,6 +11,9 @@
    crop size. Target: <= 1.3x (cropping and fitting add little).
 3. The rendered demo sequence: RegNet alone, fitted, fitted + temporal term, as mean
    3D error (mm, root-relative) and jitter (mean joint acceleration, mm/frame^2).
+4. The weights: the tracker on two rendered sequences (``make-video`` seeds 7 and 11)
+   with the default per-frame weights and with one changed at a time (the figures
+   behind :data:`handlib.fitting.TRACKING_WEIGHTS`).
 
 Run on an otherwise idle machine.
 """
@@ -141,8 +144,43 @@ def bench_tracker(frames: int) -> tuple[list[dict], dict]:
     return rows, seq_rows
 
 
+def bench_weights(frames: int) -> list[dict]:
+    from dataclasses import replace
+
+    from handlib import metrics
+    from handlib import sequences as sq
+    from handlib import tracker as tr
+    from handlib import weights as wts
+    model = wts.load_model("regnet")
+    d = Path(tempfile.mkdtemp(prefix="bench_weights_"))
+    variants = {"tracking default (3D 0.3, temporal 0.15)": ft.TRACKING_WEIGHTS,
+                "no 3D term": replace(ft.TRACKING_WEIGHTS, w_3d=0.0),
+                "3D 1.0, temporal 0.5": replace(ft.TRACKING_WEIGHTS, w_3d=1.0, w_temporal=0.5),
+                "no temporal term": replace(ft.TRACKING_WEIGHTS, w_temporal=0.0)}
+    rows = []
+    for seed in (7, 11):
+        sq.make_demo_video(d / f"s{seed}", frames=frames, seed=seed, progress=False)
+        gt = np.load(d / f"s{seed}.npz")
+        video = list(tr.VideoFrames(d / f"s{seed}.mp4"))
+        for name, w in variants.items():
+            trk = tr.Tracker(model, gt["K"], side="right", weights=w)
+            out = [trk.step(img, i) for i, img in video]
+            x = np.stack([o.xyz_mm for o in out])
+            rows.append({"sequence": f"seed {seed}, {frames} frames", "weights": name,
+                         "3d_error_mm": float(metrics.root_relative_errors_mm(x, gt["xyz"]).mean()),
+                         "2d_error_px": float(np.linalg.norm(np.stack([o.uv for o in out]) - gt["uv"], axis=-1).mean()),
+                         "jitter": metrics.jitter(x), "inits": [o.state for o in out].count("init")})
+        rx = np.stack([o.regnet_xyz_mm for o in out])
+        rows.append({"sequence": f"seed {seed}, {frames} frames", "weights": "RegNet alone",
+                     "3d_error_mm": float(metrics.root_relative_errors_mm(rx, gt["xyz"]).mean()),
+                     "2d_error_px": float(np.linalg.norm(np.stack([o.regnet_uv for o in out]) - gt["uv"], axis=-1).mean()),
+                     "jitter": metrics.jitter(rx), "inits": 0})
+    return rows
+
+
 if __name__ == "__main__":
     report("fitting_solver", bench_solver(4 if QUICK else 16))
     rows, seq = bench_tracker(12 if QUICK else 100)
     report("tracker_speed", rows)
     report("tracker_sequence", seq)
+    report("tracker_weights", bench_weights(40 if QUICK else 150))
