@@ -56,7 +56,7 @@ clean-notebooks: $(STAMP)
 	$(BIN)/jupyter nbconvert --clear-output --inplace notebooks/*.ipynb
 
 benchmarks: $(STAMP)
-	@for b in benchmarks/[a-z]*.py; do $(BIN)/python $$b || exit 1; done
+	@for b in benchmarks/[a-z]*.py; do $(BIN)/python -m benchmarks.$$(basename $$b .py) || exit 1; done
 
 clean:
 	rm -rf build .pytest_cache

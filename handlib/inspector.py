@@ -14,8 +14,8 @@ Two halves, so that each can be tested and timed on its own:
   labels exist, the target heatmaps and per-joint errors.
 - **Drawing** (:func:`render_crop`, :func:`render_heatmaps`, :func:`render_3d`,
   :func:`joint_table_html`). Pure NumPy and OpenCV on the cached arrays, with no model
-  call and no matplotlib, so a redraw after a selector change costs a few milliseconds
-  (``python -m benchmarks.inspector`` times it beside one RegNet forward pass).
+  call and no matplotlib (``python -m benchmarks.inspector`` times a redraw beside one
+  RegNet forward pass; the README gives the figures).
 
 :func:`inspector` puts both behind an ipywidgets app (:class:`Inspector`). Displayed in a
 notebook it sends the live widgets and, for viewers without a kernel (a rendered copy of
@@ -117,7 +117,6 @@ class SourcePredictions:
         if n == 0:
             raise ValueError(f"source {self.name!r} has no samples")
         self.uv, self.confidence = hmaps.heatmap_maxima(self.heatmaps)
-        self.uv = np.asarray(self.uv, np.float64)
         to_px = self.input_size / self.heatmap_size
         self.refinement_px = np.linalg.norm(self.uv - self.uv_projected, axis=-1) * to_px
         self.rendered_uv = hmaps.heatmap_maxima(self.rendered)[0]
@@ -141,7 +140,7 @@ class SourcePredictions:
 
     def order(self, how: str = "sample order") -> np.ndarray:
         """Sample indices in the order ``how`` (a key of :data:`ORDERS`): worst first
-        means the largest mean error over the labelled visible joints."""
+        means the largest mean error (2D over visible joints, 3D over all joints)."""
         key = ORDERS[how]
         if key is None:
             return np.arange(len(self))
@@ -150,7 +149,9 @@ class SourcePredictions:
         if not self.has_labels:
             raise ValueError(f"ordering {how!r} needs labelled samples; {self.name!r} has none")
         err = getattr(self, key)
-        w = np.ones_like(err) if self.visible is None else self.visible.astype(np.float64)
+        # 2D: visible joints (a hidden joint's place is a guess); 3D labels are complete
+        w = (np.ones_like(err) if self.visible is None or key == "err_3d_mm"
+             else self.visible.astype(np.float64))
         score = (err * w).sum(1) / np.maximum(w.sum(1), 1)
         return np.argsort(-score, kind="stable")
 
@@ -159,10 +160,9 @@ def _outputs(model, crops_float, crop_Ks, batch_size: int) -> dict:
     keys = ("heatmaps", "heatmaps_rendered", "uv_projected", "xyz", "xyz_intermediate")
     outs = {k: [] for k in keys}
     for a in range(0, len(crops_float), batch_size):
-        o = model({"image": crops_float[a:a + batch_size], "crop_K": crop_Ks[a:a + batch_size]},
-                  training=False)
+        o = pn.forward(model, crops_float[a:a + batch_size], crop_Ks[a:a + batch_size])
         for k in keys:
-            outs[k].append(np.asarray(o[k]))
+            outs[k].append(o[k])
     return {k: np.concatenate(v) for k, v in outs.items()}
 
 
@@ -249,6 +249,9 @@ def video_source(model, every: int = 25, limit: int | None = None, folder=None,
         return None
     frames = real_checks.read_video(base / real_checks.VIDEO, every, limit)
     tracks = real_checks.read_tracks(base / real_checks.TRACKS)[::every][:len(frames)]
+    if len(tracks) != len(frames):
+        raise files.DataFileError(base / real_checks.TRACKS, f"reference tracks for all {len(frames)} frames read",
+                                  f"{len(tracks)}")
     H, W = frames.shape[1:3]
     K = prediction.default_intrinsics(W, H)
     centre, side = cc.crop_boxes(tracks, K)
@@ -362,6 +365,8 @@ def render_heatmaps(src: SourcePredictions, i: int, joint: int = ALL_JOINTS, pan
     Hs = src.heatmap_size
     f = max(1, panel // Hs)
     maps = [("predicted", src.heatmaps[i], src.uv[i])]
+    # (a map without a peak, e.g. a joint outside the crop, still has a maximum: it is
+    # marked like the others; its value below the map says how little it means)
     if src.target is not None:
         maps.append(("target", src.target[i], src.target_uv[i]))
     maps.append(("rendered", src.rendered[i], src.rendered_uv[i]))
@@ -598,10 +603,17 @@ class Inspector:
     def _on_source(self, _=None):
         src = self.current
         allowed = [k for k, v in ORDERS.items() if v in (None, "confidence") or src.has_labels]
-        with self.ordering.hold_trait_notifications():
-            if self.ordering.value not in allowed:
-                self.ordering.value = "sample order"
+        keep = self.ordering.value if self.ordering.value in allowed else "sample order"
+        if list(self.ordering.options) != allowed:
+            # new options reset the value (ipywidgets): put it back without a second redraw
+            self.ordering.unobserve(self._on_order, names="value")
             self.ordering.options = allowed
+            self.ordering.value = keep
+            self.ordering.observe(self._on_order, names="value")
+        elif self.ordering.value != keep:
+            self.ordering.unobserve(self._on_order, names="value")
+            self.ordering.value = keep
+            self.ordering.observe(self._on_order, names="value")
         self._on_order()
 
     def _on_order(self, _=None):

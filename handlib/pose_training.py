@@ -240,8 +240,7 @@ def predict_batches(model, samples, batch_size: int = 32, keep_images: bool = Fa
                             shuffle=False, batch_size=batch_size, canonical_side=info["side"])
     outs, tgts, crops = [], [], []
     for image, t in pl.make_pipeline(samples, cfg):
-        o = model({"image": image, "crop_K": t["crop_K"]}, training=False)
-        outs.append({k: np.asarray(v) for k, v in o.items()})
+        outs.append(pn.forward(model, image, t["crop_K"]))
         tgts.append({k: np.asarray(v) for k, v in t.items()})
         if keep_images:
             crops.append(np.round(np.asarray(image) * 255).astype(np.uint8))

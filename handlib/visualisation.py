@@ -718,7 +718,8 @@ def plot_decoding_errors(table: dict, ax=None):
             if noise == "argmax":
                 ax.plot(sig, err, ":", color=f"C{i}", lw=1, label=f"{size}x{size}, integer maximum")
             else:
-                ax.plot(sig, err, "-o" if noise > 0 else "-", ms=3, color=f"C{i}", alpha=1 if noise > 0 else 0.5,
+                style = "-" if noise == 0 else ("-o" if noise >= 0.05 else "--s")
+                ax.plot(sig, err, style, ms=3, color=f"C{i}", alpha=1 if noise > 0 else 0.5,
                         label=f"{size}x{size}, noise {noise}")
     ax.set_xlabel("Gaussian width sigma (heatmap pixels)")
     ax.set_ylabel("mean decoding error (input px)")
@@ -840,6 +841,53 @@ def plot_trajectory_3d(xyz_mm, joints=(0, 9, 8), fps: float = 25.0):
         axes[a].set_ylabel(name)
         axes[a].set_xlabel("time (s)")
         axes[a].grid(alpha=0.3)
+    axes[0].legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def plot_shifted_gaussian_loss(sigmas=(0.5, 1.0, 1.5, 3.0), max_shift: float = 4.0, size: int = 32, ax=None):
+    """Notebook 03's normalised heatmap loss (sum of squares / (pi sigma^2)) of a perfect
+    Gaussian drawn ``delta`` heatmap pixels from the target, against ``delta``, for
+    several widths: measured on a ``size`` grid (dots) and the closed form
+    ``2 (1 - exp(-delta^2 / (4 sigma^2)))`` (lines); the all-zero prediction scores 1.
+    Returns the axes."""
+    import matplotlib.pyplot as plt
+    from handlib import heatmaps as hmaps
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6.5, 3.4))
+    shifts = np.linspace(0, max_shift, 17)
+    c = np.array([[size / 2 - 0.3, size / 2 + 0.2]])
+    for k, sigma in enumerate(sigmas):
+        target = hmaps.gaussian_heatmaps(c, size, sigma)[..., 0]
+        measured = [float(((hmaps.gaussian_heatmaps(c + [d, 0.0], size, sigma)[..., 0] - target) ** 2).sum())
+                    / (np.pi * sigma ** 2) for d in shifts]
+        fine = np.linspace(0, max_shift, 200)
+        ax.plot(fine, 2 * (1 - np.exp(-fine ** 2 / (4 * sigma ** 2))), color=f"C{k}", lw=1.2,
+                label=f"sigma {sigma} px")
+        ax.plot(shifts, measured, "o", color=f"C{k}", ms=3)
+    ax.axhline(1.0, color="k", ls=":", lw=1, label="all-zero prediction")
+    ax.set_xlabel("peak placed delta heatmap pixels from the joint")
+    ax.set_ylabel("heatmap loss (units of pi sigma^2)")
+    ax.legend(fontsize=7)
+    ax.grid(alpha=0.3)
+    return ax
+
+
+def plot_error_against_geometry(depth_mm, angle_deg, errors: dict):
+    """Per-sample 2D errors (crop pixels) against the hand's distance (M0's depth, mm)
+    and its angle off the optical axis (degrees): ``errors`` ``{label: (N,)}``, one
+    colour each. Returns the figure."""
+    import matplotlib.pyplot as plt
+    fig, axes = plt.subplots(1, 2, figsize=(11, 3.2), sharey=True)
+    for k, (label, e) in enumerate(errors.items()):
+        axes[0].scatter(depth_mm, e, s=8, color=f"C{k}", alpha=0.6, label=label)
+        axes[1].scatter(angle_deg, e, s=8, color=f"C{k}", alpha=0.6, label=label)
+    axes[0].set_xlabel("M0's depth (mm)")
+    axes[1].set_xlabel("M0's angle off the optical axis (deg)")
+    axes[0].set_ylabel("mean 2D error per sample (crop px)")
+    for ax in axes:
+        ax.grid(alpha=0.3)
     axes[0].legend(fontsize=7)
     fig.tight_layout()
     return fig

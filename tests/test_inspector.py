@@ -45,7 +45,7 @@ def test_cached_predictions_agree_with_the_evaluation(shipped, samples, source):
 
 def test_worst_first_puts_the_largest_mean_error_first(source):
     order = source.order("worst 3D first")
-    mean = [source.err_3d_mm[i][source.visible[i]].mean() for i in range(len(source))]
+    mean = [source.err_3d_mm[i].mean() for i in range(len(source))]
     assert sorted(order.tolist()) == list(range(len(source)))
     assert np.all(np.diff(np.asarray(mean)[order]) <= 1e-9)
     conf = source.order("least confident first")
@@ -142,6 +142,32 @@ def test_a_rendered_copy_gets_a_png_of_the_view(source):
     assert png.shape == want.shape
     # the fallback is the same picture as the panels (PNG is lossless)
     np.testing.assert_array_equal(png[..., ::-1], want)
+
+
+def test_right_hands_are_shown_mirrored_as_the_network_sees_them(samples, source):
+    """A right hand's crop is a mirror image: its labels in the crop's frame are a left
+    hand's (checked by the hand's geometry alone, hm.handedness), while the sample's own
+    labels are a right hand's; left hands stay left."""
+    from handlib import hand_model as hm
+    left = hm.handedness(hm.rest_pose(side="left"))
+    right = hm.handedness(hm.rest_pose(side="right"))
+    assert left != right
+    sides = [s.side for s in samples]
+    assert "left" in sides and "right" in sides
+    for i, s in enumerate(samples):
+        assert source.sides[i] == s.side
+        assert hm.handedness(s.xyz_norm) == (right if s.side == "right" else left)
+        assert hm.handedness(source.gt_xyz[i]) == left
+    assert "mirrored" in ins.summary_line(source, sides.index("right"))
+    assert "mirrored" not in ins.summary_line(source, sides.index("left"))
+
+
+def test_switching_between_labelled_sources_keeps_the_ordering(source):
+    app = ins.Inspector({"a": source, "b": source})
+    app.select(order="worst 3D first")
+    app.select(source="b")
+    assert app.ordering.value == "worst 3D first"
+    assert app.state()["sample"] == int(source.order("worst 3D first")[0])
 
 
 def test_sources_without_labels_offer_no_error_ordering(shipped, source):

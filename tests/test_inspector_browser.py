@@ -70,6 +70,10 @@ def test_the_inspector_works_in_jupyterlab(tmp_path):
         assert heat_after.shape != heat_before.shape or np.abs(heat_after - heat_before).mean() > 1.0
         assert "I3" in page.locator(".handlib-inspector").inner_text()
 
+        # the joint change redraws the crop too (the joint's ring): wait for it, then
+        # take the crop as it is before the sample changes
+        _changed(page, crop, crop_src)
+        crop_before, crop_src = _pixels(page.locator(crop)), page.locator(crop).get_attribute("src")
         # then the sample selector (next button) changes the crop and the heatmaps
         src_before = page.locator(heat).get_attribute("src")
         page.get_by_role("button", name="next \u25b6").click()
