@@ -27,9 +27,10 @@ def _pixels(locator) -> np.ndarray:
     return np.asarray(Image.open(io.BytesIO(locator.screenshot())).convert("RGB")).astype(int)
 
 
-def _changed(page, selector: str, before: str, timeout_ms: int = 30000) -> float:
-    """Wait until the image's source changes from ``before``; seconds waited."""
-    t0 = time.perf_counter()
+def _changed(page, selector: str, before: str, timeout_ms: int = 30000, t0: float | None = None) -> float:
+    """Wait until the image's source changes from ``before``; seconds since ``t0``
+    (default: now)."""
+    t0 = time.perf_counter() if t0 is None else t0
     page.wait_for_function("([s, b]) => { const e = document.querySelector(s); return e && e.src && e.src !== b; }",
                            arg=[selector, before], timeout=timeout_ms)
     return time.perf_counter() - t0
@@ -64,8 +65,9 @@ def test_the_inspector_works_in_jupyterlab(tmp_path):
         heat_before, src_before = _pixels(page.locator(heat)), page.locator(heat).get_attribute("src")
         crop_before, crop_src = _pixels(page.locator(crop)), page.locator(crop).get_attribute("src")
         joint = selects.nth(2)
+        t0 = time.perf_counter()
         joint.select_option(label="8 I3: index tip")
-        t_joint = _changed(page, heat, src_before)
+        t_joint = _changed(page, heat, src_before, t0=t0)
         heat_after = _pixels(page.locator(heat))
         assert heat_after.shape != heat_before.shape or np.abs(heat_after - heat_before).mean() > 1.0
         assert "I3" in page.locator(".handlib-inspector").inner_text()
@@ -76,8 +78,9 @@ def test_the_inspector_works_in_jupyterlab(tmp_path):
         crop_before, crop_src = _pixels(page.locator(crop)), page.locator(crop).get_attribute("src")
         # then the sample selector (next button) changes the crop and the heatmaps
         src_before = page.locator(heat).get_attribute("src")
+        t0 = time.perf_counter()
         page.get_by_role("button", name="next \u25b6").click()
-        t_sample = _changed(page, crop, crop_src)
+        t_sample = _changed(page, crop, crop_src, t0=t0)
         _changed(page, heat, src_before)
         crop_after = _pixels(page.locator(crop))
         assert np.abs(crop_after - crop_before).mean() > 1.0
@@ -93,4 +96,5 @@ def test_the_inspector_works_in_jupyterlab(tmp_path):
         assert not [e for e in page.errors if e.startswith("pageerror")] and not bad, page.errors
     (browser.SHOTS / "inspector_round_trip.json").write_text(json.dumps(
         {"joint_change_to_new_image_s": t_joint, "sample_change_to_new_image_s": t_sample,
-         "note": "browser round trip: selector change -> kernel redraw -> new image in the page"}, indent=1))
+         "note": "browser round trip, from the test's action (select, click) to the new image's source "
+                 "in the page: browser event -> kernel redraw -> widget message -> image"}, indent=1))
