@@ -434,7 +434,8 @@ def skeleton_3d_image(layers, azimuth: float = 35.0, elevation: float = -20.0, s
             cv2.circle(img, q, (t + 1) * 16, col or (255, 255, 255), -1, cv2.LINE_AA, 4)
     if legend:
         _text(img, legend, (4, 14), 0.33)
-    _text(img, f"mm, M0 at centre, az {azimuth:.0f} el {elevation:.0f}", (4, size - 6), 0.33)
+    if size >= 160:
+        _text(img, f"mm, M0 at centre, az {azimuth:.0f} el {elevation:.0f}", (4, size - 6), 0.33)
     return img
 
 

@@ -265,16 +265,21 @@ def draw_frame(image, res: FrameResult, K, fps: float | None = None, show_regnet
     if np.all(np.isfinite(res.uv)):
         ins.draw_skeleton(img, res.uv, thickness=max(2, W // 300), radius=max(3, W // 200), outline=True)
     colour = {"tracked": (90, 220, 90), "init": (255, 210, 60), "low": (255, 150, 60)}.get(res.state, (255, 80, 80))
-    label = f"frame {res.index}  {res.state}  {res.side or ''} hand"
+    label = f"{res.index} {res.state} {res.side or ''}"
     if np.all(np.isfinite(res.confidence)):
-        label += f"  confidence {np.nanmean(res.confidence):.2f}"
+        label += f" conf {np.nanmean(res.confidence):.2f}"
     if fps:
-        label += f"  {fps:.1f} fps"
-    ins._text(img, label, (8, 24), 0.6, color=colour)
+        label += f" {fps:.1f} fps"
+    scale = float(np.clip(W / 900.0, 0.33, 0.7))
+    ins._text(img, label, (6, int(8 + 22 * scale)), scale, color=colour)
     if np.all(np.isfinite(res.xyz_mm)):
-        inset = max(120, min(W, H) // 3)
+        inset = int(np.clip(min(W, H) // 3, 64, 240))
+        # in the corner farthest from the hand
+        hand = np.nanmean(res.uv, axis=0)
+        corners = [(x, y) for x in (4, W - inset - 4) for y in (int(16 + 30 * scale), H - inset - 4)]
+        x0, y0 = max(corners, key=lambda c: np.hypot(c[0] + inset / 2 - hand[0], c[1] + inset / 2 - hand[1]))
         view = ins.skeleton_3d_image([(res.xyz_mm, None, 2)], size=inset, extent_mm=120.0)
-        img[H - inset - 8:H - 8, W - inset - 8:W - 8] = view
+        img[y0:y0 + inset, x0:x0 + inset] = view
     return img
 
 
