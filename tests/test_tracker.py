@@ -97,3 +97,23 @@ def test_the_camera_option_says_why_it_is_not_available(tmp_path):
     res = subprocess.run([sys.executable, "-m", "handlib", "track", "--camera", "0", "--out", str(tmp_path)],
                          env=ENV, capture_output=True, text=True, timeout=120)
     assert res.returncode == 2 and "headless" in res.stderr
+
+
+def test_the_search_finds_the_hand_on_the_real_videos_first_frame():
+    """The real video (portrait 620x1080, the hand about a third of the width), where one
+    centred crop of the whole frame fails: the search's answer agrees with the reference
+    tracks (a peer's, not ground truth) far better than the centred crop's."""
+    from handlib import prediction, real_checks, weights
+    base = files.realdata_dir(quiet=True)
+    if base is None or not (base / real_checks.VIDEO).is_file():
+        pytest.skip("the real video is not here (../shared/realdata/asl_hand/)")
+    frame = real_checks.read_video(base / real_checks.VIDEO, limit=1)[0]
+    ref = real_checks.read_tracks(base / real_checks.TRACKS)[0]
+    hand = np.linalg.norm(ref[0] - ref[9])
+    model = weights.load_model("regnet")
+    K = prediction.default_intrinsics(frame.shape[1], frame.shape[0])
+    crop, side, obs, score = tr.Tracker(model, K, side="right").search(frame)
+    found = np.linalg.norm(obs.uv - ref, axis=-1).mean() / hand
+    centred = prediction.predict_hand(model, frame, side="right", K=K)
+    centred_d = np.linalg.norm(centred.uv - ref, axis=-1).mean() / hand
+    assert found < 0.5 and centred_d > 2 * found
