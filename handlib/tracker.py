@@ -88,7 +88,7 @@ class Tracker:
 
     def __init__(self, model, K, side: str = "auto", hand_size_mm: float | None = None,
                  start_distance_mm: float = ft.START_DISTANCE_MM, weights: ft.FitWeights | None = None,
-                 iterations: int = 6):
+                 iterations: int = 3):
         if side not in ("left", "right", "auto"):
             raise ValueError(f"side must be 'left', 'right' or 'auto', got {side!r}")
         self.model, self.K, self.side_arg = model, np.asarray(K, np.float64), side
