@@ -115,7 +115,9 @@ def bench_tracker(frames: int) -> tuple[list[dict], dict]:
     from handlib import pose_network as pn
     t_fwd = best_time(lambda: pn.forward(model, x, Kc), 3, 10)
     results = {}
-    for name, weights in (("fitted", ft.FitWeights(w_temporal=0.0)), ("fitted + temporal", None)):   # None: the default
+    from dataclasses import replace
+    for name, weights in (("fitted", replace(ft.TRACKING_WEIGHTS, w_temporal=0.0)),
+                          ("fitted + temporal", ft.TRACKING_WEIGHTS)):
         trk = tr.Tracker(model, K, side="right", weights=weights)
         out, times = [], []
         for i, img in src:
