@@ -237,8 +237,8 @@ def main(argv=None) -> int:
     k.add_argument("--frames", type=_int_in(1, None, "--frames"), default=None, help="how many frames")
     k.add_argument("--no-video", action="store_true", help="write the joint files only")
     k.add_argument("--camera", type=_int_in(0, 99, "--camera"), default=None,
-                   help="not available here: the course's headless OpenCV cannot show a live window "
-                        "(record a video and track it instead)")
+                   help="track a live camera (OpenCV's index) instead of a file, until --frames frames or "
+                        "Ctrl-C; the course's headless OpenCV shows no window: watch annotated.mp4 afterwards")
     args = parser.parse_args(argv)
     command = "python -m handlib " + " ".join(argv or sys.argv[1:])
     if args.command == "compare-gan":
@@ -271,11 +271,8 @@ def main(argv=None) -> int:
         return _run(lambda: sequences.make_demo_video(args.out, args.frames, args.seed, args.side),
                     lambda r: print(f"{r['video']} ({r['frames']} frames) and its ground truth {r['ground_truth']}"))
     if args.command == "track":
-        if args.camera is not None:
-            parser.error("--camera: the headless OpenCV wheel the course installs cannot show a live "
-                         "window; record a video (for example with your phone) and track the file")
-        if args.video is None:
-            parser.error("give a video file to track")
+        if (args.video is None) == (args.camera is None):
+            parser.error("give a video file or --camera INDEX (one of them)")
         intr = None
         if args.intrinsics is not None:
             try:
@@ -293,7 +290,8 @@ def main(argv=None) -> int:
         def show(s):
             print(f"{s['frames']} frames, {s['tracked']} tracked, {s['initialisations']} initialisations, "
                   f"{s['lost']} lost, {len(s['skipped_frames'])} unreadable; {s['mean_fps']:.1f} fps -> {args.out}")
-        return _run(lambda: tracker.track_video(args.video, args.out, args.weights, args.side, intr, args.fov,
+        return _run(lambda: tracker.track_video(args.video if args.camera is None else args.camera,
+                                                args.out, args.weights, args.side, intr, args.fov,
                                                 args.start, args.frames, not args.no_video, args.hand_size),
                     show)
     if args.command == "predict":

@@ -201,16 +201,24 @@ class VideoFrames:
     skipped (yielded as ``None``) and reading goes on from the next frame; after the
     frame count (or where the container does not say) it is the end. A file OpenCV cannot
     open, or one without a readable frame, raises :class:`DataFileError` naming it.
+    ``path`` may also be a camera index (an int): frames are read live until ``frames``
+    frames or until the reader is interrupted (:meth:`stop`).
     """
 
     def __init__(self, path, start: int = 0, frames: int | None = None):
         import cv2
-        self.path = Path(path)
-        if not self.path.is_file():
-            raise DataFileError(self.path, "a video file", "no such file")
-        self.cap = cv2.VideoCapture(str(self.path))
-        if not self.cap.isOpened():
-            raise DataFileError(self.path, "a video OpenCV can open (mp4, avi, mov)", "a file it cannot open")
+        self.live = isinstance(path, int)
+        self.path = Path(f"camera {path}") if self.live else Path(path)
+        if self.live:
+            self.cap = cv2.VideoCapture(path)
+            if not self.cap.isOpened():
+                raise DataFileError(self.path, "a camera OpenCV can open", "none at this index")
+        else:
+            if not self.path.is_file():
+                raise DataFileError(self.path, "a video file", "no such file")
+            self.cap = cv2.VideoCapture(str(self.path))
+            if not self.cap.isOpened():
+                raise DataFileError(self.path, "a video OpenCV can open (mp4, avi, mov)", "a file it cannot open")
         self.count = int(self.cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
         self.fps = float(self.cap.get(cv2.CAP_PROP_FPS) or 0.0) or 25.0
         self.width = int(self.cap.get(cv2.CAP_PROP_FRAME_WIDTH))
@@ -323,7 +331,7 @@ def track_video(video, out, weights=None, side: str = "auto", intrinsics=None, f
     def run(video_path):
         writer = None
         try:
-            for index, image in src:
+            for index, image in _until_interrupted(src):
                 t0 = time.perf_counter()
                 t_video = index / src.fps
                 if image is None:
@@ -397,6 +405,22 @@ def track_video(video, out, weights=None, side: str = "auto", intrinsics=None, f
                            + ["joints.csv", "joints.npz", "summary.json"]]}
     files.write_json(out / "summary.json", summary)
     return summary
+
+
+def _until_interrupted(src):
+    """The frames of ``src``; a live camera stops at Ctrl-C and keeps what was tracked
+    (a file's interruption propagates: nothing is written)."""
+    it = iter(src)
+    while True:
+        try:
+            item = next(it)
+        except StopIteration:
+            return
+        except KeyboardInterrupt:
+            if not src.live:
+                raise
+            return
+        yield item
 
 
 def _num(v) -> str:

@@ -93,10 +93,13 @@ def test_frames_without_a_hand_are_lost_not_a_crash(tmp_path):
     assert np.all(np.isnan(r["xyz_mm"]))
 
 
-def test_the_camera_option_says_why_it_is_not_available(tmp_path):
-    res = subprocess.run([sys.executable, "-m", "handlib", "track", "--camera", "0", "--out", str(tmp_path)],
+def test_a_camera_that_cannot_be_opened_is_named(tmp_path):
+    res = subprocess.run([sys.executable, "-m", "handlib", "track", "--camera", "97", "--out", str(tmp_path / "o")],
                          env=ENV, capture_output=True, text=True, timeout=120)
-    assert res.returncode == 2 and "headless" in res.stderr
+    assert res.returncode == 2 and "camera 97" in res.stderr and "Traceback" not in res.stderr
+    both = subprocess.run([sys.executable, "-m", "handlib", "track", "x.mp4", "--camera", "0", "--out", str(tmp_path)],
+                          env=ENV, capture_output=True, text=True, timeout=120)
+    assert both.returncode == 2 and "one of them" in both.stderr
 
 
 def test_the_search_finds_the_hand_on_the_real_videos_first_frame():
