@@ -55,6 +55,17 @@ def _skew(v):
 
 
 # ------------------------------------------------------------------ fast kinematics
+def _rodrigues(r) -> np.ndarray:
+    """One rotation vector (3,) -> its matrix (3, 3) (Rodrigues), without the generic
+    backend's overhead (the solver calls it thousands of times per second)."""
+    th = float(np.sqrt(r[0] * r[0] + r[1] * r[1] + r[2] * r[2]))
+    if th < 1e-12:
+        return np.eye(3)
+    k = r / th
+    K = np.array([[0.0, -k[2], k[1]], [k[2], 0.0, -k[0]], [-k[1], k[0], 0.0]])
+    return np.eye(3) + np.sin(th) * K + (1.0 - np.cos(th)) * (K @ K)
+
+
 @__import__("functools").lru_cache(maxsize=1)
 def _fk_tables():
     """Fixed parts of the kinematic chain, per finger (5): the cross-product matrices of
@@ -94,7 +105,7 @@ def fast_forward_kinematics(params, bone_lengths, side: str = "right"):
         m = np.array([-1.0, 1.0, 1.0])
         canon = canon * m
         rot = rot * m[None, :, None] * m[None, None, :]
-    R = hm.rotation_matrix(p[:3])
+    R = _rodrigues(p[:3])
     return canon @ R.T + p[3:6], R @ rot
 
 
@@ -116,7 +127,7 @@ def joint_jacobian(params, bone_lengths=None, side: str = "right"):
     # each finger angle's axis in the camera frame: the rotation of the frame it turns in
     # (the global rotation for abduction) applied to its fixed local axis, mirrored for
     # a left hand (a reflection reverses the sense of rotation: hence the sign)
-    R = hm.rotation_matrix(p[:3])
+    R = _rodrigues(p[:3])
     Rf = np.where((frames < 0)[:, None, None], R[None], rots[np.maximum(frames, 0)])
     axes = sgn * np.einsum("dij,dj->di", Rf, local * np.array([sgn, 1.0, 1.0]))
     J = np.empty((21, 3, 26))
@@ -152,7 +163,7 @@ def _dof_table():
 def apply_step(params, step) -> np.ndarray:
     """The pose after a solver step (26,): rotation ``exp(step[:3]) R``, the rest added."""
     p = np.asarray(params, np.float64).copy()
-    R = hm.rotation_matrix(step[:3]) @ hm.rotation_matrix(p[:3])
+    R = _rodrigues(step[:3]) @ _rodrigues(p[:3])
     p[:3] = hm.rotation_vector(R)
     p[3:] += step[3:]
     return p
@@ -342,18 +353,20 @@ class HandFitter:
             for _ in range(12):
                 step = np.linalg.solve(A + lam * (np.diag(np.diag(A)) + 1e-6 * np.eye(26)), -g)
                 p_new = apply_step(p, step)
-                r_new = self.residuals(p_new, obs, pred, rho=rho, jacobian=False)[0]
+                r_new, _, s_new, X_new, _ = self.residuals(p_new, obs, pred, rho=rho, jacobian=False)
                 E_new = float(r_new @ r_new)
                 if np.isfinite(E_new) and E_new < E:
-                    p = p_new
+                    p, r, slices, X, E = p_new, r_new, s_new, X_new, E_new
                     lam = max(lam / 3.0, 1e-7)
                     improved = True
                     break
                 lam *= 4.0
             if not improved or np.linalg.norm(step) < 1e-8:
                 break
-        r, _, slices, X, _ = self.residuals(p, obs, pred, jacobian=False)
-        E = float(r @ r)
+        if n_iter == 0:
+            r, _, slices, X, _ = self.residuals(p, obs, pred, jacobian=False)
+            E = float(r @ r)
+        # the energy and its terms at the result (robust weights of the last iteration)
         terms = {n: float(r[s] @ r[s]) for n, s in slices.items()}
         if remember:
             self.previous = (self.previous + [X])[-2:]

@@ -157,13 +157,20 @@ def forward(model, images, crop_K) -> dict:
     """The model's outputs (NumPy) for ``images`` (B, S, S, 3) in [0, 1] and ``crop_K``
     (B, 3, 3), through a compiled ``tf.function`` kept on the model (an eager Keras call
     of one crop costs about ten times more on a CPU)."""
-    fn = getattr(model, "_handlib_forward", None)
-    if fn is None:
-        fn = tf.function(lambda x, K: model({"image": x, "crop_K": K}, training=False),
-                         reduce_retracing=True)
-        model._handlib_forward = fn
-    out = fn(tf.convert_to_tensor(np.asarray(images, np.float32)),
-             tf.convert_to_tensor(np.asarray(crop_K, np.float32)))
+    cache = getattr(model, "_handlib_forward", None)
+    if cache is None:
+        fn = tf.function(lambda x, K: model({"image": x, "crop_K": K}, training=False))
+        cache = {"fn": fn}
+        model._handlib_forward = cache
+    x = np.asarray(images, np.float32)
+    K = np.asarray(crop_K, np.float32)
+    key = (x.shape, K.shape)
+    concrete = cache.get(key)
+    if concrete is None:          # one traced graph per batch shape, called directly
+        concrete = cache["fn"].get_concrete_function(tf.TensorSpec(x.shape, tf.float32),
+                                                     tf.TensorSpec(K.shape, tf.float32))
+        cache[key] = concrete
+    out = concrete(tf.constant(x), tf.constant(K))
     return {k: np.asarray(v) for k, v in out.items()}
 
 
