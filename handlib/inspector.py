@@ -287,18 +287,18 @@ def draw_skeleton(img, uv, colors=None, thickness=2, radius=3, highlight=None, o
     """Draw a 21-joint skeleton (pixel coordinates of ``img``) in place."""
     import cv2
     shift = 4                                    # sub-pixel drawing: coordinates x 16
-    pts = np.round(np.asarray(uv) * (1 << shift)).astype(np.int64)
+    pts = [tuple(q) for q in np.round(np.asarray(uv) * (1 << shift)).astype(np.int64).tolist()]
+    fill = colors if isinstance(colors, tuple) else (255, 255, 255)
     for b, (p, c) in enumerate(hm.BONES):
         col = colors if isinstance(colors, tuple) else BONE_RGB[b]
         if outline:
-            cv2.line(img, tuple(pts[p]), tuple(pts[c]), (0, 0, 0), thickness + 2, cv2.LINE_AA, shift)
-        cv2.line(img, tuple(pts[p]), tuple(pts[c]), col, thickness, cv2.LINE_AA, shift)
-    for j in range(21):
-        cv2.circle(img, tuple(pts[j]), radius << shift, (0, 0, 0), -1, cv2.LINE_AA, shift)
-        fill = colors if isinstance(colors, tuple) else (255, 255, 255)
-        cv2.circle(img, tuple(pts[j]), max(radius - 1, 1) << shift, fill, -1, cv2.LINE_AA, shift)
+            cv2.line(img, pts[p], pts[c], (0, 0, 0), thickness + 2, cv2.LINE_AA, shift)
+        cv2.line(img, pts[p], pts[c], col, thickness, cv2.LINE_AA, shift)
+    for q in pts:
+        cv2.circle(img, q, radius << shift, (0, 0, 0), -1, cv2.LINE_AA, shift)
+        cv2.circle(img, q, max(radius - 1, 1) << shift, fill, -1, cv2.LINE_AA, shift)
     if highlight is not None and highlight >= 0:
-        cv2.circle(img, tuple(pts[highlight]), (radius + 5) << shift, (255, 255, 0), 2, cv2.LINE_AA, shift)
+        cv2.circle(img, pts[highlight], (radius + 5) << shift, (255, 255, 0), 2, cv2.LINE_AA, shift)
 
 
 def render_crop(src: SourcePredictions, i: int, joint: int = ALL_JOINTS, scale: int = 2,
@@ -332,7 +332,8 @@ def _heat_panel(h, lo, hi, f, marks, title, note):
     import cv2
     lut = _colormap_lut()
     idx = np.clip((h - lo) * (255.0 / max(hi - lo, 1e-9)), 0, 255).astype(np.uint8)
-    img = lut[cv2.resize(idx, None, fx=f, fy=f, interpolation=cv2.INTER_NEAREST)]
+    # colour the small map, then enlarge (nearest neighbour keeps each heatmap pixel)
+    img = cv2.resize(lut[idx], None, fx=f, fy=f, interpolation=cv2.INTER_NEAREST)
     for (u, v) in marks:
         p = (int(round((u + 0.5) * f - 0.5)), int(round((v + 0.5) * f - 0.5)))
         cv2.drawMarker(img, p, (255, 40, 40), cv2.MARKER_CROSS, 9 if len(marks) > 1 else 14, 2)
