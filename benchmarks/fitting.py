@@ -4,13 +4,14 @@
 
 1. The course's Levenberg-Marquardt (analytic Jacobian, NumPy) beside
    ``scipy.optimize.least_squares`` (trust-region reflective, the same energy, start and
-   Jacobian): the time each needs to reach scipy's converged energy within 1 %, and the
-   energies reached. Robust weights are off here (plain weighted least squares), so that
+   Jacobian): the time each needs to reach scipy's converged energy within 1 % (each run
+   with the smallest budget that gets there, timed alike), and the energies reached. Robust weights are off here (plain weighted least squares), so that
    both minimise exactly the same function. Target: >= 5x faster.
 2. The tracker per frame (``--no-video``) beside RegNet's forward pass alone on the same
    crop size. Target: <= 1.3x (cropping and fitting add little).
-3. The rendered demo sequence: RegNet alone, fitted, fitted + temporal term, as mean
-   3D error (mm, root-relative) and jitter (mean joint acceleration, mm/frame^2).
+3. A rendered sequence (``make-video`` seed 23, not one of the two used to choose the
+   weights): RegNet alone, fitted, fitted + temporal term, as mean 3D error (mm,
+   root-relative) and jitter (mean joint acceleration, mm/frame^2).
 4. The weights: the tracker on two rendered sequences (``make-video`` seeds 7 and 11)
    with the default per-frame weights and with one changed at a time (the figures
    behind :data:`handlib.fitting.TRACKING_WEIGHTS`).
@@ -73,23 +74,34 @@ def bench_solver(cases: int) -> list[dict]:
             J[:, :3] = J[:, :3] @ left_jacobian(p[:3])
             return J
 
-        t0 = time.perf_counter()
         sol = least_squares(fun, start, jac=jac, method="trf", xtol=1e-10, ftol=1e-10, gtol=1e-10, max_nfev=500)
-        t_scipy = time.perf_counter() - t0
-        target = 1.01 * float(sol.fun @ sol.fun)
-        # ours: the iterations needed to get within 1 %, then that run timed
+        target = 1.01 * float(sol.fun @ sol.fun)          # within 1 % of scipy's converged energy
+        # each solver: the smallest budget that gets within 1 %, then that run timed alike
+        nfev = 1
+        while nfev < 500:
+            s_sol = least_squares(fun, start, jac=jac, method="trf", xtol=1e-10, ftol=1e-10, gtol=1e-10,
+                                  max_nfev=nfev)
+            if float(s_sol.fun @ s_sol.fun) <= target:
+                break
+            nfev += 1
+        t_scipy = best_time(lambda: least_squares(fun, start, jac=jac, method="trf", xtol=1e-10, ftol=1e-10,
+                                                  gtol=1e-10, max_nfev=nfev), 3, 1)
         n = 1
         while n < 200:
             res = fitter.fit(obs, start, iterations=n, remember=False)
             if res.energy <= target:
                 break
             n += 1
+        if res.energy > target:
+            raise RuntimeError(f"case {c}: the course's solver did not reach scipy's energy within 1 % in 200 "
+                               "iterations")
         t_ours = best_time(lambda: fitter.fit(obs, start, iterations=n, remember=False), 3, 1)
         ours_t.append(t_ours)
         scipy_t.append(t_scipy)
         e_ours.append(res.energy)
         e_scipy.append(float(sol.fun @ sol.fun))
-    rows.append({"what": f"scipy least_squares (trf), converged, {cases} fits", "ms_per_fit": 1e3 * np.mean(scipy_t),
+    rows.append({"what": f"scipy least_squares (trf) to within 1 % of its converged energy, {cases} fits",
+                 "ms_per_fit": 1e3 * np.mean(scipy_t),
                  "energy": float(np.mean(e_scipy)), "ratio": "1x"})
     rows.append({"what": "course LM to within 1 % of scipy's energy", "ms_per_fit": 1e3 * np.mean(ours_t),
                  "energy": float(np.mean(e_ours)),
@@ -102,7 +114,7 @@ def bench_tracker(frames: int) -> tuple[list[dict], dict]:
     from handlib import tracker as tr
     from handlib import weights as wts
     d = Path(tempfile.mkdtemp(prefix="bench_track_"))
-    sq.make_demo_video(d / "demo", frames=frames, seed=7, progress=False)
+    sq.make_demo_video(d / "demo", frames=frames, seed=23, progress=False)   # not used to choose the weights
     gt = np.load(d / "demo.npz")
     K = gt["K"]
     model = wts.load_model("regnet")

@@ -288,8 +288,10 @@ def main(argv=None) -> int:
         from handlib import tracker
 
         def show(s):
-            print(f"{s['frames']} frames, {s['tracked']} tracked, {s['initialisations']} initialisations, "
-                  f"{s['lost']} lost, {len(s['skipped_frames'])} unreadable; {s['mean_fps']:.1f} fps -> {args.out}")
+            print(f"{s['frames']} frames, {s['tracked']} tracked ({s['low_confidence']} with low confidence), "
+                  f"{s['initialisations']} initialisations, {s['lost']} lost, {len(s['skipped_frames'])} unreadable; "
+                  f"{s['processing_fps']:.1f} fps tracking, {s['wall_fps']:.1f} fps with reading and "
+                  f"writing -> {args.out}")
         return _run(lambda: tracker.track_video(args.video if args.camera is None else args.camera,
                                                 args.out, args.weights, args.side, intr, args.fov,
                                                 args.start, args.frames, not args.no_video, args.hand_size),

@@ -16,7 +16,7 @@ angles in radians); the bone lengths are fixed by calibration (:func:`calibrate_
   heatmap maximum) in pixels of the network's crop (``k`` image pixels per crop pixel);
 - ``E_3D``: ``w_3d * rho * ((X_j - X_M0) - s y_j)`` in mm, ``y`` RegNet's normalised 3D
   brought back to the camera frame and the input's hand side, ``s`` the calibrated
-  |W - M0|;
+  |W - M0| (the whole term is dropped for a frame whose M0 is missing: it is the origin);
 - ``E_limits``: ``w_limits * (lo - theta)_+`` and ``(theta - hi)_+`` for the 20 finger
   angles (radians; :data:`handlib.hand_model.JOINT_LIMITS`), a soft penalty;
 - ``E_temporal``: ``w_temporal * (X_j - X_j^pred)`` in mm, where ``X^pred`` extrapolates
@@ -276,12 +276,12 @@ class HandFitter:
         if w.w_2d > 0 and ok.any():
             uv, D = projection_jacobian(self.K, X[ok])   # (D is cheap: always computed)
             r = uv - uv_obs[ok]
-            rho = (_cauchy(np.linalg.norm(r, axis=-1) / obs.pixel_scale, w.robust_2d_px)
-                   if rho is None or "2d" not in rho
-                   else rho["2d"][ok])
+            rho2 = (_cauchy(np.linalg.norm(r, axis=-1) / obs.pixel_scale, w.robust_2d_px)
+                    if rho is None or "2d" not in rho
+                    else rho["2d"][ok])
             rho_used["2d"] = np.zeros(21)
-            rho_used["2d"][ok] = rho
-            s = (w.w_2d / obs.pixel_scale * np.sqrt(np.clip(conf[ok], 0, 1)) * rho)[:, None]
+            rho_used["2d"][ok] = rho2
+            s = (w.w_2d / obs.pixel_scale * np.sqrt(np.clip(conf[ok], 0, 1)) * rho2)[:, None]
             blocks.append((s * r).ravel())
             if jacobian:
                 jacs.append((s[:, :, None] * np.einsum("jab,jbk->jak", D, JX[ok])).reshape(-1, 26))
@@ -430,8 +430,9 @@ def calibrate_scale(observations, K, side: str = "right", distance_mm: float = S
 
     With ``hand_size_mm`` (|W - M0| in mm, when known) the scale is that over the model's.
     Otherwise the paper's convention: the hand is ``distance_mm`` from the camera at
-    start; each frame is fitted at the model's size with M0 held at that depth, and the
-    scale is what makes the fitted 2D size match (the median over frames). Monocular 2D
+    start. Each frame is fitted at the model's size (depth free), and since a hand ``k``
+    times larger looks the same ``k`` times farther away, the scale is the one that puts
+    the fitted M0 at ``distance_mm`` (the median over frames). Monocular 2D
     cannot tell a small near hand from a large far one: the convention decides.
     """
     size0 = np.linalg.norm(hm.rest_pose()[WRIST] - hm.rest_pose()[ROOT])

@@ -130,8 +130,9 @@ class Tracker:
         cands = []
         for frac in SEARCH_SCALES:
             s = frac * max(H, W)
-            xs = np.arange(s / 2, max(W - s / 2, s / 2) + 1e-6, s / 2) if W > s else [W / 2]
-            ys = np.arange(s / 2, max(H - s / 2, s / 2) + 1e-6, s / 2) if H > s else [H / 2]
+            # centres from one edge to the other at about half a crop's stride
+            xs = np.linspace(s / 2, W - s / 2, int(np.ceil((W - s) / (s / 2))) + 1) if W > s else [W / 2]
+            ys = np.linspace(s / 2, H - s / 2, int(np.ceil((H - s) / (s / 2))) + 1) if H > s else [H / 2]
             cands += [((x, y), s, hs) for x in xs for y in ys for hs in sides]
         crops = [self._crop(c, s, hs) for c, s, hs in cands]
         obs, score = [], []
@@ -324,33 +325,43 @@ def track_video(video, out, weights=None, side: str = "auto", intrinsics=None, f
     bar = None
     if progress:
         from tqdm.auto import tqdm
-        bar = tqdm(total=total, desc=f"tracking {Path(video).name}", unit="frame")
+        bar = tqdm(total=total, desc=f"tracking {src.path.name}", unit="frame")
     t_start = time.perf_counter()
     clock = {"busy": 0.0}
+
+    def one_frame(index, image, writer, video_path):
+        t0 = time.perf_counter()
+        t_video = index / src.fps
+        if image is None:
+            res = FrameResult(index, t_video, "skipped", tracker.side or "")
+        else:
+            res = tracker.step(image, index, t_video)
+        clock["busy"] += time.perf_counter() - t0
+        results.append(res)
+        if video_path is not None:
+            if writer is None:
+                writer = cv2.VideoWriter(str(video_path), cv2.VideoWriter_fourcc(*"mp4v"), src.fps,
+                                         (src.width, src.height))
+                if not writer.isOpened():
+                    raise OSError(f"{out / 'annotated.mp4'}: OpenCV cannot write mp4v video here "
+                                  "(use --no-video for the joint files alone)")
+            frame = np.zeros((src.height, src.width, 3), np.uint8) if image is None else image
+            drawn = draw_frame(frame, res, K, fps=len(results) / max(clock["busy"], 1e-9))
+            writer.write(np.ascontiguousarray(drawn[..., ::-1]))
+        if bar is not None:
+            bar.update(1)
+        return writer
 
     def run(video_path):
         writer = None
         try:
             for index, image in _until_interrupted(src):
-                t0 = time.perf_counter()
-                t_video = index / src.fps
-                if image is None:
-                    res = FrameResult(index, t_video, "skipped", tracker.side or "")
-                else:
-                    res = tracker.step(image, index, t_video)
-                clock["busy"] += time.perf_counter() - t0
-                results.append(res)
-                if video_path is not None:
-                    if writer is None:
-                        writer = cv2.VideoWriter(str(video_path), cv2.VideoWriter_fourcc(*"mp4v"), src.fps,
-                                                 (src.width, src.height))
-                        if not writer.isOpened():
-                            raise RuntimeError("OpenCV cannot write mp4v video here")
-                    frame = np.zeros((src.height, src.width, 3), np.uint8) if image is None else image
-                    drawn = draw_frame(frame, res, K, fps=len(results) / max(clock["busy"], 1e-9))
-                    writer.write(np.ascontiguousarray(drawn[..., ::-1]))
-                if bar is not None:
-                    bar.update(1)
+                try:
+                    writer = one_frame(index, image, writer, video_path)
+                except KeyboardInterrupt:
+                    if not src.live:          # a file: stop, write nothing (rerun to redo)
+                        raise
+                    break                     # a live camera stops here and keeps what it has
         finally:
             if writer is not None:
                 writer.release()
@@ -359,15 +370,16 @@ def track_video(video, out, weights=None, side: str = "auto", intrinsics=None, f
             written = int(check.get(cv2.CAP_PROP_FRAME_COUNT))
             check.release()
             if written != len(results):
-                raise RuntimeError(f"the annotated video has {written} frames, expected {len(results)}")
+                raise OSError(f"{out / 'annotated.mp4'}: the video written has {written} frames, "
+                              f"expected {len(results)}")
 
     try:
         if write_video:
             with files.atomic_path(out / "annotated.mp4", suffix=".mp4") as tmp:
                 run(tmp)
         else:
-            (out / "annotated.mp4").unlink(missing_ok=True)      # no stale video from a rerun
             run(None)
+            (out / "annotated.mp4").unlink(missing_ok=True)      # no stale video from an earlier run
     finally:
         if bar is not None:
             bar.close()
@@ -395,12 +407,16 @@ def track_video(video, out, weights=None, side: str = "auto", intrinsics=None, f
     states = [r.state for r in results]
     summary = {"video": str(video), "frames": len(results), "start": start,
                "tracked": sum(s in ("tracked", "init", "low") for s in states),
+               "low_confidence": states.count("low"),
                "initialisations": states.count("init"), "lost": states.count("lost"),
                "skipped_frames": src.skipped, "side": tracker.side, "intrinsics": K.round(3).tolist(),
                "calibration": {"scale": tracker.scale, "hand_size_mm": None if tracker.scale is None else
                                round(float(tracker.scale * np.linalg.norm(hm.rest_pose()[0] - hm.rest_pose()[9])), 2),
                                "rule": "given" if hand_size_mm else f"hand {tracker.start_distance_mm:.0f} mm away at start"},
-               "mean_fps": len(results) / max(busy, 1e-9), "wall_time_s": wall,
+               "processing_fps": len(results) / max(busy, 1e-9),
+               "processing_fps_means": "frames per second of tracking alone (crop, RegNet, fit), "
+                                       "without reading, drawing and writing",
+               "wall_fps": len(results) / max(wall, 1e-9), "wall_time_s": wall,
                "outputs": [str(out / n) for n in (["annotated.mp4"] if write_video else [])
                            + ["joints.csv", "joints.npz", "summary.json"]]}
     files.write_json(out / "summary.json", summary)

@@ -157,3 +157,15 @@ def test_the_temporal_term_lowers_jitter_without_raising_the_error_much():
         out[name] = (metrics.root_relative_errors_mm(xs, truth).mean(), metrics.jitter(xs))
     assert out["temporal"][1] < 2 / 3 * out["plain"][1]
     assert out["temporal"][0] < 1.10 * out["plain"][0]
+
+
+def test_robust_weights_given_for_one_block_are_used_with_the_other_block_active():
+    """Holding the robust weights fixed (as the solver does within a step) must hold the
+    3D block's too, whatever the 2D block does: zero 3D weights give a zero 3D block."""
+    true = _pose("open")
+    X, obs = _observe(true)
+    fitter = ft.HandFitter(K, side="right")
+    moved = true.copy()
+    moved[6:] += 0.2
+    r, _, slices, _, _ = fitter.residuals(moved, obs, rho={"2d": np.ones(21), "3d": np.zeros(21)})
+    assert np.abs(r[slices["2d"]]).max() > 0 and np.abs(r[slices["3d"]]).max() == 0
