@@ -34,6 +34,7 @@ previous frame's pose with a small iteration budget per frame.
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -66,7 +67,7 @@ def _rodrigues(r) -> np.ndarray:
     return np.eye(3) + np.sin(th) * K + (1.0 - np.cos(th)) * (K @ K)
 
 
-@__import__("functools").lru_cache(maxsize=1)
+@functools.lru_cache(maxsize=1)
 def _fk_tables():
     """Fixed parts of the kinematic chain, per finger (5): the cross-product matrices of
     the abduction axis and the three flexion axes (5, 4, 3, 3) and their squares, the bone
@@ -138,7 +139,7 @@ def joint_jacobian(params, bone_lengths=None, side: str = "right"):
     return X, J
 
 
-@__import__("functools").lru_cache(maxsize=1)
+@functools.lru_cache(maxsize=1)
 def _dof_table():
     """Per finger angle (20): the joint whose rotation frame carries its axis (-1: the
     global frame), the axis in that frame, the pivot joint, and the joints it moves
