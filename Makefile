@@ -2,9 +2,14 @@
 # installed into .venv by the first command that needs it.
 #   make lab              set up, then open the course in JupyterLab
 #   make test             set up, then run all unit tests and every notebook (quick mode)
-#   make course           execute every notebook in full mode into build/ (for instructors)
+#   make course           execute every notebook in full mode into build/executed/full/
 #   make clean-notebooks  strip outputs from notebooks/ (they are committed without)
 #   make benchmarks       run the speed benchmarks (figures printed and written to build/)
+#   make student          write the student copies (answers emptied) to build/student/
+#   make wheelhouse       download every wheel the course needs into wheelhouse/ (offline rooms)
+#   make html             execute every notebook in full mode and write build/html/ (index.html)
+#   make times            time every notebook in quick and full mode; update the tables
+#   make offline-check    build a throw-away venv from wheelhouse/ with no network, import handlib
 
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
@@ -14,15 +19,22 @@ KERNEL := handlib
 export TF_CPP_MIN_LOG_LEVEL := 3
 export PYTHONUNBUFFERED := 1
 
-.PHONY: setup lab test unit notebooks course clean-notebooks benchmarks clean
+.PHONY: setup lab test unit notebooks course clean-notebooks benchmarks clean \
+        student wheelhouse html times offline-check
+
+# With a wheelhouse/ (make wheelhouse), every install comes from it, with no index: an
+# offline classroom installs exactly what was downloaded.
+WHEELS   := $(wildcard wheelhouse/*.whl)
+PIP_FROM := $(if $(WHEELS),--no-index --find-links wheelhouse,)
 
 setup: $(STAMP)
 
 $(STAMP): pyproject.toml Makefile
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV) || \
-	  { $(PYTHON) -m pip install --user --quiet virtualenv && $(PYTHON) -m virtualenv $(VENV); }
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	  { $(PYTHON) -m pip install --user --quiet $(PIP_FROM) virtualenv && $(PYTHON) -m virtualenv $(VENV); }
+	$(if $(WHEELS),@echo "installing from wheelhouse/ (no index)",)
+	$(BIN)/python -m pip install --quiet $(PIP_FROM) --upgrade pip
+	$(BIN)/python -m pip install --quiet $(PIP_FROM) -e ".[dev]"
 	$(BIN)/python -m ipykernel install --sys-prefix --name $(KERNEL) \
 	  --display-name "Python (handlib course)" --env TF_CPP_MIN_LOG_LEVEL 3 >/dev/null
 	@touch $(STAMP)
@@ -36,27 +48,47 @@ lab: $(STAMP)
 NBVAL := --nbval-lax --nbval-current-env --nbval-sanitize-with tests/sanitize.cfg \
          --nbval-cell-timeout=1200
 
+# HANDLIB_CHECKS=strict: an exercise check that is not "correct" fails the notebook
 test: $(STAMP)
-	HANDLIB_QUICK=1 $(BIN)/python -m pytest -q tests notebooks $(NBVAL)
+	HANDLIB_QUICK=1 HANDLIB_CHECKS=strict $(BIN)/python -m pytest -q tests notebooks $(NBVAL)
 
 unit: $(STAMP)
 	$(BIN)/python -m pytest -q tests
 
 notebooks: $(STAMP)
-	HANDLIB_QUICK=1 $(BIN)/python -m pytest -q notebooks $(NBVAL)
+	HANDLIB_QUICK=1 HANDLIB_CHECKS=strict $(BIN)/python -m pytest -q notebooks $(NBVAL)
 
-course: $(STAMP)
-	@mkdir -p build
-	HANDLIB_QUICK=0 $(BIN)/jupyter nbconvert --to notebook --execute \
-	  --ExecutePreprocessor.timeout=-1 --ExecutePreprocessor.kernel_name=$(KERNEL) \
-	  --ExecutePreprocessor.store_widget_state=True \
-	  --output-dir build notebooks/*.ipynb
+course: build/executed/full/times.json
+	@echo "executed notebooks (full mode): build/executed/full/"
 
 clean-notebooks: $(STAMP)
 	$(BIN)/jupyter nbconvert --clear-output --inplace notebooks/*.ipynb
 
 benchmarks: $(STAMP)
 	@for b in benchmarks/[a-z]*.py; do $(BIN)/python -m benchmarks.$$(basename $$b .py) || exit 1; done
+
+student:
+	$(PYTHON) tools/student.py --out build/student
+
+wheelhouse:
+	$(PYTHON) tools/wheelhouse.py --dest wheelhouse
+
+offline-check:
+	$(PYTHON) tools/wheelhouse.py --check --dest wheelhouse
+
+# Executed notebooks are kept in build/executed/<mode>/ and remade only when a notebook,
+# handlib or a shipped weight changed, so `make html` after `make times` executes nothing.
+SOURCES := $(wildcard notebooks/*.ipynb handlib/*.py data/weights/*)
+
+build/executed/%/times.json: $(SOURCES) | $(STAMP)
+	$(BIN)/python tools/course_build.py execute --mode $* --out build/executed/$*
+
+html: build/executed/full/times.json
+	$(BIN)/python tools/course_build.py html --executed build/executed/full --out build/html
+	@echo "open build/html/index.html"
+
+times: build/executed/quick/times.json build/executed/full/times.json
+	$(BIN)/python tools/course_build.py times --quick build/executed/quick --full build/executed/full
 
 clean:
 	rm -rf build .pytest_cache

@@ -12,6 +12,12 @@ import sys
 
 import numpy as np
 
+from handlib.files import REPO_ROOT
+
+#: The course folder. Notebooks name files from it rather than from "..", so that a copy
+#: opened from elsewhere (``build/student/``, ``build/html/``) finds the same data.
+ROOT = REPO_ROOT
+
 
 def quick_mode() -> bool:
     """True when ``HANDLIB_QUICK`` is set to anything but ``""``, ``0`` or ``false``."""
@@ -54,3 +60,12 @@ def plot_defaults() -> None:
     import matplotlib.pyplot as plt
     plt.rcParams.update({"figure.dpi": 90, "axes.grid": False, "font.size": 10,
                          "axes.titlesize": 11, "image.interpolation": "nearest"})
+
+
+def check(key: str, value, **context) -> None:
+    """Check an exercise's answer without showing it: ``course.check("01.3", value)``.
+
+    Prints "NN.k: correct." or "NN.k: not yet. Hint: ..."; see :mod:`handlib.exercises`.
+    """
+    from handlib import exercises
+    exercises.check(key, value, **context)
