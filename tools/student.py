@@ -76,13 +76,19 @@ def bound_names(code: str) -> list[str]:
 
 
 def expected_names(solution: dict, check: dict) -> list[str]:
-    """The names the check reads as the answer (its second argument) that the answer cell
-    sets: what the stub must set to ``...``."""
+    """The names the check reads (its answer and any context passed to it) that the answer
+    cell sets: what the stub must set to ``...``. The answer's own names come first."""
     call = check_call(check)
     if call is None or len(call.args) < 2:
         raise ValueError(f"cell {check.get('id')}: a check needs course.check(key, answer)")
-    used = {n.id for n in ast.walk(call.args[1]) if isinstance(n, ast.Name)}
-    names = [n for n in bound_names(source(solution)) if n in used]
+    answer = {n.id for n in ast.walk(call.args[1]) if isinstance(n, ast.Name)}
+    used = {n.id for a in [*call.args[1:], *(k.value for k in call.keywords)]
+            for n in ast.walk(a) if isinstance(n, ast.Name)}
+    bound = bound_names(source(solution))
+    if not answer & set(bound):
+        raise ValueError(f"answer cell {solution.get('id')} sets none of the names its check "
+                         f"reads as the answer ({', '.join(sorted(answer))})")
+    names = [n for n in bound if n in answer] + [n for n in bound if n in used - answer]
     if not names:
         raise ValueError(f"answer cell {solution.get('id')} sets none of the names its check "
                          f"reads ({', '.join(sorted(used))})")
