@@ -6,6 +6,7 @@
 #   make clean-notebooks  strip outputs from notebooks/ (they are committed without)
 #   make benchmarks       run the speed benchmarks (figures printed and written to build/)
 #   make student          write the student copies (answers emptied) to build/student/
+#   make classroom        build/classroom/: what to copy to a room (no git history, no answers)
 #   make wheelhouse       download every wheel the course needs into wheelhouse/ (offline rooms)
 #   make html             execute every notebook in full mode and write build/html/ (index.html)
 #   make times            time every notebook in quick and full mode; update the tables
@@ -20,7 +21,7 @@ export TF_CPP_MIN_LOG_LEVEL := 3
 export PYTHONUNBUFFERED := 1
 
 .PHONY: setup lab test unit notebooks course clean-notebooks benchmarks clean \
-        student wheelhouse html times offline-check
+        student classroom wheelhouse html times offline-check
 
 # With a wheelhouse/ (make wheelhouse), every install comes from it, with no index: an
 # offline classroom installs exactly what was downloaded.
@@ -73,8 +74,22 @@ student:
 wheelhouse:
 	$(PYTHON) tools/wheelhouse.py --dest wheelhouse
 
+# What to copy to the room's machines: the committed course without git's history (which
+# holds the answers), the student copies in place of the notebooks, the wheelhouse (hard
+# links where possible) and, after `make html`, the pages without the answers.
+classroom: student
+	rm -rf build/classroom && mkdir -p build/classroom
+	git archive --format=tar HEAD | tar -x -C build/classroom
+	cp build/student/*.ipynb build/classroom/notebooks/
+	if [ -d wheelhouse ]; then cp -rl wheelhouse build/classroom/ 2>/dev/null || cp -r wheelhouse build/classroom/; fi
+	if [ -d build/html-student ]; then cp -r build/html-student build/classroom/html; fi
+	@echo "copy build/classroom/ to each machine, then run \`make lab\` there"
+
 offline-check:
 	$(PYTHON) tools/wheelhouse.py --check --dest wheelhouse
+
+# One notebook at a time: the executions share build/datasets and would share the cores.
+.NOTPARALLEL:
 
 # Executed notebooks are kept in build/executed/<mode>/ and remade only when a notebook,
 # handlib or a shipped weight changed, so `make html` after `make times` executes nothing.
@@ -85,7 +100,8 @@ build/executed/%/times.json: $(SOURCES) | $(STAMP)
 
 html: build/executed/full/times.json
 	$(BIN)/python tools/course_build.py html --executed build/executed/full --out build/html
-	@echo "open build/html/index.html"
+	$(BIN)/python tools/course_build.py html --executed build/executed/full --out build/html-student --student
+	@echo "instructor pages: build/html/index.html; without the answers: build/html-student/index.html"
 
 times: build/executed/quick/times.json build/executed/full/times.json
 	$(BIN)/python tools/course_build.py times --quick build/executed/quick --full build/executed/full

@@ -32,9 +32,10 @@ NOT_YET = "not yet"
 
 @dataclass(frozen=True)
 class Hashed:
-    """An exact answer, stored as ``digest(key, answer)`` (see :func:`canonical`)."""
+    """An exact answer, stored as ``digest(key, answer, unordered)`` (see :func:`canonical`)."""
     digests: tuple[str, ...]        # any of these is right (e.g. a name or its index)
     hint: str = ""
+    unordered: bool = False         # lists and tuples compared as sets
 
 
 @dataclass(frozen=True)
@@ -54,9 +55,10 @@ class Satisfies:
 
 
 # ----------------------------------------------------------------------------- canonical
-def canonical(value: Any) -> str:
+def canonical(value: Any, unordered: bool = False) -> str:
     """A stable text form of an exact answer: strings stripped and lower-cased, numbers in
-    ``%.6g``, lists and tuples in order, sets and dicts sorted; NumPy values as Python's."""
+    ``%.6g``, lists and tuples in order (sorted if ``unordered``), sets and dicts sorted;
+    NumPy values as Python's."""
     if isinstance(value, np.ndarray):
         value = value.tolist()
     if isinstance(value, np.generic):
@@ -67,20 +69,20 @@ def canonical(value: Any) -> str:
         return str(value)
     if isinstance(value, (int, float)):
         return f"{float(value):.6g}"
-    if isinstance(value, (list, tuple)):
+    if isinstance(value, (list, tuple)) and not unordered:
         return "[" + ",".join(canonical(v) for v in value) + "]"
-    if isinstance(value, (set, frozenset)):
-        return "{" + ",".join(sorted(canonical(v) for v in value)) + "}"
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return "{" + ",".join(sorted(canonical(v, unordered) for v in value)) + "}"
     if isinstance(value, dict):
-        items = sorted((canonical(k), canonical(v)) for k, v in value.items())
+        items = sorted((canonical(k, unordered), canonical(v, unordered)) for k, v in value.items())
         return "{" + ",".join(f"{k}:{v}" for k, v in items) + "}"
     raise TypeError(f"an exact answer must be a string, number, list, set or dict, "
                     f"not {type(value).__name__}")
 
 
-def digest(key: str, value: Any) -> str:
+def digest(key: str, value: Any, unordered: bool = False) -> str:
     """SHA-256 of ``key`` and the answer's :func:`canonical` form (hex, 16 characters)."""
-    return hashlib.sha256(f"{key}|{canonical(value)}".encode()).hexdigest()[:16]
+    return hashlib.sha256(f"{key}|{canonical(value, unordered)}".encode()).hexdigest()[:16]
 
 
 def _has_stub(value: Any) -> bool:
@@ -123,11 +125,18 @@ def _augmentation_moves_peaks(shifts) -> str | None:
     return None
 
 
-def _equal_generator_losses(pair) -> str | None:
-    """02.2: the generator's loss with the masks and with their complements."""
+def _generator_losses(pair, model=None, batch=None) -> str | None:
+    """02.2: the generator's loss of ``model`` (geo_weight 0) on ``batch`` with its masks
+    and with their complements, recomputed."""
     a, b = (float(x) for x in pair)
     if not math.isclose(a, b, rel_tol=1e-5, abs_tol=1e-6):
         return "with geo_weight=0 the two generator losses should be equal"
+    if float(getattr(model, "geo_weight", 0.0)) != 0.0:
+        return "build the GAN with geo_weight=0.0"
+    x, mx, y, my = batch
+    want = float(model.losses_for(x, mx, y, my, training=False)["generator"])
+    if not math.isclose(a, want, rel_tol=1e-4, abs_tol=1e-5):
+        return "compute the losses with model.losses_for(...) on the batch, training=False"
     return None
 
 
@@ -137,6 +146,19 @@ def _judge_ceiling(ceiling, images=None, masks=None) -> str | None:
     want = float(silnet.iou(gan_evaluation.judge(images), masks).mean())
     if not math.isclose(float(ceiling), want, abs_tol=2e-3):
         return "judge the rendered crops themselves (no translation) and average the IoU"
+    return None
+
+
+def _projection_scale(answer, xyz=None, root=None, project=None) -> str | None:
+    """03.2: (largest difference with hand and root doubled, with the hand only doubled),
+    in heatmap pixels, recomputed with the notebook's ``project(x, root)``."""
+    both, hand_only = (float(a) for a in answer)
+    want_both = float(np.abs(project(xyz, root) - project(2 * xyz, 2 * root)).max())
+    want_hand = float(np.abs(project(xyz, root) - project(2 * xyz, root)).max())
+    if not math.isclose(both, want_both, abs_tol=1e-3):
+        return "double both xyz and the root: the projection should not change"
+    if not math.isclose(hand_only, want_hand, rel_tol=1e-3, abs_tol=1e-4):
+        return "for the second number double xyz only and keep the root"
     return None
 
 
@@ -163,13 +185,36 @@ def _worst_joint(answer, source=None) -> str | None:
     return None
 
 
-def _robust_fit(moved) -> str | None:
-    """05.1: the other joints' largest move (mm) with and without robust weights."""
+def _robust_fit(moved, obs=None, init=None, K=None, bones=None) -> str | None:
+    """05.1: the other joints' largest move (mm) when RegNet's 2D index tip is moved 60 px
+    right, with and without robust weights; recomputed from the first frame's ``obs``."""
+    from dataclasses import replace
+    from handlib import fitting as ft
     robust, plain = (float(m) for m in moved)
-    if not (robust < plain):
+    if not robust < plain:
         return "without robust weights the outlier should pull the other joints further"
-    if robust > 10:
-        return "with robust weights the other joints should move by a few mm at most"
+    bad = ft.Observation(obs.uv.copy(), obs.confidence, obs.xyz_norm, obs.pixel_scale)
+    bad.uv[8, 0] += 60
+    want = []
+    for w in (ft.FitWeights(), ft.FitWeights(robust_2d_px=1e9, robust_3d_mm=1e9)):
+        f = ft.HandFitter(K, bones, "right", replace(w, w_3d=ft.TRACKING_WEIGHTS.w_3d), iterations=60)
+        a, b = f.fit(obs, init, remember=False), f.fit(bad, init, remember=False)
+        want.append(float(np.linalg.norm(np.delete(a.joints - b.joints, 8, axis=0), axis=-1).max()))
+    if not np.allclose([robust, plain], want, rtol=0.05, atol=0.05):
+        return ("fit with the tracker's 3D weight (replace(w, w_3d=ft.TRACKING_WEIGHTS.w_3d)), "
+                "60 iterations, from `init`, and leave the index tip (joint 8) out of the largest move")
+    return None
+
+
+def _calibration_600(answer, obs=None, K=None, model_size=None, k=None) -> str | None:
+    """05.3: (hand size in mm under the 600 mm convention, its ratio to the 450 mm one)."""
+    from handlib import fitting as ft
+    size_mm, ratio = (float(a) for a in answer)
+    want = float(ft.calibrate_scale([obs], K, distance_mm=600))
+    if not math.isclose(size_mm, want * float(model_size), rel_tol=1e-3):
+        return "the size is the calibrated scale times the model's own size (model_size)"
+    if not math.isclose(ratio, want / float(k), rel_tol=1e-3):
+        return "divide the 600 mm scale by the 450 mm one (k)"
     return None
 
 
@@ -191,30 +236,31 @@ ANSWERS: dict[str, Hashed | Near | Satisfies] = {
     "00.1": Hashed(("516d2694eb41184c", "157ce3101cfdee12"),
                    "the normalised 3D puts one knuckle at the origin"),
     "00.2": Satisfies(_project_like_pinhole),
-    "00.3": Hashed(("95d6b894d43de1a5", "40c22a70e820a819", "8c30b9dfbc807045"), "list the names of the joints whose position changed"),
+    "00.3": Hashed(("8c30b9dfbc807045",), "list the names of the joints whose position changed", unordered=True),
     "00.4": Near((0.22004, 0.037943), rtol=2e-2, hint="as in the cell 'The crop camera', at pixel (600, 440)"),
-    "01.1": Near((24.7, -0.0471401, 3.72045), rtol=1e-4,
+    "01.1": Near((24.7, -0.0471401, 3.72045), rtol=0.0, atol=1e-2,
                  hint="the translation from the depth camera to the colour camera, in mm"),
-    "01.2": Hashed(("5427121f29557c52",), "render each view and read the frame's `visible` flags of joints 4, 8, 12, 16, 20"),
+    "01.2": Hashed(("f0cca056d065c1be",), "render each view with render_view and read its `visible` flags of joints 4, 8, 12, 16, 20", unordered=True),
     "01.3": Satisfies(_augmentation_moves_peaks),
     "01.4": Hashed(("c7d969cb9f1129e7",), "think of two crops that look alike but were cut at different places"),
     "02.1": Near((0.5625,), hint="½[(D(real) − 1)² + D(fake)²] with the two constant outputs"),
-    "02.2": Satisfies(_equal_generator_losses),
+    "02.2": Satisfies(_generator_losses),
     "02.3": Satisfies(_judge_ceiling),
-    "02.4": Hashed(("f8c342d7c8a482a1",), "what is the cheapest way to lower a loss measured by a trainable network?"),
+    "02.4": Hashed(("8368342ab4d48bf8",), "what is the cheapest way to lower a loss measured by a trainable network?"),
     "03.1": Near((np.pi * 1.5 ** 2, 1.0), rtol=1e-2,
                  hint="sum the squared map; the loss is normalised by that sum"),
-    "03.2": Near((0.0,), atol=1e-3, hint="the largest absolute difference, in heatmap pixels"),
+    "03.2": Satisfies(_projection_scale),
     "03.3": Near((80 * 0.1 / 21, 80 * 0.1), hint="0.1 hand scales are 0.1 x 80 mm; average over 21 joints"),
-    "03.4": Hashed(("c2192ab0ab9700e7",), "what does the network have to learn in each case?"),
+    "03.4": Hashed(("32e9037eb6b3e2a2",), "what does the network have to learn in each case?"),
     "04.1": Satisfies(_weak_perspective_distance),
     "04.2": Hashed(("556b60baddf47b34",), "the smallest mean of hmaps.decoding_errors(sigma, 32, 2000, noise=0.05)"),
     "04.3": Satisfies(_worst_joint),
-    "04.4": Near((0.0,), atol=1e-30, hint="np.float32(np.exp(-1.5 ** 2 / (2 * 0.1 ** 2)))"),
+    "04.4": Near((0.0,), rtol=0.0, atol=0.0,
+                 hint="evaluate the Gaussian's formula at 1.5 pixels, then convert it to float32"),
     "05.1": Satisfies(_robust_fit),
     "05.2": Satisfies(_tracking_measured),
-    "05.3": Near((600 / 450,), rtol=1e-3, hint="the 600 mm answer divided by the 450 mm one"),
-    "05.4": Hashed(("ea895908cf17d702",), "what does each penalty do to a hand moving at a steady speed?"),
+    "05.3": Satisfies(_calibration_600),
+    "05.4": Hashed(("a051133231ff1907",), "what does each penalty do to a hand moving at a steady speed?"),
 }
 
 
@@ -230,11 +276,16 @@ def verdict(key: str, value: Any, **context) -> tuple[bool, str]:
     if _has_stub(value):
         return False, (f"{key}: {NOT_YET}. Replace the `...` in the answer cell above with "
                        "your answer, run it, then run this check again.")
+    stubbed = [name for name, v in context.items() if _has_stub(v)]
+    if stubbed:
+        return False, (f"{key}: {NOT_YET}. The check also reads "
+                       f"{', '.join(stubbed)}, still `...`: set it in the answer cell as well.")
     spec = ANSWERS[key]
     problem: str | None
     try:
         if isinstance(spec, Hashed):
-            problem = None if digest(key, value) in spec.digests else (spec.hint or "try again")
+            right = digest(key, value, spec.unordered) in spec.digests
+            problem = None if right else (spec.hint or "try again")
         elif isinstance(spec, Near):
             got = np.atleast_1d(np.asarray(value, dtype=float)).ravel()
             want = np.asarray(spec.value, dtype=float)
@@ -245,8 +296,8 @@ def verdict(key: str, value: Any, **context) -> tuple[bool, str]:
                 problem = None if ok else (spec.hint or "not within the tolerance")
         else:
             problem = spec.test(value, **context)
-    except (TypeError, ValueError) as e:
-        problem = f"the answer has the wrong form ({e})"
+    except Exception as e:                 # a student's answer of the wrong form or shape
+        problem = f"the answer has the wrong form ({type(e).__name__}: {e})"
     if problem is None:
         return True, f"{key}: correct."
     return False, f"{key}: {NOT_YET}. Hint: {problem}."

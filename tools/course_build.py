@@ -21,7 +21,10 @@ import json
 import os
 import platform
 import re
+import shutil
+import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -29,6 +32,9 @@ ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
 TIMES_JSON = ROOT / "data" / "results" / "notebook_times.json"
 TIMES_START, TIMES_END = "<!-- notebook-times:start -->", "<!-- notebook-times:end -->"
+# Where the notebooks generate their data. `execute` empties it before each notebook (unless
+# --warm), so that every time is a first run, as a student's is.
+GENERATED = ROOT / "build" / "datasets"
 
 
 # ------------------------------------------------------------------------------ helpers
@@ -42,10 +48,40 @@ def notebooks(only=None) -> list[Path]:
 
 
 def write_text_atomic(path: Path, text: str) -> None:
+    """UTF-8 text written to a temporary file beside ``path``, then renamed."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def peak_rss_mib(pid) -> float | None:
+    """The process's peak resident memory so far (Linux: VmHWM), in MiB."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except (OSError, ValueError, TypeError):
+        return None
+    return None
+
+
+def tensorflow_probe() -> dict:
+    """Seconds to import TensorFlow in a fresh interpreter, and the GPUs it sees."""
+    code = ("import time; t = time.perf_counter(); import tensorflow as tf; "
+            "print(time.perf_counter() - t, len(tf.config.list_physical_devices('GPU')))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+    try:
+        seconds, gpus = done.stdout.split()[-2:]
+        return {"tensorflow_import_s": round(float(seconds), 1), "gpus": int(gpus)}
+    except ValueError:
+        return {"tensorflow_import_s": None, "gpus": None}
 
 
 def machine() -> dict:
@@ -64,7 +100,8 @@ def machine() -> dict:
         mem_gib = None
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     return {"cpu": cpu, "cores": cores, "memory_gib": round(mem_gib, 1) if mem_gib else None,
-            "gpu": False, "python": platform.python_version(), "system": platform.system()}
+            "python": platform.python_version(), "system": platform.system(),
+            **tensorflow_probe()}
 
 
 def first_heading_and_purpose(nb: dict) -> tuple[str, str]:
@@ -77,7 +114,7 @@ def first_heading_and_purpose(nb: dict) -> tuple[str, str]:
 def readme_synopses(readme: Path = ROOT / "README.md") -> dict[str, str]:
     """The README notebook table's "what you learn" column, by notebook number."""
     out = {}
-    for line in readme.read_text().splitlines():
+    for line in readme.read_text(encoding="utf-8").splitlines():
         m = re.match(r"\|\s*(\d\d)\s*\|\s*\[[^\]]+\]\([^)]+\)\s*\|\s*([^|]+)\|", line)
         if m:
             out[m.group(1)] = m.group(2).strip()
@@ -88,7 +125,6 @@ def readme_synopses(readme: Path = ROOT / "README.md") -> dict[str, str]:
 def execute(args) -> int:
     import nbformat
     from nbclient import NotebookClient
-    from nbclient.exceptions import CellExecutionError
 
     os.environ["HANDLIB_QUICK"] = "1" if args.mode == "quick" else "0"
     os.environ["HANDLIB_CHECKS"] = "strict"          # an instructor copy must pass its checks
@@ -98,11 +134,14 @@ def execute(args) -> int:
     times_path = out / "times.json"
     # times.json is written once every notebook asked for has run (make's target); with
     # --only, the other notebooks' times are kept.
-    record = json.loads(times_path.read_text()) if (args.only and times_path.is_file()) else {}
-    if record.get("mode") not in (None, args.mode):
-        record = {}
-    record.update({"mode": args.mode, "machine": machine()})
+    record = json.loads(times_path.read_text(encoding="utf-8")) if (args.only and times_path.is_file()) else {}
+    here = machine()
+    same = lambda m: m and all(m.get(k) == here.get(k) for k in ("cpu", "cores", "gpus"))
+    if record.get("mode") != args.mode or not same(record.get("machine")):
+        record = {}                          # never mix times from two modes or machines
+    record.update({"mode": args.mode, "machine": here, "cold": not args.warm})
     record.setdefault("seconds", {})
+    record.setdefault("peak_memory_mib", {})
     if not args.only:
         times_path.unlink(missing_ok=True)
     for path in notebooks(args.only):
@@ -110,21 +149,30 @@ def execute(args) -> int:
         client = NotebookClient(nb, kernel_name=args.kernel, timeout=args.timeout,
                                 store_widget_state=True,
                                 resources={"metadata": {"path": str(NOTEBOOKS)}})
+        peak = [0.0]
+
+        def track_memory(**_):
+            m = peak_rss_mib(getattr(getattr(client.km, "provisioner", None), "pid", None))
+            peak[0] = max(peak[0], m or 0.0)
+        client.on_cell_executed = track_memory
+        if not args.warm:
+            shutil.rmtree(GENERATED, ignore_errors=True)
         print(f"{path.name} ({args.mode}) ...", end=" ", flush=True)
         t0 = time.perf_counter()
         try:
             client.execute()
-        except CellExecutionError as e:
+        except Exception as e:               # a cell's error, a timeout, a dead kernel
             failed = out / (path.stem + ".failed.ipynb")
             write_text_atomic(failed, nbformat.writes(nb))
-            print(f"FAILED\n{path}: a cell raised; the notebook up to the error is in {failed}\n"
+            print(f"FAILED\n{path}: {type(e).__name__}; the notebook up to the error is in {failed}\n"
                   f"{str(e)[-2000:]}", file=sys.stderr)
             return 1
         seconds = time.perf_counter() - t0
         (out / (path.stem + ".failed.ipynb")).unlink(missing_ok=True)
         write_text_atomic(out / path.name, nbformat.writes(nb))
         record["seconds"][path.stem] = round(seconds, 1)
-        print(f"{seconds:.0f} s", flush=True)
+        record["peak_memory_mib"][path.stem] = round(peak[0]) if peak[0] else None
+        print(f"{seconds:.0f} s, kernel peak {peak[0]:.0f} MiB", flush=True)
     write_text_atomic(times_path, json.dumps(record, indent=1) + "\n")
     return 0
 
@@ -139,6 +187,57 @@ td.time { white-space: nowrap; text-align: right; }
 """
 
 
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+# A widget output that also carries a picture of itself (the heatmap inspector's PNG)
+# shows that picture until the widget is drawn, and whenever it cannot be (no network
+# for the widget scripts): the picture is hidden once a widget appears beside it.
+FALLBACK_CSS = ("<style>.jp-OutputArea-child:has(img.widget-fallback)"
+                ":has(+ .jp-OutputArea-child .lm-Widget) { display: none; }</style>")
+
+
+def split_widget_fallbacks(nb) -> int:
+    """Give each widget output that carries an image its own image output before it (in
+    place); return how many were split."""
+    import nbformat
+    n = 0
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        outputs = []
+        for o in cell.get("outputs", []):
+            data = o.get("data", {})
+            mime = next((m for m in ("image/png", "image/jpeg") if m in data), None)
+            if WIDGET_VIEW in data and mime:
+                img = (f'<img class="widget-fallback" alt="the widget as it was last drawn" '
+                       f'src="data:{mime};base64,{data[mime].strip()}">')
+                outputs.append(nbformat.v4.new_output("display_data", data={"text/html": img}))
+                outputs.append(nbformat.v4.new_output(
+                    "display_data", data={WIDGET_VIEW: data[WIDGET_VIEW],
+                                          "text/plain": data.get("text/plain", "")}))
+                n += 1
+            else:
+                outputs.append(o)
+        cell.outputs = outputs
+    return n
+
+
+def without_answers(nb) -> None:
+    """The student version of an executed notebook, in place: answer cells as the student
+    copy has them (tools/student.py), and no output in them or in the check cells."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import nbformat
+    import student
+    plain = student.student_copy(json.loads(nbformat.writes(nb)))
+    for cell, stub in zip(nb.cells, plain["cells"]):
+        if student.is_solution(cell):
+            cell.source = "".join(stub["source"])
+            cell.metadata["tags"] = stub["metadata"]["tags"]
+            if cell.cell_type == "code":
+                cell.outputs, cell.execution_count = [], None
+        elif student.check_key(json.loads(json.dumps(cell))) is not None:
+            cell.outputs = []
+
+
 def html_pages(args) -> int:
     import nbformat
     from nbconvert import HTMLExporter
@@ -149,14 +248,18 @@ def html_pages(args) -> int:
     if not paths:
         print(f"no executed notebooks in {executed}: run `execute` first", file=sys.stderr)
         return 1
-    run = json.loads((executed / "times.json").read_text()) if (executed / "times.json").is_file() else {}
-    measured = json.loads(TIMES_JSON.read_text()) if TIMES_JSON.is_file() else {}
+    run = json.loads((executed / "times.json").read_text(encoding="utf-8")) if (executed / "times.json").is_file() else {}
+    measured = json.loads(TIMES_JSON.read_text(encoding="utf-8")) if TIMES_JSON.is_file() else {}
     synopses = readme_synopses()
     exporter = HTMLExporter(template_name="lab")
     rows = []
     for path in paths:
         nb = nbformat.read(path, as_version=4)
+        if args.student:
+            without_answers(nb)
+        split_widget_fallbacks(nb)
         body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": path.stem}})
+        body = body.replace("</head>", FALLBACK_CSS + "\n</head>", 1)
         write_text_atomic(out / (path.stem + ".html"), body)
         title, purpose = first_heading_and_purpose(nb)
         number = path.name[:2]
@@ -177,7 +280,7 @@ def html_pages(args) -> int:
 <h1>GANerated Hands, rebuilt: the course</h1>
 <p>Real-time 3D hand tracking from one RGB camera, after Mueller et al., CVPR 2018.
 These pages are the notebooks executed in <b>{html.escape(mode)} mode</b>, with their figures;
-run them yourself with <code>make lab</code>.</p>
+run them yourself with <code>make lab</code>.{" The exercises' answers are left out." if args.student else ""}</p>
 <table><thead><tr><th>#</th><th>notebook</th><th>what you learn</th><th>quick</th><th>full</th></tr></thead>
 <tbody>
 {chr(10).join(rows)}
@@ -204,18 +307,36 @@ def describe_machine(m) -> str:
     if not m:
         return "not recorded"
     mem = f", {m['memory_gib']:.0f} GiB" if m.get("memory_gib") else ""
-    return f"{m.get('cores')} CPU cores ({m.get('cpu') or 'unknown CPU'}){mem}, no GPU, Python {m.get('python')}"
+    gpu = {None: "", 0: ", no GPU"}.get(m.get("gpus"), f", {m.get('gpus')} GPU(s)")
+    return f"{m.get('cores')} CPU cores ({m.get('cpu') or 'unknown CPU'}){mem}{gpu}, Python {m.get('python')}"
 
 
 # -------------------------------------------------------------------------------- times
+def fmt_mib(m) -> str:
+    return "–" if not m else (f"{m / 1024:.1f} GiB" if m >= 1024 else f"{m:.0f} MiB")
+
+
 def times_table(measured: dict) -> str:
-    """The Markdown table of measured times that README.md and INSTRUCTORS.md carry."""
-    lines = ["| notebook | quick mode | full mode |", "|---|---|---|"]
+    """The Markdown table of measured times (and the kernel's peak memory) that README.md
+    and INSTRUCTORS.md carry."""
+    lines = ["| notebook | quick mode | full mode | peak memory (full) |", "|---|---|---|---|"]
     q, f = measured["quick"]["seconds"], measured["full"]["seconds"]
+    mem = measured["full"].get("peak_memory_mib", {})
     for stem in sorted(set(q) | set(f)):
-        lines.append(f"| {stem} | {fmt_seconds(q.get(stem))} | {fmt_seconds(f.get(stem))} |")
-    lines.append(f"| all six | {fmt_seconds(sum(q.values()))} | {fmt_seconds(sum(f.values()))} |")
+        lines.append(f"| {stem} | {fmt_seconds(q.get(stem))} | {fmt_seconds(f.get(stem))} "
+                     f"| {fmt_mib(mem.get(stem))} |")
+    lines.append(f"| all {len(f)} | {fmt_seconds(sum(q.values()))} | {fmt_seconds(sum(f.values()))} | |")
     return "\n".join(lines)
+
+
+def measured_on(measured: dict) -> str:
+    """The sentence under the table: machine, first runs, TensorFlow's import time."""
+    m = measured["full"]["machine"]
+    cold = all(measured[k].get("cold") for k in ("quick", "full"))
+    tf_s = m.get("tensorflow_import_s")
+    return (f"Measured on {describe_machine(m)}"
+            + ("; every notebook a first run (its generated data made afresh)" if cold else "")
+            + (f"; importing TensorFlow alone took {tf_s:.1f} s there" if tf_s else "") + ".")
 
 
 def replace_between_markers(text: str, block: str, where: str) -> str:
@@ -233,17 +354,17 @@ def times(args) -> int:
         if not path.is_file():
             print(f"{path}: missing; run `execute --mode {mode} --out {folder}` first", file=sys.stderr)
             return 1
-        rec = json.loads(path.read_text())
+        rec = json.loads(path.read_text(encoding="utf-8"))
         if rec.get("mode") != mode:
             print(f"{path}: holds {rec.get('mode')} times, expected {mode}", file=sys.stderr)
             return 1
-        measured[mode] = {"seconds": rec["seconds"], "machine": rec["machine"]}
+        measured[mode] = {k: rec.get(k) for k in ("seconds", "peak_memory_mib", "machine", "cold")}
     measured["command"] = "make times"
     write_text_atomic(TIMES_JSON, json.dumps(measured, indent=1) + "\n")
-    block = times_table(measured) + "\n\n" + f"Measured on {describe_machine(measured['full']['machine'])}."
+    block = times_table(measured) + "\n\n" + measured_on(measured)
     for doc in (ROOT / "INSTRUCTORS.md", ROOT / "README.md"):
         if doc.is_file():
-            write_text_atomic(doc, replace_between_markers(doc.read_text(), block, str(doc)))
+            write_text_atomic(doc, replace_between_markers(doc.read_text(encoding="utf-8"), block, str(doc)))
     print(block)
     return 0
 
@@ -257,9 +378,13 @@ def main(argv=None) -> int:
     e.add_argument("--only", nargs="*", help="notebook numbers, e.g. 00 03")
     e.add_argument("--kernel", default="python3")
     e.add_argument("--timeout", type=int, default=3600, help="seconds per cell")
+    e.add_argument("--warm", action="store_true",
+                   help=f"keep {GENERATED.relative_to(ROOT)} between notebooks (times are then not first runs)")
     h = sub.add_parser("html", help="executed notebooks -> HTML pages and an index")
     h.add_argument("--executed", required=True)
     h.add_argument("--out", required=True)
+    h.add_argument("--student", action="store_true",
+                   help="leave the exercises' answers out (the pages to give students)")
     t = sub.add_parser("times", help="write the measured times into the JSON, README and guide")
     t.add_argument("--quick", required=True)
     t.add_argument("--full", required=True)

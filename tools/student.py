@@ -16,6 +16,7 @@ import copy
 import json
 import os
 import sys
+import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -119,14 +120,23 @@ def student_copy(nb: dict) -> dict:
             text = MARKDOWN_STUB
         cell["source"] = text.splitlines(keepends=True)
         cell.setdefault("metadata", {})["tags"] = new_tags
+    for cell in cells:                       # a copy saved after a run: no answers in outputs
+        if cell["cell_type"] == "code":
+            cell["outputs"], cell["execution_count"] = [], None
     return out
 
 
 def write_json_atomic(path: Path, obj: dict) -> None:
+    """UTF-8 JSON in nbformat's layout, written to a temporary file and renamed."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(obj, indent=1, ensure_ascii=False) + "\n")
-    os.replace(tmp, path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(json.dumps(obj, indent=1, ensure_ascii=False) + "\n")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def main(argv=None) -> int:
@@ -138,15 +148,23 @@ def main(argv=None) -> int:
     if not paths:
         print(f"no notebooks NN_*.ipynb in {args.notebooks}", file=sys.stderr)
         return 1
-    for path in paths:
+    copies = {}
+    for path in paths:                       # all made first: nothing written on an error
         try:
-            nb = json.loads(path.read_text())
+            nb = json.loads(path.read_text(encoding="utf-8"))
+            copies[path.name] = (student_copy(nb), sum(is_solution(c) for c in nb["cells"]))
         except json.JSONDecodeError as e:
             print(f"{path}: not a notebook (JSON error: {e})", file=sys.stderr)
             return 1
-        n = sum(is_solution(c) for c in nb["cells"])
-        write_json_atomic(args.out / path.name, student_copy(nb))
-        print(f"{args.out / path.name}: {n} answer cells emptied")
+        except (KeyError, ValueError) as e:
+            print(f"{path}: cannot make the student copy: {e}", file=sys.stderr)
+            return 1
+    for stale in sorted(args.out.glob("[0-9][0-9]_*.ipynb")):   # a renamed notebook's old copy
+        if stale.name not in copies:
+            stale.unlink()
+    for name, (nb, n) in copies.items():
+        write_json_atomic(args.out / name, nb)
+        print(f"{args.out / name}: {n} answer cells emptied")
     return 0
 
 
