@@ -6,6 +6,7 @@ from a quick-mode run so that CI can afford it (about four minutes on two cores)
 full-mode pages differ only in the amount of data behind the figures. Skipped with one
 line without Chromium, failed under CI=true (tests/browser.py)."""
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -25,7 +26,9 @@ def site(tmp_path_factory):
     exe = browser.chromium_or_skip()                 # before paying for the execution
     root = tmp_path_factory.mktemp("course-html")
     for cmd in (["execute", "--mode", "quick", "--out", str(root / "executed")],
-                ["html", "--executed", str(root / "executed"), "--out", str(root / "html")]):
+                ["html", "--executed", str(root / "executed"), "--out", str(root / "html")],
+                ["html", "--executed", str(root / "executed"), "--out", str(root / "html-student"),
+                 "--student"]):
         done = subprocess.run([sys.executable, str(TOOL), *cmd], capture_output=True, text=True)
         assert done.returncode == 0, f"course_build {cmd[0]} failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
     return exe, root
@@ -77,3 +80,26 @@ def test_every_page_loads_and_shows_its_figures(site, nb):
         assert all(i["w"] >= 16 and i["h"] >= 16 for i in shown)
         assert not real_errors(page.errors), page.errors
         page.screenshot(path=str(shots / f"{nb.stem}.png"))
+
+
+def test_the_student_pages_leave_the_answers_out(site):
+    import html as htmlmod
+    sys.path.insert(0, str(ROOT / "tools"))
+    import student
+    _, root = site
+    def text(path):          # the page's text: tags (syntax highlighting too) removed
+        return htmlmod.unescape(re.sub(r"<[^>]+>", "", path.read_text(encoding="utf-8")))
+    for nb in NOTEBOOKS:
+        page = text(root / "html-student" / (nb.stem + ".html"))
+        full = text(root / "html" / (nb.stem + ".html"))
+        assert "correct." in full and "correct." not in page, nb.name
+        assert student.CODE_STUB in page
+        checked = 0
+        for cell in json.loads(nb.read_text(encoding="utf-8"))["cells"]:
+            if student.is_solution(cell) and cell["cell_type"] == "code":
+                for line in student.source(cell).splitlines():
+                    if len(line.strip()) > 25 and not line.strip().startswith("#"):
+                        assert line.strip() in full, (nb.name, line)      # the test can see it
+                        assert line.strip() not in page, (nb.name, line)
+                        checked += 1
+        assert checked, nb.name

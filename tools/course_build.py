@@ -54,6 +54,9 @@ def write_text_atomic(path: Path, text: str) -> None:
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(text)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)        # mkstemp makes 0600; a page or notebook is shared
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -235,7 +238,7 @@ def without_answers(nb) -> None:
             if cell.cell_type == "code":
                 cell.outputs, cell.execution_count = [], None
         elif student.check_key(json.loads(json.dumps(cell))) is not None:
-            cell.outputs = []
+            cell.outputs, cell.execution_count = [], None
 
 
 def html_pages(args) -> int:
