@@ -128,9 +128,9 @@ def atomic_path(path, suffix: str | None = None):
 
 
 def write_text(path, text: str) -> None:
-    """Write a text file atomically."""
+    """Write a text file atomically, in UTF-8."""
     with atomic_path(path) as tmp:
-        tmp.write_text(text)
+        tmp.write_text(text, encoding="utf-8")
 
 
 def write_json(path, obj) -> None:

@@ -86,17 +86,20 @@ def git_commit() -> str:
         return "unknown"
 
 
-def machine() -> str:
-    """A one-line description of this machine (CPU model and cores, GPU if TensorFlow sees one)."""
-    cpu = platform.processor() or platform.machine()
+def cpu_name() -> str:
+    """The CPU's model name (Linux: /proc/cpuinfo), else what ``platform`` says."""
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
+                return line.split(":", 1)[1].strip()
     except OSError:
         pass
-    desc = f"{cpu}, {os.cpu_count()} cores"
+    return platform.processor() or platform.machine()
+
+
+def machine() -> str:
+    """A one-line description of this machine (CPU model and cores, GPU if TensorFlow sees one)."""
+    desc = f"{cpu_name()}, {os.cpu_count()} cores"
     try:
         from handlib import backend
         gpus = backend.tensorflow().config.list_physical_devices("GPU")
