@@ -51,7 +51,6 @@ class Near:
 class Satisfies:
     """``test(value, **context)`` returns ``None`` when right, else a hint (str)."""
     test: Callable[..., str | None]
-    hint: str = ""
 
 
 # ----------------------------------------------------------------------------- canonical
