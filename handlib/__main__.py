@@ -39,6 +39,12 @@ written to ``data/results/``, ``handlib.gan_evaluation``)
 
     python -m handlib predict photo.jpg --side left --out build/predictions
 
+``evaluate-real``  RegNets on the frozen real photos and the real video, against a peer's
+joints (MediaPipe, cached once by ``tools/mediapipe_reference.py``; agreement, not ground
+truth)::
+
+    python -m handlib evaluate-real --weights data/weights/regnet.keras --names shipped
+
 ``make-video``  the demo video: a rendered hand moving smoothly, with its ground truth::
 
     python -m handlib make-video --out build/demo/hand_demo --frames 150
@@ -204,6 +210,19 @@ def main(argv=None) -> int:
     e.add_argument("--out", default="data/results/regnet_evaluation",
                    help="results file (OUT.json)")
     e.add_argument("--limit", type=_int_in(1, None, "--limit"), default=None)
+    rr = sub.add_parser("evaluate-real", help="RegNets on real photos and a real video, scored "
+                        "against a peer (MediaPipe), beside baselines (agreement, not ground truth)")
+    rr.add_argument("--weights", nargs="+", default=["data/weights/regnet.keras"],
+                    help="one or more RegNet .keras files (default: the shipped model)")
+    rr.add_argument("--names", nargs="+", default=None, help="a label per model (default: file names)")
+    rr.add_argument("--out", default="data/results/real_evaluation", help="results file (OUT.json); "
+                    "rows of other models already there are kept")
+    rr.add_argument("--cache", default=None, help="the peer reference (default build/peer/mediapipe-0.10.21, "
+                    "made by tools/mediapipe_reference.py)")
+    rr.add_argument("--seed", type=_int_in(0, 2**31 - 1, "--seed"), default=0, help="the crops' offsets")
+    rr.add_argument("--limit", type=_int_in(1, None, "--limit"), default=None,
+                    help="score only the first photos of each set (and frames of the video)")
+    rr.add_argument("--no-video", action="store_true", help="photos only")
     a = sub.add_parser("compare-regnet", help="the ablation: RegNet trained on synth alone vs "
                        "synth + GANerated (figures to data/results/)")
     a.add_argument("--synth", required=True, help="a rendered set (synth look)")
@@ -266,6 +285,13 @@ def main(argv=None) -> int:
         return _run(lambda: pose_training.evaluate_run(args.weights, args.test, args.out,
                                                        args.limit, command),
                     lambda r: print(pose_training.format_results(r)))
+    if args.command == "evaluate-real":
+        if args.names is not None and len(args.names) != len(args.weights):
+            parser.error(f"--names needs one label per --weights file ({len(args.weights)}), got {len(args.names)}")
+        from handlib import real_evaluation
+        return _run(lambda: real_evaluation.evaluate_real(
+            args.weights, args.names, args.out, args.cache, seed=args.seed, limit=args.limit,
+            video=not args.no_video, command=command), lambda r: print(real_evaluation.format_table(r)))
     if args.command == "make-video":
         from handlib import sequences
         return _run(lambda: sequences.make_demo_video(args.out, args.frames, args.seed, args.side),

@@ -135,6 +135,63 @@ def evaluate(pred_uv, gt_uv, pred_norm, gt_norm, gt_bone_mm, visible=None) -> di
     return out
 
 
+# ------------------------------------------------------------------ alignment, intervals
+def root_scale(xyz, bone_mm: float) -> np.ndarray:
+    """Joints (N, J, 3) moved to M0 and scaled so that |W - M0| = ``bone_mm`` (the
+    "root + scale" protocol: neither the hand's place nor its size is asked for)."""
+    x = np.asarray(xyz, np.float64)
+    x = x - x[:, ROOT:ROOT + 1]
+    return x / np.maximum(bone_length(x), 1e-9).reshape(-1, 1, 1) * bone_mm
+
+
+def similarity_align(pred, ref) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Procrustes with scale (Umeyama 1991): each prediction (N, J, 3) moved, rotated
+    (a proper rotation, never a mirror) and scaled onto its reference (N, J, 3) in the
+    least-squares sense. Returns (aligned (N, J, 3), rotations (N, 3, 3) applied to the
+    centred prediction, scales (N,))."""
+    p = np.asarray(pred, np.float64)
+    r = np.asarray(ref, np.float64)
+    pc, rc = p - p.mean(1, keepdims=True), r - r.mean(1, keepdims=True)
+    cov = np.einsum("nji,njk->nik", rc, pc)                       # sum over joints of r p^T
+    U, S, Vt = np.linalg.svd(cov)
+    d = np.sign(np.linalg.det(U @ Vt))
+    D = np.ones_like(S)
+    D[:, -1] = d
+    R = U @ (D[..., None] * Vt)
+    var = np.maximum(np.sum(pc * pc, axis=(1, 2)), 1e-12)
+    s = np.sum(S * D, axis=1) / var
+    aligned = s[:, None, None] * np.einsum("nik,njk->nji", R, pc) + r.mean(1, keepdims=True)
+    return aligned, R, s
+
+
+def rotation_angle_deg(R) -> np.ndarray:
+    """The angle (N,) in degrees of rotations (N, 3, 3)."""
+    tr = np.trace(np.asarray(R, np.float64), axis1=-2, axis2=-1)
+    return np.degrees(np.arccos(np.clip((tr - 1.0) / 2.0, -1.0, 1.0)))
+
+
+def auc_per_sample(dist, thresholds) -> np.ndarray:
+    """Each sample's own PCK AUC (N,) from its joints' distances (N, J). With every joint
+    counted, their mean equals :func:`auc` of the pooled curve (the AUC is linear in the
+    curve), which is what lets :func:`bootstrap_interval` resample samples cheaply."""
+    d = np.asarray(dist, np.float64)
+    t = np.asarray(thresholds, np.float64)
+    curves = (d[:, :, None] <= t).mean(axis=1)                   # (N, T)
+    return np.sum((curves[:, 1:] + curves[:, :-1]) * np.diff(t), axis=1) / 2.0 / (t[-1] - t[0])
+
+
+def bootstrap_interval(values, n: int = 1000, seed: int = 0, level: float = 0.95) -> list[float]:
+    """Percentile bootstrap interval ``[lo, hi]`` of the mean of per-sample ``values`` (N,):
+    samples (photos, frames) resampled with replacement ``n`` times."""
+    v = np.asarray(values, np.float64)
+    if v.size == 0:
+        return [float("nan"), float("nan")]
+    rng = np.random.default_rng(seed)
+    means = v[rng.integers(0, v.size, (n, v.size))].mean(axis=1)
+    a = (1.0 - level) / 2.0
+    return [float(np.quantile(means, a)), float(np.quantile(means, 1.0 - a))]
+
+
 # ------------------------------------------------------------------ sequences (notebook 05)
 def root_relative_errors_mm(pred_mm, gt_mm) -> np.ndarray:
     """Per-frame, per-joint distance (F, J) in mm after moving both to M0 (no rescaling:

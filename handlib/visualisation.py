@@ -521,6 +521,54 @@ def show_pose_predictions(images, pred_uv, gt_uv=None, heatmaps=None, titles=Non
     return fig
 
 
+REFERENCE_COLOR = "#ff00d4"
+"""A peer's reference skeleton: a saturated magenta with a dark edge, which stands out
+from pale walls, skin and the finger colours alike."""
+
+
+def plot_reference_2d(ax, uv, linewidth: float = 1.6):
+    """A reference skeleton (21, 2) in pixels, drawn thin in :data:`REFERENCE_COLOR` with a
+    black edge, under the prediction."""
+    import matplotlib.patheffects as pe
+    uv = np.asarray(uv, np.float64)
+    edge = [pe.Stroke(linewidth=linewidth + 1.6, foreground="black"), pe.Normal()]
+    for p, q in hm.BONES:
+        ax.plot(uv[[p, q], 0], uv[[p, q], 1], "-", color=REFERENCE_COLOR, lw=linewidth,
+                path_effects=edge, zorder=2)
+    ax.scatter(uv[:, 0], uv[:, 1], s=9, c=REFERENCE_COLOR, edgecolors="black", linewidths=0.6, zorder=2)
+
+
+def show_real_predictions(items, ncols: int = 4, size: float = 3.1, reference_label: str = "MediaPipe"):
+    """A grid of real images, each shown over its box: ``items`` a list of dicts with
+    ``image`` (H, W, 3), ``uv`` (21, 2) the prediction, ``ref`` (21, 2) the reference or
+    None, ``box`` (cx, cy, side) in pixels and ``title``. The prediction is drawn in the
+    finger colours, the reference in :data:`REFERENCE_COLOR`. Returns the figure."""
+    import matplotlib.pyplot as plt
+    from matplotlib.lines import Line2D
+    n = len(items)
+    ncols = max(1, min(ncols, n))
+    rows = int(np.ceil(n / ncols))
+    fig, axes = plt.subplots(rows, ncols, figsize=(size * ncols, size * rows + 0.5), squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for ax, it in zip(axes.flat, items):
+        img = np.asarray(it["image"])
+        ax.imshow(img)
+        if it.get("ref") is not None:
+            plot_reference_2d(ax, it["ref"])
+        plot_skeleton_2d(ax, it["uv"], linewidth=2.2, markersize=2.5)
+        cx, cy, side = it["box"]
+        ax.set_xlim(cx - side / 2, cx + side / 2)
+        ax.set_ylim(cy + side / 2, cy - side / 2)
+        ax.set_title(it.get("title", ""), fontsize=9)
+    handles = [Line2D([], [], color=hm.FINGER_COLORS["index"], lw=2.2, label="prediction (finger colours)")]
+    if any(it.get("ref") is not None for it in items):
+        handles.append(Line2D([], [], color=REFERENCE_COLOR, lw=1.6, label=f"reference ({reference_label})"))
+    fig.legend(handles=handles, loc="lower center", ncol=len(handles), fontsize=9, frameon=False)
+    fig.tight_layout(rect=(0, 0.04, 1, 1))
+    return fig
+
+
 class LiveLossPlot:
     """A Keras callback that redraws loss curves in a notebook after every epoch
     (``keys``: logged names; each one's ``val_`` twin is drawn dashed when present)."""

@@ -1,0 +1,215 @@
+"""The peer reference on real hands: MediaPipe Hands' joints, read without MediaPipe,
+and the frozen subsets of real photos the course scores on.
+
+Introduced in ``notebooks/03_regnet_training.ipynb`` (section "Real hands, measured").
+
+No real photo here has measured 3D joints, so the course compares its model with a strong
+real-trained peer, MediaPipe Hands 0.10.21. ``python tools/mediapipe_reference.py`` runs
+it once, in a virtual environment of its own, over the real photos in the real-data
+folder (``HANDLIB_REALDATA_DIR``, default ``../shared/realdata``) and caches its answers
+under ``build/peer/mediapipe-0.10.21/`` (never committed). Everything scored against it
+is **agreement with a peer, not ground truth**.
+
+Cache format (``handlib-peer-reference/1``): one JSON file per photo set, ``SET.json``::
+
+    {"format": "handlib-peer-reference/1", "peer": "MediaPipe Hands 0.10.21 ...",
+     "settings": {...}, "set": "asl_letters", "folder": "<relative to the real-data folder>",
+     "photos": N, "detected": M, "images": [
+        {"file": "<relative to folder>", "readable": true, "width": W, "height": H,
+         "detected": true,
+         "uv_px": 21 x [u, v],          # image pixels (MediaPipe's normalised x, y times W, H)
+         "world_mm": 21 x [x, y, z],    # MediaPipe's world landmarks times 1000: millimetres,
+                                        # origin near the hand's centre, axes as the camera's
+                                        # (x right, y down, z away from the camera)
+         "handedness_label": "Left",    # MediaPipe's label, which assumes a MIRRORED image
+         "handedness_score": 0.98},     # MediaPipe's confidence in that label
+        {"file": "...", "readable": true, "width": W, "height": H, "detected": false}, ...]}
+
+Joints are in the course's order (wrist, then thumb, index, middle, ring, little finger,
+base to tip), which is MediaPipe's. **Handedness**: MediaPipe labels hands as seen in a
+selfie (mirrored) image, so on an ordinary photo its "Left" is a right hand; the reader
+swaps it (:attr:`PeerPhoto.side`). The swap was checked on the cache itself: the
+geometric handedness of the world joints (:func:`handlib.hand_model.handedness`) agrees
+with the swapped label on 99 % of the detected photos.
+
+**Frozen scored subsets** (fixed before any training used the photos; never used to
+train anything, the GeoConGAN's real domain, SilNet and any teacher included):
+
+- Sign Language Digits: the photos of :data:`DIGITS_HELD_OUT_BLOCKS` (blocks of 100
+  consecutive photo numbers, about ten people each; :func:`handlib.real_photos.photo_block`),
+  the blocks the GeoConGAN and SilNet already held out;
+- ASL letters: ``valid/`` and ``test/`` (``train/`` holds three augmented copies of each
+  of its own photos; no copy of a ``valid`` or ``test`` photo is in ``train``, checked
+  by source name in :func:`letters_copy_overlap`);
+- the real video (``asl_hand/``): never used in training; its reference tracks ship with
+  it (MediaPipe's "full" model, 2D and world 3D).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from handlib import files
+from handlib.files import DataFileError
+
+FORMAT = "handlib-peer-reference/1"
+PEER = "MediaPipe Hands 0.10.21"
+CACHE_DIR = files.REPO_ROOT / "build" / "peer" / "mediapipe-0.10.21"
+SETS = {"sign_language_digits": "sign_language_digits/Dataset",
+        "asl_letters": "asl_letters/American-Sign-Language-Letters-1"}
+"""Photo sets: name -> folder under the real-data folder."""
+DIGITS_HELD_OUT_BLOCKS = ("block-0011", "block-0048", "block-0051")
+"""The Sign Language Digits blocks held out from every training: those that
+``split_by_sequence(..., val_fraction=0, test_fraction=0.15)`` holds out of the keyed
+photos (recorded in ``data/weights/silnet.json``), frozen here so that no later change of
+the keying gate can move them."""
+LETTERS_SCORED_SPLITS = ("valid", "test")
+VIDEO = "asl_hand/asl_hand.25fps.mp4"
+VIDEO_TRACKS_2D = "asl_hand/asl_hand.full.json"
+VIDEO_TRACKS_3D = "asl_hand/asl_hand_3d.full.json"
+MAKE_CACHE = "python tools/mediapipe_reference.py"
+
+
+@dataclass(frozen=True)
+class PeerPhoto:
+    """One photo with the peer's answer. ``uv`` (21, 2) image pixels; ``world_mm`` (21, 3)
+    millimetres, camera axes; ``side`` "left"/"right" (the hand's own side in the photo)."""
+
+    set: str
+    file: str
+    path: Path
+    width: int
+    height: int
+    uv: np.ndarray
+    world_mm: np.ndarray
+    side: str
+    handedness_score: float
+
+    @property
+    def scored(self) -> bool:
+        return is_scored(self.set, self.file)
+
+
+def is_scored(set_name: str, file: str) -> bool:
+    """Whether a photo (``file`` relative to its set's folder) belongs to the frozen scored
+    subset, which no training may use."""
+    from handlib.real_photos import photo_block
+    if set_name == "sign_language_digits":
+        return photo_block(file) in DIGITS_HELD_OUT_BLOCKS
+    if set_name == "asl_letters":
+        return file.split("/")[0] in LETTERS_SCORED_SPLITS
+    raise ValueError(f"unknown photo set {set_name!r} (known: {', '.join(SETS)})")
+
+
+def letters_source(file: str) -> str:
+    """The source photo of an ASL-letter file: the name before ``_jpg`` (augmented
+    copies share it)."""
+    return Path(file).name.split("_jpg")[0]
+
+
+def letters_copy_overlap(folder) -> int:
+    """How many ``train/`` files of the ASL-letter set are copies (same source name) of a
+    scored photo; the scored subset is clean when this is 0."""
+    root = Path(folder)
+    scored = {letters_source(p.name) for s in LETTERS_SCORED_SPLITS for p in (root / s / "images").glob("*.jpg")}
+    return sum(letters_source(p.name) in scored for p in (root / "train" / "images").glob("*.jpg"))
+
+
+def _array(path, rec, key, shape, i):
+    try:
+        a = np.asarray(rec[key], np.float64)
+    except (KeyError, TypeError, ValueError):
+        raise DataFileError(path, f"images[{i}].{key}: {shape[0]} x {shape[1]} numbers",
+                            "none" if key not in rec else "non-numbers") from None
+    if a.shape != shape or not np.all(np.isfinite(a)):
+        raise DataFileError(path, f"images[{i}].{key}: {shape[0]} x {shape[1]} finite numbers",
+                            f"shape {a.shape}")
+    return a
+
+
+def read_cache(path, folder=None) -> dict:
+    """Read one cache file (format above). Returns ``{"set", "folder", "peer", "photos",
+    "detected", "images": [PeerPhoto, ...]}`` (detected photos only; ``path`` of each
+    under ``folder``, default the real-data folder). A missing or malformed file raises
+    :class:`DataFileError` naming it and what was expected."""
+    path = Path(path)
+    data = files.read_json(path, f"a peer reference cache ({FORMAT}; made by `{MAKE_CACHE}`)")
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        found = data.get("format") if isinstance(data, dict) else type(data).__name__
+        raise DataFileError(path, f"a peer reference cache of format {FORMAT!r}", repr(found))
+    name = data.get("set")
+    if name not in SETS:
+        raise DataFileError(path, f"'set' one of {', '.join(SETS)}", repr(name))
+    if not isinstance(data.get("images"), list):
+        raise DataFileError(path, "an 'images' list", type(data.get("images")).__name__)
+    base = Path(folder) if folder is not None else (files.realdata_dir(quiet=True) or Path("."))
+    root = base / data.get("folder", SETS[name])
+    photos = []
+    for i, rec in enumerate(data["images"]):
+        if not isinstance(rec, dict) or not isinstance(rec.get("file"), str):
+            raise DataFileError(path, f"images[{i}]: an object with a 'file' name", repr(rec)[:60])
+        if not rec.get("detected"):
+            continue
+        label = rec.get("handedness_label")
+        if label not in ("Left", "Right"):
+            raise DataFileError(path, f"images[{i}].handedness_label 'Left' or 'Right'", repr(label))
+        try:
+            width, height = int(rec["width"]), int(rec["height"])
+            score = float(rec.get("handedness_score", float("nan")))
+        except (KeyError, TypeError, ValueError):
+            raise DataFileError(path, f"images[{i}]: width and height in pixels", "none") from None
+        photos.append(PeerPhoto(set=name, file=rec["file"], path=root / rec["file"], width=width,
+                                height=height, uv=_array(path, rec, "uv_px", (21, 2), i),
+                                world_mm=_array(path, rec, "world_mm", (21, 3), i),
+                                side="right" if label == "Left" else "left",     # mirrored convention
+                                handedness_score=score))
+    return {"set": name, "folder": str(root), "peer": data.get("peer", PEER),
+            "photos": len(data["images"]), "detected": len(photos), "images": photos,
+            "scored_photos": sum(is_scored(name, r["file"]) for r in data["images"]
+                                 if isinstance(r, dict) and isinstance(r.get("file"), str))}
+
+
+def load_sets(cache_dir=None, folder=None, quiet: bool = False) -> dict | None:
+    """Every photo set's cache in ``cache_dir`` (default :data:`CACHE_DIR`), read by
+    :func:`read_cache`; None (with a one-line message unless ``quiet``) where there is none."""
+    cache_dir = Path(cache_dir) if cache_dir is not None else CACHE_DIR
+    found = {n: read_cache(cache_dir / f"{n}.json", folder) for n in SETS if (cache_dir / f"{n}.json").is_file()}
+    if not found:
+        if not quiet:
+            print(f"no peer reference in {cache_dir}: run `{MAKE_CACHE}` (needs the real photos "
+                  "and the package index once); the real-hand figures are skipped")
+        return None
+    return found
+
+
+def coverage(cache: dict) -> dict:
+    """The peer's detection coverage of one set: all photos and the scored subset."""
+    scored = [p for p in cache["images"] if p.scored]
+    return {"photos": cache["photos"], "detected": cache["detected"],
+            "share": cache["detected"] / max(cache["photos"], 1),
+            "scored_photos": cache["scored_photos"], "scored_detected": len(scored),
+            "scored_share": len(scored) / max(cache["scored_photos"], 1)}
+
+
+def read_video_reference(folder=None) -> dict | None:
+    """The real video's reference tracks: ``{"video": path, "uv": (F, 21, 2) pixels,
+    "world_mm": (F, 21, 3) mm}``, or None where the video is absent."""
+    base = Path(folder) if folder is not None else files.realdata_dir(quiet=True)
+    if base is None or not (base / VIDEO).is_file():
+        return None
+    out = {"video": base / VIDEO}
+    for key, name, scale in (("uv", VIDEO_TRACKS_2D, 1.0), ("world_mm", VIDEO_TRACKS_3D, 1000.0)):
+        raw = files.read_json(base / name, "reference tracks (F x 21 x 3 numbers)")
+        try:
+            arr = np.asarray(raw, np.float64)
+        except (TypeError, ValueError):
+            arr = np.zeros(0)
+        if arr.ndim != 3 or arr.shape[1:] != (21, 3):
+            raise DataFileError(base / name, "F x 21 x 3 numbers", f"shape {arr.shape}")
+        out[key] = arr[..., :2] if key == "uv" else arr * scale
+    if len(out["uv"]) != len(out["world_mm"]):
+        raise DataFileError(base / VIDEO_TRACKS_3D, f"{len(out['uv'])} frames (as the 2D tracks)",
+                            str(len(out["world_mm"])))
+    return out

@@ -1,0 +1,225 @@
+"""The real-hand yardstick: its metrics on cases computed by hand, the peer cache reader on
+small fixtures, the frozen subsets, and the command end to end on rendered stand-ins."""
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from handlib import files, images, metrics, synthetic
+from handlib import hand_model as hm
+from handlib import peer_reference as pr
+from handlib import real_evaluation as rev
+from handlib.files import DataFileError
+
+FIX = Path(__file__).parent / "fixtures" / "peer_reference"
+
+
+def _rotation(axis, deg):
+    return hm.axis_rotation(axis, deg)
+
+
+# ------------------------------------------------------------------ metrics by hand
+def test_one_joint_30_mm_off_gives_the_auc_computed_by_hand():
+    """20 joints exact and one 30 mm off: PCK is 20/21 below 30 mm and 1 from 30 mm on;
+    the trapezoids over 20-50 mm give (9 * 20/21 + (20/21 + 1) / 2 + 20) / 30."""
+    ref = hm.rest_pose() - hm.rest_pose()[9]
+    ref = ref / np.linalg.norm(ref[0]) * rev.HAND_SIZE_MM          # |W - M0| = 91.7 mm already
+    pred = ref.copy()
+    pred[8] += [0.0, 0.0, 30.0]                                    # index tip 30 mm away
+    s = rev.score(pred[None], ref[None], boot=10)
+    expected = (9 * 20 / 21 + (20 / 21 + 1) / 2 + 20) / 30
+    assert s["3d_root_scale"]["auc"] == pytest.approx(expected, abs=1e-12)
+    assert s["3d_root_scale"]["epe_mean_mm"] == pytest.approx(30 / 21)
+
+
+def test_root_and_scale_forgive_place_and_size_but_not_rotation():
+    ref = hm.rest_pose()
+    moved = 2.5 * ref + [300.0, -40.0, 700.0]
+    s = rev.score(moved[None], ref[None], boot=10)
+    assert s["3d_root_scale"]["auc"] == pytest.approx(1.0)
+    assert s["3d_root_scale"]["epe_mean_mm"] == pytest.approx(0.0, abs=1e-9)
+    turned = (ref - ref[9]) @ _rotation("x", 40.0).T
+    s = rev.score(turned[None], ref[None], boot=10)
+    assert s["3d_root_scale"]["auc"] < 0.9                         # a 40 degree tilt costs
+    assert s["3d_aligned"]["auc"] == pytest.approx(1.0)            # ... alignment forgives it
+    assert s["tilt"]["median_rotation_deg"] == pytest.approx(40.0, abs=1e-6)
+
+
+def test_similarity_alignment_undoes_a_similarity_and_never_mirrors():
+    rng = np.random.default_rng(0)
+    ref = rng.normal(size=(3, 21, 3)) * 40
+    R = np.stack([_rotation("x", 30) @ _rotation("z", -70), _rotation("y", 170), np.eye(3)])
+    pred = 0.6 * np.einsum("nij,nkj->nki", R, ref) + rng.normal(size=(3, 1, 3)) * 100
+    aligned, Rs, s = metrics.similarity_align(pred, ref)
+    np.testing.assert_allclose(aligned, ref, atol=1e-9)
+    np.testing.assert_allclose(s, 1 / 0.6, rtol=1e-9)
+    np.testing.assert_allclose(metrics.rotation_angle_deg(Rs), [metrics.rotation_angle_deg(R[i:i + 1])[0]
+                                                                for i in range(3)], atol=1e-6)
+    hand = hm.rest_pose()
+    mirrored = hm.mirror(hand)
+    aligned, Rm, _ = metrics.similarity_align(mirrored[None], hand[None])
+    assert np.linalg.det(Rm[0]) == pytest.approx(1.0)
+    assert np.linalg.norm(aligned - hand, axis=-1).mean() > 5.0     # a mirror cannot be undone
+
+
+def test_the_rotation_angle_of_known_rotations():
+    np.testing.assert_allclose(metrics.rotation_angle_deg(np.stack([np.eye(3), _rotation("x", 90),
+                                                                    _rotation("y", 180)])), [0, 90, 180], atol=1e-6)
+
+
+def test_per_sample_aucs_average_to_the_pooled_auc():
+    d = np.random.default_rng(1).uniform(0, 60, (50, 21))
+    pooled = metrics.auc(metrics.PCK_3D_THRESHOLDS, metrics.pck(d, metrics.PCK_3D_THRESHOLDS))
+    assert metrics.auc_per_sample(d, metrics.PCK_3D_THRESHOLDS).mean() == pytest.approx(pooled, abs=1e-12)
+
+
+def test_bootstrap_intervals():
+    assert metrics.bootstrap_interval(np.full(30, 0.4)) == pytest.approx([0.4, 0.4])
+    v = np.random.default_rng(2).normal(0.5, 0.1, 400)
+    lo, hi = metrics.bootstrap_interval(v, n=2000, seed=3)
+    se = v.std() / np.sqrt(v.size)                                 # the normal approximation
+    assert lo < v.mean() < hi
+    assert hi - lo == pytest.approx(2 * 1.96 * se, rel=0.15)
+    assert metrics.bootstrap_interval(v, n=2000, seed=3) == [lo, hi]
+
+
+def test_2d_distances_are_in_pixels_of_the_reference_box_at_256():
+    uv = np.array([[100.0, 50.0], [200.0, 100.0]] + [[150.0, 75.0]] * 19)
+    centre, side = rev.reference_box(uv)
+    np.testing.assert_allclose(centre, [150.0, 75.0])
+    assert side == pytest.approx(200.0)                            # 2.0 x the larger extent (100)
+    np.testing.assert_allclose(rev.to_box_px(np.full((1, 21), 10.0), [512.0]), 5.0)
+
+
+def test_the_input_crop_moves_by_at_most_20_percent_and_is_the_same_for_every_model():
+    uv = np.random.default_rng(4).uniform(100, 300, (21, 2))
+    centre, side = rev.reference_box(uv)
+    boxes = np.array([rev.input_box(uv, rev.photo_rng(0, "asl_letters", f"valid/images/{i}.jpg"))
+                      for i in range(300)])
+    off = np.abs(boxes[:, :2] - centre) / side
+    assert off.max() <= 0.2 and off.max() > 0.15                  # uses the range, never beyond it
+    assert np.all(boxes[:, 2] == side)
+    again = rev.input_box(uv, rev.photo_rng(0, "asl_letters", "valid/images/7.jpg"))
+    assert again == tuple(boxes[7])
+
+
+@pytest.mark.parametrize("side", ["left", "right"])
+def test_the_fixed_open_hand_points_up_with_its_palm_to_the_camera(side):
+    x = rev.open_hand(side)
+    up = (x[9] - x[0]) / np.linalg.norm(x[9] - x[0])
+    np.testing.assert_allclose(up, [0, -1, 0], atol=1e-9)          # fingers up (image y is down)
+    assert x[1, 2] < x[0, 2] - 5                                  # the thumb's base nearer the camera
+    assert hm.handedness(x) == (1 if side == "right" else -1)
+
+
+# ------------------------------------------------------------------ the cache reader
+def test_the_cache_reader_reads_the_fixture():
+    c = pr.read_cache(FIX / "asl_letters.json", folder=FIX / "photos")
+    assert c["set"] == "asl_letters" and c["photos"] == 4 and c["detected"] == 3
+    assert c["scored_photos"] == 3                                 # valid/ and test/ files
+    by = {p.file: p for p in c["images"]}
+    a = by["valid/images/A1_jpg.rf.x.jpg"]
+    assert a.side == "right"                                       # MediaPipe's "Left": a mirrored label
+    assert by["test/images/B2_jpg.rf.y.jpg"].side == "left"
+    assert a.uv.shape == (21, 2) and a.world_mm.shape == (21, 3)
+    assert a.scored and not by["train/images/A3_jpg.rf.z.jpg"].scored
+    assert a.path == FIX / "photos" / "asl_letters/American-Sign-Language-Letters-1" / a.file
+    cov = pr.coverage(c)
+    assert cov["scored_detected"] == 2 and cov["share"] == pytest.approx(0.75)
+
+
+@pytest.mark.parametrize("change, words", [
+    (lambda d: d.update(format="other/9"), "format"),
+    (lambda d: d.update(set="nowhere"), "'set'"),
+    (lambda d: d["images"][0].update(uv_px=[[1, 2]] * 20), "images[0].uv_px"),
+    (lambda d: d["images"][0].update(world_mm="abc"), "images[0].world_mm"),
+    (lambda d: d["images"][0].update(handedness_label="Both"), "handedness_label"),
+    (lambda d: d["images"][0].pop("width"), "width"),
+])
+def test_a_malformed_cache_is_refused_naming_the_file(tmp_path, change, words):
+    d = json.loads((FIX / "asl_letters.json").read_text())
+    change(d)
+    bad = tmp_path / "asl_letters.json"
+    bad.write_text(json.dumps(d))
+    with pytest.raises(DataFileError) as e:
+        pr.read_cache(bad)
+    assert str(bad) in str(e.value) and words in str(e.value)
+
+
+def test_a_missing_cache_says_how_to_make_it(tmp_path, capsys):
+    assert pr.load_sets(tmp_path) is None
+    assert "tools/mediapipe_reference.py" in capsys.readouterr().out
+    with pytest.raises(DataFileError, match="mediapipe_reference"):
+        pr.read_cache(tmp_path / "sign_language_digits.json")
+    with pytest.raises(DataFileError, match="mediapipe_reference"):
+        rev.evaluate_real("data/weights/regnet.keras", cache_dir=tmp_path, out=tmp_path / "r")
+
+
+def test_the_frozen_subsets():
+    assert pr.is_scored("sign_language_digits", "5/IMG_1150.JPG")          # block 0011
+    assert pr.is_scored("sign_language_digits", "0/IMG_5199.JPG")          # block 0051
+    assert not pr.is_scored("sign_language_digits", "5/IMG_1250.JPG")      # block 0012
+    assert pr.is_scored("asl_letters", "test/images/C4_jpg.rf.q.jpg")
+    assert not pr.is_scored("asl_letters", "train/images/C4_jpg.rf.q.jpg")
+    assert pr.letters_source("train/images/C4_jpg.rf.q.jpg") == "C4"
+    with pytest.raises(ValueError, match="unknown photo set"):
+        pr.is_scored("elsewhere", "x.jpg")
+
+
+def test_the_frozen_digit_blocks_are_the_ones_the_gan_and_silnet_hold_out():
+    """The real domain's split (``domains.real_domain``: ``split_by_sequence`` with
+    ``test_fraction=0.15`` over photo blocks) must hold out exactly the frozen blocks, and
+    no ASL-letter training file may copy a scored photo."""
+    base = files.realdata_dir(quiet=True)
+    if base is None or not (base / pr.SETS["sign_language_digits"]).is_dir():
+        pytest.skip("the real photos are absent (HANDLIB_REALDATA_DIR)")
+    from handlib.real_photos import photo_block
+    from handlib.samples import HandSample
+    from handlib.splits import split_by_sequence
+    photos = sorted((base / pr.SETS["sign_language_digits"]).glob("*/*.[jJ][pP][gG]"))
+    samples = [HandSample(image_path=str(p), sequence=photo_block(p)) for p in photos]
+    _, _, held = split_by_sequence(samples, val_fraction=0.0, test_fraction=0.15)
+    assert sorted({s.sequence for s in held}) == sorted(pr.DIGITS_HELD_OUT_BLOCKS)
+    assert json.loads((files.REPO_ROOT / "data/weights/silnet.json").read_text())["data"][
+        "real_held_out_blocks"] == sorted(pr.DIGITS_HELD_OUT_BLOCKS)
+    assert pr.letters_copy_overlap(base / pr.SETS["asl_letters"]) == 0
+
+
+# ------------------------------------------------------------------ end to end
+def test_evaluate_real_end_to_end_on_rendered_stand_ins(tmp_path):
+    """Rendered hands stand in for photos and their labels for the peer: the shipped
+    model must beat both baselines there, and every figure must land in the JSON."""
+    root = tmp_path / "real" / pr.SETS["asl_letters"]
+    recs = []
+    for i in range(6):
+        f = synthetic.render_index(31, i, look="real-like")
+        name = f"{'valid' if i % 2 else 'test'}/images/R{i}_jpg.rf.{i}.png"
+        images.write_image(root / name, f.rgb)
+        side = "right" if hm.handedness(f.xyz) > 0 else "left"
+        recs.append({"file": name, "readable": True, "width": 256, "height": 256, "detected": True,
+                     "uv_px": f.uv.tolist(), "world_mm": f.xyz.tolist(),
+                     "handedness_label": "Left" if side == "right" else "Right", "handedness_score": 1.0})
+    cache = tmp_path / "cache"
+    files.write_json(cache / "asl_letters.json", {"format": pr.FORMAT, "set": "asl_letters",
+                                                  "folder": pr.SETS["asl_letters"], "images": recs})
+    out = tmp_path / "res"
+    r = rev.evaluate_real(["data/weights/regnet.keras"], ["shipped"], out, cache_dir=cache,
+                          folder=tmp_path / "real", boot=50, video=False)
+    saved = json.loads(out.with_suffix(".json").read_text())
+    assert saved["label"].startswith("agreement with a peer")
+    e = saved["sets"]["asl_letters"]
+    assert e["photos"] == 6 and set(saved["sets"]) == {"asl_letters", "all_photos"}
+    shipped, base = e["models"]["shipped"], e["baselines"]
+    assert shipped["2d"]["auc"] > base["mean_pose"]["2d"]["auc"] + 0.2
+    assert shipped["3d_aligned"]["auc"] > base["mean_pose"]["3d_aligned"]["auc"]
+    assert "2d" not in base["fixed_open_hand"]
+    assert "shipped" in rev.format_table(r)
+    # a second model is added beside the first; the first's row is kept
+    shutil.copy(files.REPO_ROOT / "data/weights/regnet.keras", tmp_path / "copy.keras")
+    rev.evaluate_real([tmp_path / "copy.keras"], ["copy"], out, cache_dir=cache,
+                      folder=tmp_path / "real", boot=50, video=False)
+    both = json.loads(out.with_suffix(".json").read_text())
+    assert set(both["sets"]["asl_letters"]["models"]) == {"shipped", "copy"}
+    assert both["sets"]["asl_letters"]["models"]["copy"]["2d"] == shipped["2d"]
