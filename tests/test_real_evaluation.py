@@ -223,3 +223,38 @@ def test_evaluate_real_end_to_end_on_rendered_stand_ins(tmp_path):
     both = json.loads(out.with_suffix(".json").read_text())
     assert set(both["sets"]["asl_letters"]["models"]) == {"shipped", "copy"}
     assert both["sets"]["asl_letters"]["models"]["copy"]["2d"] == shipped["2d"]
+
+
+# ------------------------------------------------------------------ the cache tool
+def _tool(args, env_dir, tmp_path):
+    import os
+    import subprocess
+    import sys
+    env = dict(os.environ, HANDLIB_REALDATA_DIR=str(env_dir))
+    return subprocess.run([sys.executable, str(files.REPO_ROOT / "tools" / "mediapipe_reference.py"), *args],
+                          env=env, capture_output=True, text=True, cwd=tmp_path, timeout=60)
+
+
+def test_the_cache_tool_names_a_missing_real_data_folder(tmp_path):
+    r = _tool(["--out", str(tmp_path / "cache"), "--venv", str(tmp_path / "venv")], tmp_path / "empty", tmp_path)
+    assert r.returncode == 2
+    assert "sign_language_digits/Dataset" in r.stderr and str(tmp_path / "empty") in r.stderr
+    assert not (tmp_path / "venv").exists() and not (tmp_path / "cache").exists()
+
+
+def test_the_cache_tool_keeps_a_cache_made_with_the_same_settings(tmp_path):
+    """Nothing is installed or recomputed when the cache is there (no MediaPipe needed)."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("mp_tool", files.REPO_ROOT / "tools" / "mediapipe_reference.py")
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    assert tool.FORMAT == pr.FORMAT and tool.SETS.keys() == pr.SETS.keys()
+    assert {k: v[0] for k, v in tool.SETS.items()} == pr.SETS
+    real = tmp_path / "real"
+    (real / pr.SETS["asl_letters"]).mkdir(parents=True)
+    cache = tmp_path / "cache"
+    files.write_json(cache / "asl_letters.json", {"format": tool.FORMAT, "settings": tool.SETTINGS,
+                                                  "set": "asl_letters", "photos": 3, "detected": 2, "images": []})
+    r = _tool(["--sets", "asl_letters", "--out", str(cache), "--venv", str(tmp_path / "venv")], real, tmp_path)
+    assert r.returncode == 0 and "cached (2 of 3 photos)" in r.stdout
+    assert not (tmp_path / "venv").exists()
