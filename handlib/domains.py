@@ -2,8 +2,8 @@
 
 Introduced in ``notebooks/02_geocongan_training.ipynb``.
 
-Both domains are cut the same way: a square box around the hand, grown by the geometry
-issue's margin (:data:`handlib.crop_camera.CROP_MARGIN`, 35 % of the hand's extent on
+Both domains are cut the same way: a square box around the hand, grown by the course's
+crop margin (:data:`handlib.crop_camera.CROP_MARGIN`, 35 % of the hand's extent on
 each side), resized to the GAN's size (128 px by default). Where a rendered
 hand's box leaves the rendered frame, the frame's edge pixels are repeated (the frames
 are the bounding squares of all augmented crops, so this is rare); a real photo's box is
@@ -210,6 +210,7 @@ def real_domain(size: int = GAN_SIZE, limit: int | None = None, folder=None,
     the first photos in file order. Without photos, ``standin_frames`` frames of the
     ``real-like`` look stand in (the last ``test_fraction`` held out).
     """
+    from handlib.peer_reference import exclude_scored
     from handlib.real_photos import read_real_photos
     from handlib.splits import split_by_sequence
     folder = folder if folder is not None else real_photos_folder()
@@ -220,6 +221,7 @@ def real_domain(size: int = GAN_SIZE, limit: int | None = None, folder=None,
         return d.take(slice(0, cut)), d.take(slice(cut, n))
     samples, _ = read_real_photos(folder, limit=limit, progress=progress)
     train, _, test = split_by_sequence(samples, val_fraction=0.0, test_fraction=test_fraction)
+    train = exclude_scored(train)            # the real-hand yardstick's photos never train
     return (photo_domain(train, size, "real", progress=progress),
             photo_domain(test, size, "real", progress=progress))
 

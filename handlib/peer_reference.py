@@ -33,7 +33,8 @@ geometric handedness of the world joints (:func:`handlib.hand_model.handedness`)
 with the swapped label on 99 % of the detected photos.
 
 **Frozen scored subsets** (fixed before any training used the photos; never used to
-train anything, the GeoConGAN's real domain, SilNet and any teacher included):
+train anything, the GeoConGAN's real domain, SilNet and any teacher included: training
+code drops them with :func:`exclude_scored`, whatever its own split says):
 
 - Sign Language Digits: the photos of :data:`DIGITS_HELD_OUT_BLOCKS` (blocks of 100
   consecutive photo numbers, about ten people each; :func:`handlib.real_photos.photo_block`),
@@ -101,6 +102,27 @@ def is_scored(set_name: str, file: str) -> bool:
     if set_name == "asl_letters":
         return file.split("/")[0] in LETTERS_SCORED_SPLITS
     raise ValueError(f"unknown photo set {set_name!r} (known: {', '.join(SETS)})")
+
+
+def scored_path(path, folder=None) -> bool:
+    """Whether an image file (any path) is one of the frozen scored photos: it lies in a
+    photo set's folder under the real-data folder (``folder``, default
+    ``HANDLIB_REALDATA_DIR``) and :func:`is_scored` says so. Training code calls this
+    (through :func:`exclude_scored`) so that no change of a split can leak them in."""
+    base = Path(folder) if folder is not None else files.realdata_dir(quiet=True)
+    if base is None:
+        return False
+    p = Path(path).resolve()
+    for name, sub in SETS.items():
+        root = (base / sub).resolve()
+        if root in p.parents:
+            return is_scored(name, p.relative_to(root).as_posix())
+    return False
+
+
+def exclude_scored(samples, folder=None) -> list:
+    """``samples`` (objects with an ``image_path``) without the frozen scored photos."""
+    return [s for s in samples if not scored_path(s.image_path, folder)]
 
 
 def letters_source(file: str) -> str:

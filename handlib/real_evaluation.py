@@ -25,7 +25,8 @@ found a hand; the model is given the hand's side from the peer's handedness):
 - *Baselines*: one fixed open hand (no information: the course's hand model, open, palm
   towards the camera, fingers up, of the photo's side; 3D only) and the mean pose of the
   shipped model's training set placed in the model's crop (2D and 3D).
-- Intervals: 95 % percentile bootstrap over photos (per-photo values resampled).
+- Intervals: 95 % percentile bootstrap over photos (per-photo values resampled); for the
+  video over frames, which are not independent, so those intervals are too narrow.
 
 **The video** (``asl_hand/``, one right hand; never used in training): the tracker run as
 ``track --side right`` (the side from the reference's geometry), its fitted 2D joints
@@ -62,7 +63,8 @@ PROTOCOL = {"box": f"square centred on the reference joints, side {BOX_FACTOR} x
             "3d_aligned": "after a similarity (Procrustes) alignment; AUC over 20-50 mm",
             "side": "the peer's handedness (MediaPipe's mirrored label swapped)",
             "video_low_confidence": f"mean heatmap maximum < {LOW_CONFIDENCE}, or no hand",
-            "intervals": "95 % percentile bootstrap over photos (frames for the video), 1000 draws"}
+            "intervals": "95 % percentile bootstrap over photos (frames for the video, which are not "
+                         "independent: its intervals are too narrow), 1000 draws"}
 
 
 # ------------------------------------------------------------------------ crops

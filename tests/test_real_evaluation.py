@@ -258,3 +258,15 @@ def test_the_cache_tool_keeps_a_cache_made_with_the_same_settings(tmp_path):
     r = _tool(["--sets", "asl_letters", "--out", str(cache), "--venv", str(tmp_path / "venv")], real, tmp_path)
     assert r.returncode == 0 and "cached (2 of 3 photos)" in r.stdout
     assert not (tmp_path / "venv").exists()
+
+
+def test_training_code_can_drop_the_frozen_photos_whatever_the_split(tmp_path):
+    from handlib.samples import HandSample
+    real = tmp_path / "real"
+    digits = real / pr.SETS["sign_language_digits"]
+    letters = real / pr.SETS["asl_letters"]
+    paths = [digits / "3/IMG_1105.JPG", digits / "3/IMG_1205.JPG", letters / "test/images/A_jpg.rf.1.jpg",
+             letters / "train/images/A_jpg.rf.2.jpg", tmp_path / "elsewhere/IMG_1105.JPG"]
+    samples = [HandSample(image_path=str(p), sequence="s") for p in paths]
+    kept = [Path(s.image_path) for s in pr.exclude_scored(samples, folder=real)]
+    assert kept == [paths[1], paths[3], paths[4]]       # block 0011 and test/ dropped
