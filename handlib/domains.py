@@ -35,6 +35,7 @@ to the GAN's value range [-1, 1] and :func:`from_gan` back.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
@@ -204,13 +205,16 @@ def real_domain(size: int = GAN_SIZE, limit: int | None = None, folder=None,
 
     ``folder``: photos of hands against plain backgrounds, or a RealHands folder
     (default: the Sign Language Digits photos under ``HANDLIB_REALDATA_DIR``). Photos
-    failing the keying gate are dropped (see :func:`handlib.real_photos.read_real_photos`);
-    whole blocks of photo numbers (RealHands: users) are held out with
-    :func:`handlib.splits.split_by_sequence` (``test_fraction`` of them). ``limit`` keeps
-    the first photos in file order. Without photos, ``standin_frames`` frames of the
-    ``real-like`` look stand in (the last ``test_fraction`` held out).
+    failing the keying gate are dropped (see :func:`handlib.real_photos.read_real_photos`).
+    In a folder that holds the real-hand yardstick's frozen photos
+    (:mod:`handlib.peer_reference`: the Sign Language Digits' held-out blocks), those are
+    the held-out set and never train; elsewhere whole blocks of photo numbers (RealHands:
+    users) are held out with :func:`handlib.splits.split_by_sequence` (``test_fraction``
+    of them). ``limit`` keeps the first training photos in file order (and about
+    ``test_fraction * limit`` held-out ones). Without photos, ``standin_frames`` frames of
+    the ``real-like`` look stand in (the last ``test_fraction`` held out).
     """
-    from handlib.peer_reference import exclude_scored
+    from handlib.peer_reference import scored_path
     from handlib.real_photos import read_real_photos
     from handlib.splits import split_by_sequence
     folder = folder if folder is not None else real_photos_folder()
@@ -219,9 +223,17 @@ def real_domain(size: int = GAN_SIZE, limit: int | None = None, folder=None,
         d = standin_domain(n, size, progress=progress)
         cut = n - max(1, int(round(test_fraction * n)))
         return d.take(slice(0, cut)), d.take(slice(cut, n))
-    samples, _ = read_real_photos(folder, limit=limit, progress=progress)
-    train, _, test = split_by_sequence(samples, val_fraction=0.0, test_fraction=test_fraction)
-    train = exclude_scored(train)            # the real-hand yardstick's photos never train
+    photos = [p for p in Path(folder).rglob("*") if p.suffix.lower() in {".jpg", ".jpeg", ".png", ".bmp"}]
+    if any(scored_path(p) for p in photos):
+        # a folder with frozen photos (the real-hand yardstick's): they are the held-out
+        # set, the rest trains, whatever a split would say
+        train, _ = read_real_photos(folder, limit=limit, progress=progress,
+                                    select=lambda p: not scored_path(p))
+        test, _ = read_real_photos(folder, progress=progress, select=scored_path,
+                                   limit=None if limit is None else max(1, round(test_fraction * limit)))
+    else:
+        samples, _ = read_real_photos(folder, limit=limit, progress=progress)
+        train, _, test = split_by_sequence(samples, val_fraction=0.0, test_fraction=test_fraction)
     return (photo_domain(train, size, "real", progress=progress),
             photo_domain(test, size, "real", progress=progress))
 

@@ -1,7 +1,9 @@
 """Real hand photos: a folder of images, their silhouettes, a quality gate, held-out blocks.
 
-Introduced for the GeoConGAN's real domain (notebook 02, to come); the keying method
-is also the independent judge of how well a translated hand keeps its silhouette.
+Introduced for the GeoConGAN's real domain (notebook 02); the keying method is also the
+judge of how well a translated hand keeps its silhouette (:mod:`handlib.gan_evaluation`).
+That judge is not independent of training: the same keying made SilNet's real-domain
+masks and chose which photos form the real domain.
 
 * **Silhouettes** come from a mask folder where one exists (the RealHands layout,
   :mod:`handlib.realhands`) or, for photos of a hand against a plain background, from
@@ -148,7 +150,8 @@ def _cache_name(root: Path, path: Path) -> str:
 
 
 def read_real_photos(root, cache=None, limit: int | None = None, progress: bool = True,
-                     keying: KeyingConfig | None = None, gate: GateConfig | None = None):
+                     keying: KeyingConfig | None = None, gate: GateConfig | None = None,
+                     select=None):
     """Photos of one hand each under ``root`` (any depth; jpg, png, bmp), with silhouettes.
 
     A RealHands folder is read with its own masks (cleaned; its users are the split
@@ -162,7 +165,9 @@ def read_real_photos(root, cache=None, limit: int | None = None, progress: bool 
     ``extra['label']`` their folder's or user's name), and ``{"photos", "kept",
     "dropped": {reason: count}, "dropped_files": {...}}`` (also written to the cache as
     JSON when the whole folder was read, i.e. without ``limit``). An unreadable photo
-    is dropped as "unreadable".
+    is dropped as "unreadable". ``select``: a predicate on a photo's path; only the photos
+    it accepts are read (before ``limit``), e.g. to leave the frozen scored photos of
+    :mod:`handlib.peer_reference` out of training.
     """
     from handlib import datasets
     root = Path(root)
@@ -181,6 +186,8 @@ def read_real_photos(root, cache=None, limit: int | None = None, progress: bool 
                        and inside not in p.resolve().parents)
         if not found:
             raise DataFileError(root, "hand photos (.jpg, .png, .bmp)", "none")
+        if select is not None:
+            found = [p for p in found if select(p)]
         items = [(p, None, photo_block(p)) for p in found[:limit]]
     kcfg, gcfg = keying or KeyingConfig(), gate or GateConfig()
     identity = {"keying": asdict(kcfg) if not realhands else "mask folder", "block_size": BLOCK_SIZE}
@@ -227,6 +234,6 @@ def read_real_photos(root, cache=None, limit: int | None = None, progress: bool 
               "photos": len(items), "kept": len(kept),
               "dropped": {k: len(v) for k, v in sorted(dropped.items())},
               "dropped_files": {k: v for k, v in sorted(dropped.items())}}
-    if limit is None:
+    if limit is None and select is None:
         files.write_json(cache / REPORT_FILE, report)
     return kept, report

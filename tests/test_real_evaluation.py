@@ -270,3 +270,15 @@ def test_training_code_can_drop_the_frozen_photos_whatever_the_split(tmp_path):
     samples = [HandSample(image_path=str(p), sequence="s") for p in paths]
     kept = [Path(s.image_path) for s in pr.exclude_scored(samples, folder=real)]
     assert kept == [paths[1], paths[3], paths[4]]       # block 0011 and test/ dropped
+
+
+def test_the_gan_real_domain_holds_out_exactly_the_frozen_photos_even_in_quick_mode():
+    """Quick mode reads the first photos in file order, which lie in a frozen block: they
+    must still be held out, and the training photos come from elsewhere."""
+    from handlib import domains
+    if domains.real_photos_folder(quiet=True) is None:
+        pytest.skip(f"real photos not found (set {files.REALDATA_ENV})")
+    train, held = domains.real_domain(size=32, limit=6, progress=False)
+    assert len(train) == 6 and len(held) >= 1
+    assert not set(train.groups) & set(pr.DIGITS_HELD_OUT_BLOCKS)
+    assert set(held.groups) <= set(pr.DIGITS_HELD_OUT_BLOCKS)
