@@ -4,7 +4,7 @@ Models the notebooks use ship in ``data/weights/NAME.keras`` (Keras' native form
 loaded with ``safe_mode=True``; custom layers are registered under the ``handlib``
 package), each with ``NAME.json`` beside it: the training record (exact command, git
 commit, data and licences, steps, images seen, wall time, machine, final losses and the
-figures the model's issue asks for). Nothing is downloaded.
+figures its model card reports). Nothing is downloaded.
 """
 from __future__ import annotations
 
