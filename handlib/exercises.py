@@ -2,7 +2,7 @@
 
 Every exercise in a notebook has an answer cell (tagged ``solution``; ``make student``
 replaces it by a stub) and a check cell that calls :func:`check`. The expected answers
-are kept here in a form that is not their text:
+are kept here, out of the notebooks (so out of the student copies):
 
 - :class:`Hashed`: the SHA-256 of the answer's canonical form, salted with the exercise's
   key (names, choices, lists of names);
@@ -12,6 +12,9 @@ are kept here in a form that is not their text:
   (quick or full mode) and are recomputed from it, or for functions a student writes.
 
 A check prints ``NN.k: correct`` or ``NN.k: not yet ...`` with a hint, never the answer.
+This keeps answers from a glance, not from a determined student: the :class:`Near`
+numbers are written out here, the :class:`Satisfies` tests can be read or called, and a
+:class:`Hashed` answer (a short name, letter or list) is recovered by trying candidates.
 An answer still left as ``...`` (the student copy's stub) is "not yet" too, not an error.
 With ``HANDLIB_CHECKS=strict`` in the environment (``make test``, ``make html``) a wrong
 or missing answer raises instead, so that the instructor copies cannot drift from their
@@ -114,13 +117,38 @@ def _project_like_pinhole(my_project) -> str | None:
     return None
 
 
-def _augmentation_moves_peaks(shifts) -> str | None:
-    """01.3: (largest peak shift with augmentation, and without) in heatmap pixels."""
+def _peak_shifts(sample) -> list[float]:
+    """The largest move (heatmap pixels) of one of ``sample``'s 21 heatmap peaks between
+    two epochs of ``make_pipeline([sample], PipelineConfig(batch_size=1))``, measured every
+    way the question allows: two iterations over the dataset or two elements of
+    ``repeat=True``; the peaks of the heatmaps (``hmaps.heatmap_maxima``) or the ``uv``
+    targets; as a distance or as the largest change of x or y. The pipeline is seeded, so
+    these are the student's numbers."""
+    from handlib import heatmaps as hmaps, pipeline
+    cfg = pipeline.PipelineConfig(batch_size=1)
+    ds = pipeline.make_pipeline([sample], cfg)
+    epochs = [[next(iter(ds))[1], next(iter(ds))[1]]]
+    repeated = iter(pipeline.make_pipeline([sample], cfg, repeat=True))
+    epochs.append([next(repeated)[1], next(repeated)[1]])
+    out = []
+    for pair in epochs:
+        for read in (lambda t: hmaps.heatmap_maxima(t["heatmaps"].numpy())[0][0],
+                     lambda t: t["uv"].numpy()[0]):
+            d = read(pair[0]).astype(float) - read(pair[1]).astype(float)
+            out += [float(np.linalg.norm(d, axis=-1).max()), float(np.abs(d).max())]
+    return out
+
+
+def _augmentation_moves_peaks(shifts, sample=None) -> str | None:
+    """01.3: (largest peak shift with augmentation, and without) in heatmap pixels, for
+    the notebook's ``sample``; the first is measured again here (:func:`_peak_shifts`)."""
     moved, still = (float(s) for s in shifts)
-    if still > 1e-6:
+    if not abs(still) < 1e-6:
         return "without augmentation every epoch should cut the same crop (a shift of 0)"
-    if moved < 0.5:
-        return "with augmentation the peaks should move by at least half a heatmap pixel"
+    if not any(math.isclose(moved, w, rel_tol=1e-3, abs_tol=1e-3) for w in _peak_shifts(sample)):
+        return ("measure it: make_pipeline([sample], pipeline.PipelineConfig(batch_size=1)), its "
+                "first batch in two epochs (iterate over the dataset twice), and the largest "
+                "distance between a joint's two heatmap peaks (hmaps.heatmap_maxima)")
     return None
 
 
@@ -139,12 +167,16 @@ def _generator_losses(pair, model=None, batch=None) -> str | None:
     return None
 
 
-def _judge_ceiling(ceiling, images=None, masks=None) -> str | None:
-    """02.3: the judge's mean IoU on the rendered crops ``images`` against ``masks``."""
-    from handlib import gan_evaluation, silnet
-    want = float(silnet.iou(gan_evaluation.judge(images), masks).mean())
+def _judge_ceiling(ceiling, held_out=None) -> str | None:
+    """02.3: the judge's mean IoU on the notebook's held-out renders: the crops (128 px,
+    ``synth_test`` in the notebook) are read again here from their folder ``held_out``,
+    so the score does not depend on images passed to the check."""
+    from handlib import domains, gan_evaluation, silnet
+    test = domains.synth_domain(held_out, size=128, progress=False)
+    want = float(silnet.iou(gan_evaluation.judge(test.images), test.masks).mean())
     if not math.isclose(float(ceiling), want, abs_tol=2e-3):
-        return "judge the rendered crops themselves (no translation) and average the IoU"
+        return ("judge all of synth_test's crops themselves (no translation), "
+                "compare with their masks and average the IoU")
     return None
 
 
@@ -186,22 +218,26 @@ def _worst_joint(answer, source=None) -> str | None:
 
 def _robust_fit(moved, obs=None, init=None, K=None, bones=None) -> str | None:
     """05.1: the other joints' largest move (mm) when RegNet's 2D index tip is moved 60 px
-    right, with and without robust weights; recomputed from the first frame's ``obs``."""
+    right, with and without robust weights; recomputed from the first frame's ``obs``
+    with the fit the question states (the tracker's weights without the temporal term,
+    60 iterations, from ``init``)."""
     from dataclasses import replace
     from handlib import fitting as ft
     robust, plain = (float(m) for m in moved)
     if not robust < plain:
         return "without robust weights the outlier should pull the other joints further"
-    bad = ft.Observation(obs.uv.copy(), obs.confidence, obs.xyz_norm, obs.pixel_scale)
+    bad = ft.Observation(np.array(obs.uv, float), obs.confidence, obs.xyz_norm, obs.pixel_scale)
     bad.uv[8, 0] += 60
+    base = replace(ft.TRACKING_WEIGHTS, w_temporal=0.0)
     want = []
-    for w in (ft.FitWeights(), ft.FitWeights(robust_2d_px=1e9, robust_3d_mm=1e9)):
-        f = ft.HandFitter(K, bones, "right", replace(w, w_3d=ft.TRACKING_WEIGHTS.w_3d), iterations=60)
+    for w in (base, replace(base, robust_2d_px=1e9, robust_3d_mm=1e9)):
+        f = ft.HandFitter(K, bones, "right", w, iterations=60)
         a, b = f.fit(obs, init, remember=False), f.fit(bad, init, remember=False)
         want.append(float(np.linalg.norm(np.delete(a.joints - b.joints, 8, axis=0), axis=-1).max()))
     if not np.allclose([robust, plain], want, rtol=0.05, atol=0.05):
-        return ("fit with the tracker's 3D weight (replace(w, w_3d=ft.TRACKING_WEIGHTS.w_3d)), "
-                "60 iterations, from `init`, and leave the index tip (joint 8) out of the largest move")
+        return ("fit as the question says: replace(ft.TRACKING_WEIGHTS, w_temporal=0.0) (the "
+                "tracker's 3D weight), 60 iterations, from `init`, and leave the index tip "
+                "(joint 8) out of the largest move")
     return None
 
 
@@ -217,15 +253,45 @@ def _calibration_600(answer, obs=None, K=None, model_size=None, k=None) -> str |
     return None
 
 
-def _tracking_measured(answer, tracked=None, truth=None) -> str | None:
-    """05.2: (jitter in mm/frame^2, mean root-relative 3D error in mm) of ``tracked``."""
-    from handlib import metrics
+def _track(model, K, video, weights) -> np.ndarray:
+    """The tracked joints (frames, 21, 3) mm of ``video`` ((index, frame) pairs) with
+    ``weights``, as the notebook tracks (side "right", the convention's calibration)."""
+    from handlib import tracker as tr
+    trk = tr.Tracker(model, K, side="right", weights=weights)
+    return np.stack([trk.step(img, i).xyz_mm for i, img in video])
+
+
+def _tracking_measured(answer, tracked=None, truth=None, model=None, K=None, video=None) -> str | None:
+    """05.2: (jitter in mm/frame^2, mean root-relative 3D error in mm) of the sequence
+    tracked with ``w_temporal=1.5``: the track is run again here from the notebook's
+    ``model``, ``K`` and ``video``, and ``tracked`` must be it."""
+    from dataclasses import replace
+    from handlib import fitting as ft, metrics
     jitter, err = (float(a) for a in answer)
-    if not math.isclose(jitter, float(metrics.jitter(tracked)), rel_tol=1e-3):
+    want = _track(model, K, video, replace(ft.TRACKING_WEIGHTS, w_temporal=1.5))
+    tracked = np.asarray(tracked, dtype=float)
+    if tracked.shape != want.shape or not np.allclose(tracked, want, rtol=0.0, atol=0.1, equal_nan=True):
+        return ("`strong` should be every frame of `video` tracked with "
+                "tr.Tracker(model, K, side=\"right\", weights=replace(ft.TRACKING_WEIGHTS, w_temporal=1.5)), "
+                "each step's xyz_mm")
+    if not math.isclose(jitter, float(metrics.jitter(want)), rel_tol=1e-3):
         return "measure the jitter with metrics.jitter on the tracked joints"
-    want = float(np.nanmean(metrics.root_relative_errors_mm(tracked, truth)))
-    if not math.isclose(err, want, rel_tol=1e-3):
-        return "measure the error with metrics.root_relative_errors_mm against the truth"
+    if not math.isclose(err, float(np.nanmean(metrics.root_relative_errors_mm(want, truth))), rel_tol=1e-3):
+        return "measure the error with metrics.root_relative_errors_mm against the truth, then its mean"
+    return None
+
+
+def _float32_neighbour(value) -> str | None:
+    """04.4: the value of a σ = 0.1 Gaussian map 1.5 pixels from its joint as a float32
+    map holds it: a NumPy (or TensorFlow) float32, not a Python number typed in."""
+    a = np.asarray(value)
+    if a.size != 1:
+        return "one number: the map's value at one pixel"
+    if a.dtype != np.float32:
+        return ("compute it in float32, as the heatmaps are, and keep it a float32 "
+                "(np.float32(...) or a tf.float32 result), not a Python number")
+    if float(a.reshape(())) != float(np.float32(np.exp(-1.5 ** 2 / (2 * 0.1 ** 2)))):
+        return "evaluate the Gaussian's formula exp(-d^2 / (2 sigma^2)) at d = 1.5 pixels, sigma = 0.1"
     return None
 
 
@@ -254,8 +320,7 @@ ANSWERS: dict[str, Hashed | Near | Satisfies] = {
     "04.1": Satisfies(_weak_perspective_distance),
     "04.2": Hashed(("556b60baddf47b34",), "the smallest mean of hmaps.decoding_errors(sigma, 32, 2000, noise=0.05)"),
     "04.3": Satisfies(_worst_joint),
-    "04.4": Near((0.0,), rtol=0.0, atol=0.0,
-                 hint="evaluate the Gaussian's formula at 1.5 pixels, then convert it to float32"),
+    "04.4": Satisfies(_float32_neighbour),
     "05.1": Satisfies(_robust_fit),
     "05.2": Satisfies(_tracking_measured),
     "05.3": Satisfies(_calibration_600),
@@ -299,7 +364,8 @@ def verdict(key: str, value: Any, **context) -> tuple[bool, str]:
         problem = f"the answer has the wrong form ({type(e).__name__}: {e})"
     if problem is None:
         return True, f"{key}: correct."
-    return False, f"{key}: {NOT_YET}. Hint: {problem}."
+    end = "" if problem.rstrip().endswith((".", "?", "!")) else "."
+    return False, f"{key}: {NOT_YET}. Hint: {problem.rstrip()}{end}"
 
 
 def check(key: str, value: Any, **context) -> None:
