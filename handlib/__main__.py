@@ -60,9 +60,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 
 MIN_SIZE, MAX_SIZE = 32, 2048
+LOSS_TERMS = ("heatmaps", "xyz", "xyz_intermediate", "projection")
+"""RegNet's loss terms (:data:`handlib.pose_network.LOSS_WEIGHTS`; named here so that
+parsing the command line does not import TensorFlow)."""
+MAX_HAND_SIZE_MM = 1000.0
 
 
 def _int_in(lo: int, hi: int | None, what: str):
@@ -76,6 +81,76 @@ def _int_in(lo: int, hi: int | None, what: str):
             raise argparse.ArgumentTypeError(f"{what} must be {rng}, got {value}")
         return value
     return parse
+
+
+def _float_in(lo: float | None, hi: float | None, what: str, lo_open: bool = False,
+              hi_open: bool = False):
+    """An argparse type: a finite number in the range from ``lo`` to ``hi`` (None: no
+    bound; ``lo_open``/``hi_open``: the bound itself excluded)."""
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{what} must be a number, got {text!r}") from None
+        if not math.isfinite(value):
+            raise argparse.ArgumentTypeError(f"{what} must be a finite number, got {text!r}")
+        low = lo is not None and (value <= lo if lo_open else value < lo)
+        high = hi is not None and (value >= hi if hi_open else value > hi)
+        if low or high:
+            if lo is not None and hi is not None and not lo_open and not hi_open:
+                rng = f"between {lo:g} and {hi:g}"
+            else:
+                rng = " and ".join(
+                    ([f"greater than {lo:g}" if lo_open else f"at least {lo:g}"] if lo is not None else [])
+                    + ([f"less than {hi:g}" if hi_open else f"at most {hi:g}"] if hi is not None else []))
+            raise argparse.ArgumentTypeError(f"{what} must be {rng}, got {text}")
+        return value
+    return parse
+
+
+def _intrinsics(text: str) -> list[float]:
+    """An argparse type: ``fx,fy,cx,cy`` in pixels, finite, ``fx, fy > 0``, ``cx, cy >= 0``
+    (the principal point is checked against the image's size once the video is open)."""
+    try:
+        values = [float(v) for v in text.split(",")]
+    except ValueError:
+        values = []
+    if len(values) != 4:
+        raise argparse.ArgumentTypeError(f"--intrinsics must be fx,fy,cx,cy in pixels (four numbers), "
+                                         f"got {text!r}")
+    if not all(math.isfinite(v) for v in values):
+        raise argparse.ArgumentTypeError(f"--intrinsics must be finite numbers, got {text!r}")
+    if not (values[0] > 0 and values[1] > 0):
+        raise argparse.ArgumentTypeError(f"--intrinsics needs focal lengths fx, fy above 0, got {text!r}")
+    if not (values[2] >= 0 and values[3] >= 0):
+        raise argparse.ArgumentTypeError(f"--intrinsics needs a principal point cx, cy inside the image "
+                                         f"(0 or more), got {text!r}")
+    return values
+
+
+def _loss_weight(text: str) -> tuple[str, float]:
+    """An argparse type: ``TERM=WEIGHT`` for one of RegNet's loss terms."""
+    name, sep, value = text.partition("=")
+    if not sep or name not in LOSS_TERMS:
+        raise argparse.ArgumentTypeError(f"--loss-weights takes TERM=WEIGHT with TERM one of "
+                                         f"{', '.join(LOSS_TERMS)}, got {text!r}")
+    return name, _float_in(0, None, f"--loss-weights {name}")(value)
+
+
+def _loss_weights(parser, pairs) -> dict | None:
+    """The weights given by ``--loss-weights`` pairs (terms not named keep their defaults,
+    :data:`handlib.pose_network.LOSS_WEIGHTS`), or None when none were given; refuses a
+    term named twice and all four at zero."""
+    if pairs is None:
+        return None
+    names = [n for n, _ in pairs]
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        parser.error(f"--loss-weights names {', '.join(repeated)} more than once")
+    weights = dict(pairs)
+    if set(weights) == set(LOSS_TERMS) and not any(weights.values()):
+        parser.error("--loss-weights must leave at least one term with a positive weight, got all zero")
+    return weights
 
 
 def _run(job, show, resume: str = "") -> int:
@@ -136,7 +211,7 @@ def main(argv=None) -> int:
     g.add_argument("--real", default=None, help="real photos (default: Sign Language Digits "
                                                 "under HANDLIB_REALDATA_DIR, else a rendered stand-in)")
     g.add_argument("--out", required=True, help="run folder; rerunning the same command resumes it")
-    g.add_argument("--geo-weight", type=float, default=5.0,
+    g.add_argument("--geo-weight", type=_float_in(0, None, "--geo-weight"), default=5.0,
                    help="weight of the geometric loss (0: a plain CycleGAN; default 5)")
     g.add_argument("--size", type=_int_in(32, 512, "--size"), default=128, help="image size (default 128)")
     g.add_argument("--steps", type=_int_in(1, None, "--steps"), default=4000, help="training steps")
@@ -172,8 +247,8 @@ def main(argv=None) -> int:
     n = sub.add_parser("train-regnet", help="train RegNet, the pose network (resumable)")
     n.add_argument("--data", nargs="+", required=True,
                    help="data folders (rendered, GANerated, SynthHands layouts)")
-    n.add_argument("--mix", nargs="+", type=float, default=None,
-                   help="one sampling weight per --data folder (default: equal)")
+    n.add_argument("--mix", nargs="+", type=_float_in(0, None, "--mix"), default=None,
+                   help="one sampling weight (0 or more) per --data folder (default: equal)")
     n.add_argument("--out", required=True, help="run folder; rerunning the same command resumes it")
     n.add_argument("--trunk", default="compact", choices=["compact", "resnet50"])
     n.add_argument("--input-size", type=_int_in(32, 512, "--input-size"), default=128,
@@ -182,7 +257,8 @@ def main(argv=None) -> int:
     n.add_argument("--steps-per-epoch", type=_int_in(1, None, "--steps-per-epoch"), default=50)
     n.add_argument("--batch", type=_int_in(1, 1024, "--batch"), default=16,
                    help="batch per replica")
-    n.add_argument("--lr", type=float, default=1e-3, help="peak learning rate (cosine decay)")
+    n.add_argument("--lr", type=_float_in(0, 1, "--lr", lo_open=True), default=1e-3,
+                   help="peak learning rate (cosine decay; above 0, at most 1)")
     n.add_argument("--strategy", default="default", choices=["default", "mirrored", "multiworker"])
     n.add_argument("--mixed-precision", action="store_true",
                    help="float16 compute (for GPUs; off by default)")
@@ -192,17 +268,22 @@ def main(argv=None) -> int:
     n.add_argument("--no-imagenet", action="store_true",
                    help="start the compact trunk from random weights (for an ablation)")
     n.add_argument("--save", default=None, help="also copy the trained model here (.keras)")
+    n.add_argument("--loss-weights", nargs="+", type=_loss_weight, default=None, metavar="TERM=WEIGHT",
+                   help="weights (0 or more) of RegNet's loss terms: heatmaps (2D heatmaps), xyz "
+                        "(final 3D), xyz_intermediate (intermediate 3D), projection (ProjLayer's 2D); "
+                        "terms not named keep weight 1, e.g. --loss-weights projection=0.5 xyz=2")
     q = sub.add_parser("predict", help="21 joints (2D pixels, 3D mm) of the hand in each image")
     q.add_argument("images", nargs="+", help="image files (one hand each, roughly centred)")
     q.add_argument("--weights", default=None, help="a RegNet .keras file (default data/weights/regnet.keras)")
     q.add_argument("--side", required=True, choices=["left", "right", "auto"],
                    help="the hand's side (required: auto, which tries both and keeps the more "
                         "confident answer, is right too rarely to be the default; see the README)")
-    q.add_argument("--fov", type=float, default=60.0,
-                   help="horizontal field of view of the camera in degrees (default 60)")
-    q.add_argument("--hand-size", type=float, default=91.7,
-                   help="wrist to middle-finger knuckle in mm (scales the 3D joints)")
-    q.add_argument("--out", default=None, help="folder for NAME.joints.json and NAME.skeleton.png")
+    q.add_argument("--fov", type=_float_in(1, 170, "--fov"), default=60.0,
+                   help="horizontal field of view of the camera in degrees (1-170, default 60)")
+    q.add_argument("--hand-size", type=_float_in(1, MAX_HAND_SIZE_MM, "--hand-size"), default=91.7,
+                   help="wrist to middle-finger knuckle in mm (scales the 3D joints; default 91.7)")
+    q.add_argument("--out", default=None, help="folder for NAME.joints.json and NAME.skeleton.png "
+                   "(images with the same NAME: NAME-2, NAME-3, ... in the order given)")
     e = sub.add_parser("evaluate-regnet", help="RegNet's 2D/3D metrics on held-out sets, "
                        "beside the mean-pose baseline")
     e.add_argument("--weights", default="data/weights/regnet.keras")
@@ -234,6 +315,8 @@ def main(argv=None) -> int:
     a.add_argument("--batch", type=_int_in(1, 1024, "--batch"), default=32)
     a.add_argument("--input-size", type=_int_in(32, 512, "--input-size"), default=128)
     a.add_argument("--steps-per-epoch", type=_int_in(1, None, "--steps-per-epoch"), default=50)
+    a.add_argument("--loss-weights", nargs="+", type=_loss_weight, default=None, metavar="TERM=WEIGHT",
+                   help="RegNet's loss weights for both arms (as for train-regnet)")
     v = sub.add_parser("make-video", help="render the demo video (a smooth hand motion) with its ground truth")
     v.add_argument("--out", default="build/demo/hand_demo", help="OUT.mp4 and OUT.npz (ground truth)")
     v.add_argument("--frames", type=_int_in(3, 100000, "--frames"), default=150)
@@ -246,10 +329,12 @@ def main(argv=None) -> int:
     k.add_argument("--weights", default=None, help="a RegNet .keras file (default data/weights/regnet.keras)")
     k.add_argument("--side", default="auto", choices=["left", "right", "auto"],
                    help="the hand's side (auto: decided at the first frame, kept while tracked)")
-    k.add_argument("--intrinsics", default=None, help="fx,fy,cx,cy of the camera in pixels")
-    k.add_argument("--fov", type=float, default=None,
-                   help="horizontal field of view in degrees when --intrinsics is not given (default 60)")
-    k.add_argument("--hand-size", type=float, default=None,
+    k.add_argument("--intrinsics", type=_intrinsics, default=None,
+                   help="fx,fy,cx,cy of the camera in pixels (the principal point inside the image)")
+    k.add_argument("--fov", type=_float_in(1, 170, "--fov"), default=None,
+                   help="horizontal field of view in degrees (1-170) when --intrinsics is not given "
+                        "(default 60)")
+    k.add_argument("--hand-size", type=_float_in(1, MAX_HAND_SIZE_MM, "--hand-size"), default=None,
                    help="wrist to middle-finger knuckle in mm, when known (default: calibrated on "
                         "the first frame, the hand about 45 cm from the camera)")
     k.add_argument("--start", type=_int_in(0, None, "--start"), default=0, help="first frame")
@@ -276,9 +361,10 @@ def main(argv=None) -> int:
         if args.input_size % 16 or args.steps % args.steps_per_epoch:
             parser.error("--input-size must be a multiple of 16 and --steps a multiple of --steps-per-epoch")
         from handlib import pose_training
+        loss_weights = _loss_weights(parser, args.loss_weights)
         return _run(lambda: pose_training.ablation_run(
             args.synth, args.ganerated, args.test, args.runs, args.out, args.steps, args.batch,
-            args.input_size, args.steps_per_epoch, command=command),
+            args.input_size, args.steps_per_epoch, command=command, loss_weights=loss_weights),
             lambda r: print(pose_training.format_ablation(r)), " (each arm resumes its run folder)")
     if args.command == "evaluate-regnet":
         from handlib import pose_training
@@ -299,18 +385,9 @@ def main(argv=None) -> int:
     if args.command == "track":
         if (args.video is None) == (args.camera is None):
             parser.error("give a video file or --camera INDEX (one of them)")
-        intr = None
-        if args.intrinsics is not None:
-            try:
-                intr = [float(v) for v in args.intrinsics.split(",")]
-            except ValueError:
-                intr = []
-            if len(intr) != 4 or not all(v > 0 for v in intr[:2]):
-                parser.error(f"--intrinsics must be fx,fy,cx,cy in pixels, got {args.intrinsics!r}")
-        if args.fov is not None and not 1.0 <= args.fov <= 170.0:
-            parser.error(f"--fov must be between 1 and 170 degrees, got {args.fov}")
-        if args.hand_size is not None and not args.hand_size > 0:
-            parser.error(f"--hand-size must be positive, got {args.hand_size}")
+        intr = args.intrinsics
+        if intr is not None and args.fov is not None:
+            parser.error("give --intrinsics or --fov, not both")
         from handlib import tracker
 
         def show(s):
@@ -323,16 +400,13 @@ def main(argv=None) -> int:
                                                 args.start, args.frames, not args.no_video, args.hand_size),
                     show)
     if args.command == "predict":
-        if not 1.0 <= args.fov <= 170.0:
-            parser.error(f"--fov must be between 1 and 170 degrees, got {args.fov}")
-        if not args.hand_size > 0:
-            parser.error(f"--hand-size must be positive, got {args.hand_size}")
         from handlib import prediction
 
         def show(results):
             for r in results:
                 print(f"{r['image']}: {r['side']} hand, mean confidence "
-                      f"{sum(r['confidence']) / 21:.2f}" + (f" -> {r['outputs'][1]}" if "outputs" in r else ""))
+                      f"{sum(r['confidence']) / 21:.2f}"
+                      + (f" -> {r['outputs'][0]}, {r['outputs'][1]}" if "outputs" in r else ""))
                 if "outputs" not in r:
                     print(json.dumps({k: r[k] for k in ("uv_px", "xyz_mm", "confidence")}))
         return _run(lambda: prediction.predict_files(args.images, args.side, args.weights, args.out,
@@ -346,20 +420,22 @@ def main(argv=None) -> int:
         if args.mix is not None and len(args.mix) != len(args.data):
             parser.error(f"--mix needs one weight per --data folder ({len(args.data)}), "
                          f"got {len(args.mix)}")
+        if args.mix is not None and not sum(args.mix) > 0:
+            parser.error(f"--mix must give at least one folder a positive weight, got {args.mix}")
+        loss_weights = _loss_weights(parser, args.loss_weights)
         from handlib import pose_training
         return _run(lambda: pose_training.train_run(
             args.data, args.out, trunk=args.trunk, input_size=args.input_size, steps=args.steps,
             batch_size=args.batch, steps_per_epoch=args.steps_per_epoch, strategy=args.strategy,
             mixed_precision=args.mixed_precision, mix=args.mix, lr=args.lr, seed=args.seed,
-            limit=args.limit, save=args.save, imagenet=not args.no_imagenet, command=command),
+            limit=args.limit, save=args.save, imagenet=not args.no_imagenet, command=command,
+            loss_weights=loss_weights),
             lambda r: print(json.dumps({"final_losses": r["final_losses"], "figures": r["figures"]},
                                        indent=1)), f" from {args.out}")
     if args.command == "train-gan":
         if args.steps % args.steps_per_epoch:
             parser.error(f"--steps ({args.steps}) must be a multiple of --steps-per-epoch "
                          f"({args.steps_per_epoch})")
-        if not args.geo_weight >= 0:
-            parser.error(f"--geo-weight must be 0 or more, got {args.geo_weight}")
         from handlib import gan
         return _run(lambda: gan.train_run(
             args.synth, args.out, real=args.real, silnet_path=args.silnet,

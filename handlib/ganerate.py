@@ -114,6 +114,9 @@ def ganerate_dataset(src, out, weights=None, background: str = "photos", seed: i
         raise ValueError(f"{out}: the output folder must lie outside the source {src}")
     if out.exists() and not out.is_dir():
         raise ValueError(f"{out}: expected an output folder, found a file")
+    for folder in out.parents:
+        if folder.exists() and not folder.is_dir():
+            raise ValueError(f"{out}: expected an output folder, but {folder} is a file")
     wpath = Path(weights) if weights is not None else weights_mod.weights_path("geocongan_synth_to_real")
     frames = list(_source_frames(src))
     if not frames:
@@ -124,6 +127,11 @@ def ganerate_dataset(src, out, weights=None, background: str = "photos", seed: i
     if not wpath.is_file():
         raise FileNotFoundError(f"{wpath}: expected the synth->real generator (.keras); it does "
                                 "not exist (train one with `python -m handlib train-gan`)")
+    import zipfile
+    if wpath.suffix != ".keras" or not zipfile.is_zipfile(wpath):
+        why = "not a zip archive" if wpath.suffix == ".keras" else "its name does not end in .keras"
+        raise files.DataFileError(wpath, "the synth->real generator, a Keras model file (.keras, a zip "
+                                  "archive)", f"a file that is not a Keras model file ({why})")
     record = files.read_json(weights_mod.record_path(wpath),
                              "the generator's training record (it gives the image size it was "
                              "trained at)")

@@ -372,6 +372,30 @@ def bare_trunk(model):
 
 # ------------------------------------------------------------------- the losses
 LOSS_WEIGHTS = {"heatmaps": 1.0, "xyz": 1.0, "xyz_intermediate": 1.0, "projection": 1.0}
+"""Default weights of :func:`regnet_losses`' terms in the training loss (their weighted sum)."""
+
+
+def check_loss_weights(loss_weights: dict | None = None) -> dict:
+    """All four loss weights: :data:`LOSS_WEIGHTS` updated with ``loss_weights``; a
+    ValueError for an unknown term, a weight that is not a finite number at least 0, or
+    all four at zero."""
+    given = dict(loss_weights or {})
+    unknown = sorted(set(given) - set(LOSS_WEIGHTS))
+    if unknown:
+        raise ValueError(f"loss weights: unknown term(s) {', '.join(map(str, unknown))}; "
+                         f"the terms are {', '.join(LOSS_WEIGHTS)}")
+    out = dict(LOSS_WEIGHTS)
+    for k, v in given.items():
+        try:
+            v = float(v)
+        except (TypeError, ValueError):
+            v = math.nan
+        if not (math.isfinite(v) and v >= 0):
+            raise ValueError(f"loss weights: {k} must be a finite number, 0 or more, got {given[k]!r}")
+        out[k] = v
+    if not any(out.values()):
+        raise ValueError(f"loss weights: at least one term needs a positive weight, got {out}")
+    return out
 
 
 def heatmap_loss_unit(sigma: float = hmaps.DEFAULT_SIGMA) -> float:
@@ -423,7 +447,7 @@ class RegNetTrainer(keras.Model):
         super().__init__(**kwargs)
         self.net = net
         self.info = model_info(net)
-        self.loss_weights = dict(LOSS_WEIGHTS, **(loss_weights or {}))
+        self.loss_weights = check_loss_weights(loss_weights)
         names = list(LOSS_WEIGHTS) + ["loss", "uv_px", "xyz_err"]
         self.trackers = {k: keras.metrics.Mean(name=k) for k in names}
         self.built = True          # the RegNet is built; the trainer adds no weights

@@ -26,6 +26,39 @@ STRATEGIES = ("default", "mirrored", "multiworker")
 REGRESSION_SEED, REGRESSION_FRAMES = 2027, 24
 
 
+class TrainingDiverged(ValueError):
+    """A run whose loss (or weights) stopped being finite: nothing is saved or shipped."""
+
+
+class StopOnNaN(keras.callbacks.TerminateOnNaN):
+    """``TerminateOnNaN`` that raises :class:`TrainingDiverged` at the first batch (or
+    epoch's validation) whose loss is NaN or infinite. Put it first among the callbacks:
+    it then runs before ``BackupAndRestore`` saves the epoch, so no backup holds the
+    diverged weights and ``fit`` ends without a model."""
+
+    epoch = 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        self._check(logs, f"step {batch + 1} of epoch {self.epoch + 1}")
+
+    def on_batch_end(self, batch, logs=None):
+        pass
+
+    def on_epoch_end(self, epoch, logs=None):
+        self._check(logs, f"the end of epoch {epoch + 1}")
+
+    def _check(self, logs, where):
+        for key in ("loss", "val_loss"):
+            value = (logs or {}).get(key)
+            if value is not None and not np.isfinite(float(np.asarray(value))):
+                raise TrainingDiverged(
+                    f"training diverged: {key} became {float(np.asarray(value))} at {where}; "
+                    "no model was saved (try a lower --lr, in a new --out)")
+
+
 def make_strategy(name: str):
     """A ``tf.distribute`` strategy: "default" (one device), "mirrored" (every local GPU,
     or the logical devices configured before TensorFlow started), "multiworker" (one
@@ -97,20 +130,32 @@ def train_run(data, out, trunk: str = "compact", input_size: int = 128, steps: i
               mixed_precision: bool = False, mix=None, lr: float = 1e-3, seed: int = 0,
               limit: int | None = None, val_samples: int = 128, validation_freq: int = 5,
               save=None, imagenet: bool = True, command: str = "", progress: bool = True,
-              callbacks=()) -> dict:
+              callbacks=(), loss_weights: dict | None = None) -> dict:
     """The ``train-regnet`` command: train RegNet on the folders ``data`` (mixed by
     ``mix``) in the run folder ``out``; save ``out/regnet.keras`` with its training record
     (and a copy to ``save``); return the record. Rerunning the same call resumes.
-    ``callbacks``: extra Keras callbacks (a notebook's live plot)."""
+    ``callbacks``: extra Keras callbacks (a notebook's live plot). ``loss_weights``:
+    weights of the loss terms by name (:data:`handlib.pose_network.LOSS_WEIGHTS`; those
+    not given keep their defaults), recorded in ``config.json`` and the training record.
+    Every setting is checked before anything is written; a run whose loss becomes NaN
+    raises :class:`TrainingDiverged` and saves no model."""
     from handlib import files, weights
     out = Path(out)
     data = [str(d) for d in data]
+    loss_weights = pn.check_loss_weights(loss_weights)
+    if not (np.isfinite(lr) and 0 < lr):
+        raise ValueError(f"the learning rate must be a finite number above 0, got {lr}")
+    if mix is not None:
+        m = np.asarray(mix, np.float64)
+        if m.shape != (len(data),) or not np.all(np.isfinite(m)) or np.any(m < 0) or m.sum() <= 0:
+            raise ValueError(f"mix must give one finite weight, 0 or more, per data folder "
+                             f"({len(data)}), not all zero; got {list(mix)}")
     config = {"data": data, "mix": None if mix is None else [float(m) for m in mix],
               "trunk": trunk, "input_size": int(input_size), "steps": int(steps),
               "batch_size": int(batch_size), "steps_per_epoch": int(steps_per_epoch),
               "strategy": strategy, "mixed_precision": bool(mixed_precision), "lr": float(lr),
               "seed": int(seed), "limit": limit, "imagenet": bool(imagenet),
-              "loss_weights": pn.LOSS_WEIGHTS}
+              "loss_weights": loss_weights}
     if trunk not in pn.TRUNKS:
         raise ValueError(f"trunk must be one of {pn.TRUNKS}, got {trunk!r}")
     if steps % steps_per_epoch:
@@ -163,11 +208,12 @@ def _train(out, config, sources, command, commit_at_start, trunk, input_size, st
         val_ds = pl.make_pipeline(val, vcfg)
         val_steps = int(np.ceil(len(val) / vcfg.batch_size))
     with strat.scope():
-        trainer = build_trainer(input_size, trunk, lr, steps, imagenet)
+        trainer = build_trainer(input_size, trunk, lr, steps, imagenet, config["loss_weights"])
     clock_file = out / "wall_time.json"
     before = files.read_json(clock_file, "a wall-time record")["seconds"] if clock_file.is_file() else 0.0
     clock = weights.Stopwatch(before)
     callbacks = [
+        StopOnNaN(),                         # first: before BackupAndRestore saves an epoch
         keras.callbacks.BackupAndRestore(str(out / "backup"), double_checkpoint=True,
                                          delete_checkpoint=False),
         keras.callbacks.CSVLogger(str(out / "log.csv"), append=True),
@@ -183,6 +229,9 @@ def _train(out, config, sources, command, commit_at_start, trunk, input_size, st
                           verbose=1 if progress else 2)
     losses = {k: float(v[-1]) for k, v in history.history.items()} if history.history else {}
     net = trainer.net
+    if not all(np.all(np.isfinite(w)) for w in net.get_weights()):
+        raise TrainingDiverged("training diverged: the network's weights are not finite; "
+                               "no model was saved (try a lower --lr, in a new --out)")
     if mixed_precision:       # ship a float32 model: the same weights, portable to any CPU
         keras.mixed_precision.set_global_policy("float32")
         plain = pn.build_regnet(input_size, trunk, imagenet=False)
@@ -439,7 +488,7 @@ def format_results(result) -> str:
 def ablation_run(synth, ganerated, test, runs, out="data/results/regnet_ablation",
                  steps: int = 1200, batch_size: int = 32, input_size: int = 128,
                  steps_per_epoch: int = 50, real_every: int = 2, real_limit: int | None = None,
-                 command: str = "", progress: bool = True) -> dict:
+                 command: str = "", progress: bool = True, loss_weights: dict | None = None) -> dict:
     """The paper's ablation (the ``compare-regnet`` command): two RegNets trained alike
     (same steps, batch, seed, schedule) on ``synth`` alone and on ``synth`` + ``ganerated``
     (equal mix), each in its own resumable run folder under ``runs``; both are measured on
@@ -453,15 +502,17 @@ def ablation_run(synth, ganerated, test, runs, out="data/results/regnet_ablation
     from handlib import datasets, files, real_checks, visualisation
     from handlib import weights as wts
     arms = {"synth": [synth], "synth+GANerated": [synth, ganerated]}
+    loss_weights = pn.check_loss_weights(loss_weights)
     result = {"command": command, "steps": steps, "batch_size": batch_size, "input_size": input_size,
-              "test": str(test), "arms": {}}
+              "loss_weights": loss_weights, "test": str(test), "arms": {}}
     from handlib import metrics
     samples = datasets.open_dataset(test)
     gt_uv, gt, bone, vis = _labels(samples)
     for name, data in arms.items():
         run = Path(runs) / f"ablation-{name.replace('+', '-')}"
         record = train_run(data, run, input_size=input_size, steps=steps, batch_size=batch_size,
-                           steps_per_epoch=steps_per_epoch, command=command, progress=progress)
+                           steps_per_epoch=steps_per_epoch, command=command, progress=progress,
+                           loss_weights=loss_weights)
         model = wts.load_model(run / "regnet.keras")
         p = predict_batches(model, samples)
         entry = {"run": str(run), "wall_time_s": record["wall_time_s"],
@@ -477,6 +528,9 @@ def ablation_run(synth, ganerated, test, runs, out="data/results/regnet_ablation
         if b is not None:
             entry["letters_inside_box"] = {k: b[k] for k in ("photos", "regnet", "mean_pose",
                                                              "all_at_crop_centre")}
+        real = real_yardstick(run / "regnet.keras", name, run / "real_evaluation", limit=real_limit)
+        if real is not None:
+            entry["real_yardstick"] = real
         result["arms"][name] = entry
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.4))
     curves = {name: e["test"] for name, e in result["arms"].items()} | {"mean pose": result["mean_pose_test"]}
@@ -492,6 +546,25 @@ def ablation_run(synth, ganerated, test, runs, out="data/results/regnet_ablation
     plt.close(fig)
     files.write_json(out.with_suffix(".json"), result)
     return result
+
+
+def real_yardstick(weights, name: str, out, limit: int | None = None) -> dict | None:
+    """The real-hand yardstick's headline figures for one model (all scored photos and
+    the video; :mod:`handlib.real_evaluation`), or None where the peer reference is absent.
+    The full figures go to ``OUT.json``."""
+    from handlib import peer_reference, real_evaluation
+    if peer_reference.load_sets(quiet=True) is None:
+        print(f"no peer reference (run `{peer_reference.MAKE_CACHE}`): the real-hand yardstick is skipped")
+        return None
+    r = real_evaluation.evaluate_real([weights], [name], out, limit=limit)
+    f = r["sets"]["all_photos"]["models"][name]
+    out = {"photos": r["sets"]["all_photos"]["photos"], "2d_auc": f["2d"]["auc"],
+           "3d_root_scale_auc": f["3d_root_scale"]["auc"], "3d_aligned_auc": f["3d_aligned"]["auc"],
+           "label": real_evaluation.LABEL}
+    if r.get("video"):
+        t = r["video"]["models"][name]["tracker"]
+        out |= {"video_agreement": t["agreement_mean_hand_sizes"], "video_low_confidence": t["low_confidence_share"]}
+    return out
 
 
 def format_ablation(result) -> str:

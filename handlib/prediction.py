@@ -137,26 +137,57 @@ def draw_prediction(image, pred: HandPrediction, path=None, title: str | None = 
     return fig
 
 
+def output_names(paths) -> list[str]:
+    """A distinct file-name stem per input path, in order: the image's own stem, or for a
+    later image with a stem already taken ``STEM-2``, ``STEM-3``, ... (the first free
+    one), so that images with the same name from different folders never overwrite each
+    other's outputs."""
+    taken: set[str] = set()
+    names = []
+    for p in paths:
+        stem = Path(p).stem
+        name, k = stem, 1
+        while name.lower() in taken:        # case-insensitive file systems too
+            k += 1
+            name = f"{stem}-{k}"
+        taken.add(name.lower())
+        names.append(name)
+    return names
+
+
 def predict_files(paths, side: str, weights=None, out=None, fov_deg: float = DEFAULT_FOV_DEG,
                   hand_size_mm: float = DEFAULT_HAND_SIZE_MM) -> list[dict]:
     """The ``predict`` command: each image file -> its prediction as a dict; with
-    ``out``, also ``OUT/NAME.joints.json`` and ``OUT/NAME.skeleton.png``. An unreadable
-    image raises :class:`handlib.files.DataFileError` naming the file."""
+    ``out``, also ``OUT/NAME.joints.json`` and ``OUT/NAME.skeleton.png`` (NAME the image's
+    stem, made unique by :func:`output_names`; the dict's ``outputs`` lists them). An
+    unreadable image raises :class:`handlib.files.DataFileError` naming the file; bad
+    settings and an output path that is a file are refused before the model is loaded."""
     from handlib import files
     from handlib import weights as wts
-    model = wts.load_model(weights or DEFAULT_WEIGHTS)
+    if side not in SIDES:
+        raise ValueError(f"side must be one of {SIDES}, got {side!r}")
+    if not (math.isfinite(fov_deg) and 1.0 <= fov_deg <= 170.0):
+        raise ValueError(f"the field of view must be between 1 and 170 degrees, got {fov_deg}")
+    if not (math.isfinite(hand_size_mm) and hand_size_mm > 0):
+        raise ValueError(f"the hand size must be a finite number of mm above 0, got {hand_size_mm}")
+    if out is not None:
+        out = Path(out)
+        for folder in (out, *out.parents):
+            if folder.exists() and not folder.is_dir():
+                raise ValueError(f"{out}: expected an output folder, but {folder} is a file")
     loaded = [(Path(p), images.read_image(p)) for p in paths]      # fail before any work
+    names = output_names(paths)
+    model = wts.load_model(weights or DEFAULT_WEIGHTS)
     results = []
-    for p, img in loaded:
+    for (p, img), name in zip(loaded, names):
         H, W = img.shape[:2]
         pred = predict_hand(model, img, side=side, K=default_intrinsics(W, H, fov_deg),
                             hand_size_mm=hand_size_mm)
         res = {"image": str(p), **pred.to_json()}
         if out is not None:
-            out = Path(out)
             out.mkdir(parents=True, exist_ok=True)
-            files.write_json(out / f"{p.stem}.joints.json", res)
-            draw_prediction(img, pred, out / f"{p.stem}.skeleton.png")
-            res["outputs"] = [str(out / f"{p.stem}.joints.json"), str(out / f"{p.stem}.skeleton.png")]
+            files.write_json(out / f"{name}.joints.json", res)
+            draw_prediction(img, pred, out / f"{name}.skeleton.png")
+            res["outputs"] = [str(out / f"{name}.joints.json"), str(out / f"{name}.skeleton.png")]
         results.append(res)
     return results

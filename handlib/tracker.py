@@ -80,6 +80,27 @@ def intrinsics_for(width: int, height: int, fov_deg: float | None = None, intrin
     return prediction.default_intrinsics(width, height, fov_deg or prediction.DEFAULT_FOV_DEG)
 
 
+def check_intrinsics(K, width: int, height: int, source="the video") -> None:
+    """Refuse (ValueError) intrinsics a ``width`` x ``height`` camera cannot have: focal
+    lengths not finite or giving a field of view outside 1-170 degrees, or a principal
+    point outside the image (the last two only where the size is known)."""
+    K = np.asarray(K, np.float64)
+    fx, fy, cx, cy = K[0, 0], K[1, 1], K[0, 2], K[1, 2]
+    text = f"--intrinsics {fx:g},{fy:g},{cx:g},{cy:g}"
+    if not np.all(np.isfinite([fx, fy, cx, cy])) or fx <= 0 or fy <= 0:
+        raise ValueError(f"{text}: expected finite numbers with fx, fy above 0")
+    if width <= 0 or height <= 0:
+        return
+    for f, n, name in ((fx, width, "fx"), (fy, height, "fy")):
+        fov = math.degrees(2 * math.atan(n / (2 * f)))
+        if not 1.0 <= fov <= 170.0:
+            raise ValueError(f"{text}: {name} gives a field of view of {fov:.3g} degrees across the "
+                             f"{width}x{height} image of {source}; expected 1 to 170")
+    if not (0 <= cx <= width and 0 <= cy <= height):
+        raise ValueError(f"{text}: the principal point ({cx:g}, {cy:g}) lies outside the "
+                         f"{width}x{height} image of {source}")
+
+
 class Tracker:
     """Frame-by-frame tracking (see the module's docstring). ``model`` a RegNet;
     ``K`` (3, 3) the video's intrinsics; ``side`` "left", "right" or "auto" (decided at
@@ -312,13 +333,27 @@ def track_video(video, out, weights=None, side: str = "auto", intrinsics=None, f
 
     from handlib import files, prediction
     from handlib import weights as wts
-    src = VideoFrames(video, start, frames)                 # fails before any work
+    if fov_deg is not None and not (math.isfinite(fov_deg) and 1.0 <= fov_deg <= 170.0):
+        raise ValueError(f"the field of view must be between 1 and 170 degrees, got {fov_deg}")
+    if hand_size_mm is not None and not (math.isfinite(hand_size_mm) and hand_size_mm > 0):
+        raise ValueError(f"the hand size must be a finite number of mm above 0, got {hand_size_mm}")
     out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise DataFileError(out, "an output folder", "a file")
+    for folder in (out, *out.parents):
+        if folder.exists() and not folder.is_dir():
+            raise DataFileError(out, "an output folder", f"a file ({folder})" if folder != out else "a file")
+    src = VideoFrames(video, start, frames)                 # fails before any work
+    try:
+        if not src.live and src.count and start >= src.count:
+            raise ValueError(f"{src.path}: --start {start} is past the end of the video "
+                             f"({src.count} frames, 0 to {src.count - 1})")
+        K = intrinsics_for(src.width, src.height, fov_deg, intrinsics)
+        if intrinsics is not None:
+            check_intrinsics(K, src.width, src.height, src.path)
+        model = wts.load_model(weights or prediction.DEFAULT_WEIGHTS)
+    except BaseException:
+        src.close()
+        raise
     out.mkdir(parents=True, exist_ok=True)
-    model = wts.load_model(weights or prediction.DEFAULT_WEIGHTS)
-    K = intrinsics_for(src.width, src.height, fov_deg, intrinsics)
     tracker = Tracker(model, K, side=side, hand_size_mm=hand_size_mm)
     results: list[FrameResult] = []
     total = frames if frames is not None else max(src.count - start, 0) or None
