@@ -11,6 +11,7 @@ with its training record ``regnet.json``.
 """
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -145,6 +146,11 @@ def train_run(data, out, trunk: str = "compact", input_size: int = 128, steps: i
     loss_weights = pn.check_loss_weights(loss_weights)
     if not (np.isfinite(lr) and 0 < lr):
         raise ValueError(f"the learning rate must be a finite number above 0, got {lr}")
+    if strategy not in STRATEGIES:
+        raise ValueError(f"strategy must be one of {STRATEGIES}, got {strategy!r}")
+    if strategy == "multiworker" and "TF_CONFIG" not in os.environ:
+        raise ValueError("--strategy multiworker needs the TF_CONFIG environment variable "
+                         "(the cluster's workers and this worker's index; see the README)")
     if mix is not None:
         m = np.asarray(mix, np.float64)
         if m.shape != (len(data),) or not np.all(np.isfinite(m)) or np.any(m < 0) or m.sum() <= 0:

@@ -489,3 +489,11 @@ def test_a_run_whose_loss_becomes_nan_stops_and_ships_nothing(tmp_path, capsys, 
     assert not backup.exists() or not any(p.suffix == ".h5" for p in backup.rglob("*"))
     assert save.read_bytes() == b"the model already there"
     assert not (tmp_path / "shipped.json").exists()
+
+
+def test_multiworker_without_tf_config_is_refused_before_writing(tmp_path, monkeypatch):
+    from handlib import pose_training
+    monkeypatch.delenv("TF_CONFIG", raising=False)
+    with pytest.raises(ValueError, match="TF_CONFIG"):
+        pose_training.train_run([str(tmp_path / "data")], tmp_path / "run", strategy="multiworker")
+    assert not (tmp_path / "run").exists()
