@@ -105,6 +105,7 @@ def ganerate_dataset(src, out, weights=None, background: str = "photos", seed: i
     """Translate the rendered set ``src`` into ``out`` (see the module docstring).
     ``weights``: the synth->real generator (default ``data/weights/geocongan_synth_to_real.keras``).
     Returns ``{"written", "skipped", "total"}``."""
+    from handlib import gan  # noqa: F401  (registers the generator's layers before loading)
     from handlib import weights as weights_mod
     from handlib.synthetic import frame_rng
     src, out = Path(src), Path(out)

@@ -274,6 +274,7 @@ def evaluate_real(weights, names=None, out="data/results/real_evaluation", cache
     file, measured under the same protocol, seed and reference, are kept. ``keep``: also
     return that many (photo, image, prediction) per set and model, for a grid.
     Raises :class:`handlib.files.DataFileError` where the peer reference is missing."""
+    from handlib import pose_network  # noqa: F401  (registers RegNet's layers before loading)
     from handlib import weights as wts
     weights = [weights] if isinstance(weights, (str, Path)) else list(weights)
     names = list(names) if names else [Path(str(w)).stem for w in weights]

@@ -48,18 +48,22 @@ def save_model(model, path) -> Path:
     return path
 
 
+MODEL_MODULES = "handlib.pose_network (RegNet), handlib.gan (the GeoConGAN), handlib.silnet (SilNet)"
+
+
 def load_model(name_or_path, compile: bool = False):
     """Load ``data/weights/NAME.keras`` (or a path) with ``safe_mode=True``.
 
-    Raises FileNotFoundError naming the file when it is missing, and
-    :class:`handlib.files.DataFileError` when it is not a Keras model file.
+    Saving and loading know no model: each model module registers its own layers when it
+    is imported, so the caller imports the module of what it loads first (for example
+    ``from handlib import pose_network`` before loading ``"regnet"``; the notebooks do it in
+    their Setup cell). Raises FileNotFoundError naming the file when it is missing, and
+    :class:`handlib.files.DataFileError` when it is not a Keras model file or uses layers
+    no imported module has registered (the message says which modules to import).
     """
     from handlib import backend
     backend.tensorflow()
     import keras
-    import handlib.gan  # noqa: F401  (registers the custom layers)
-    import handlib.silnet  # noqa: F401
-    import handlib.pose_network  # noqa: F401
     p = Path(name_or_path)
     if p.suffix != ".keras":
         p = weights_path(str(name_or_path))
@@ -69,6 +73,10 @@ def load_model(name_or_path, compile: bool = False):
                                 "command in the model's training record")
     try:
         return keras.saving.load_model(p, compile=compile, safe_mode=True)
+    except TypeError as exc:                 # Keras' answer to an unregistered layer class
+        raise files.DataFileError(p, "a Keras model whose layers are registered: import the module "
+                                  f"that defines it before loading ({MODEL_MODULES})",
+                                  f"layers no imported module registered ({str(exc)[:120]}...)") from exc
     except (ValueError, OSError, KeyError) as exc:
         raise files.DataFileError(p, "a Keras model file (.keras, a zip archive)",
                                   f"something unreadable ({type(exc).__name__}: {exc})") from exc
