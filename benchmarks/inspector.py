@@ -52,7 +52,7 @@ def main() -> None:
 
     n = 8 if QUICK else 40
     nsamp = len(src)
-    t_sample = handler_times(lambda k: app.select(sample=(app.sample.value + 1) % nsamp), n)
+    t_sample = handler_times(lambda k: app.select(sample=(app.state()["position"] + 1) % nsamp), n)
     t_joint = handler_times(lambda k: app.select(joint=k % 21), n)
     t_all = handler_times(lambda k: app.select(joint=[ins.ALL_JOINTS, 8][k % 2]), n)
     t_az = handler_times(lambda k: setattr(app.azimuth, "value", -180 + 5 * (k % 72)), n)

@@ -260,6 +260,50 @@ def video_source(model, every: int = 25, limit: int | None = None, folder=None,
                        labels=[f"frame {i * every}" for i in range(len(frames))])
 
 
+STAND_IN_BACKGROUNDS = ("interior", "studio", "apartment")
+"""Words in the names of the shipped background photos (:mod:`handlib.backgrounds`) that
+:func:`stand_in_pictures` uses: rooms, as behind a hand photographed at home."""
+
+
+def stand_in_pictures(folder, n: int = 4, seed: int = 0, size: int = 320, fill: float = 0.7) -> list:
+    """Write ``n`` course-made pictures that stand in for a user's own photos of one hand
+    to ``folder`` (``stand_in_1.png`` ...) and return their paths: ``size`` x ``size``
+    renders (:func:`handlib.synthetic.render_image`, ``real-like`` look, random finger
+    poses, left and right hands in turn) of a hand held up with its palm or back to the
+    camera, centred, wrist to fingertips about ``fill`` of the picture's side, in front of
+    a shipped photo of a room; the camera is ``predict``'s default (60 degree field of
+    view), as for a photo of unknown intrinsics. Deterministic for a seed."""
+    import dataclasses
+    from handlib import backgrounds, images, prediction, synthetic
+    from handlib import camera as cam
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    K = prediction.default_intrinsics(size, size)
+    intr = cam.Intrinsics(K[0, 0], K[1, 1], K[0, 2], K[1, 2], size, size)
+    rooms = sorted(str(f) for f in backgrounds.BACKGROUND_DIR.glob("*.jpg")
+                   if any(w in f.name for w in STAND_IN_BACKGROUNDS))
+    rng = np.random.default_rng(seed)
+    paths = []
+    while len(paths) < n:
+        scene = synthetic.sample_scene(rng, look="real-like", background=rooms[int(rng.integers(len(rooms)))],
+                                       side=("right", "left")[len(paths) % 2], intrinsics=intr)
+        R = hm.rotation_matrix(np.asarray(scene.params[:3]))
+        if R[1, 1] > -0.6 or abs(R[2, 2]) < 0.6:      # fingers up, palm or back to the camera
+            continue
+        p = np.asarray(scene.params, float)
+        X = hm.forward_kinematics(np.r_[p[:3], 0, 0, 0, p[6:]], hm.default_bone_lengths(scene.hand_scale),
+                                  side=scene.side)
+        length = 2.0 * np.linalg.norm(X[hm.ROOT_JOINT] - X[hm.NORM_ROOT_JOINT])   # wrist to tips
+        p[3:6] = np.array([0.0, 0.0, K[0, 0] * length / (fill * size)]) - X[hm.NORM_ROOT_JOINT]
+        try:
+            rgb = synthetic.render_image(dataclasses.replace(scene, params=[float(v) for v in p]), intr)[0]
+        except ValueError:                             # a forearm through the camera: next
+            continue
+        paths.append(folder / f"stand_in_{len(paths) + 1}.png")
+        images.write_image(paths[-1], rgb)
+    return paths
+
+
 # ------------------------------------------------------------------ drawing
 _LUT = None
 
@@ -273,14 +317,38 @@ def _colormap_lut() -> np.ndarray:
     return _LUT
 
 
-def _text(img, s, org, scale=0.4, color=(255, 255, 255), box=True):
-    """Text at ``org`` (left, baseline), on a black box unless ``box`` is False."""
+_MIN_SCALE = 0.3    # the smallest font scale a caption is shrunk to (about 8 px high)
+
+
+def _fit_text(s: str, scale: float, width: int) -> tuple[str, float]:
+    """``s`` and a font scale at which it fits ``width`` pixels: ``scale`` where it fits,
+    else smaller (down to :data:`_MIN_SCALE`), else cut with ".." at the smallest scale.
+    The panels' own captions are written to fit at their scale (the tests check it); this
+    keeps long names (a source, a file) from running off the picture."""
     import cv2
+    font = cv2.FONT_HERSHEY_SIMPLEX
+    w = cv2.getTextSize(s, font, scale, 1)[0][0]
+    if w <= width:
+        return s, scale
+    small = max(_MIN_SCALE, scale * width / w)
+    while small > _MIN_SCALE and cv2.getTextSize(s, font, small, 1)[0][0] > width:
+        small = max(_MIN_SCALE, small - 0.01)
+    while len(s) > 2 and cv2.getTextSize(s, font, small, 1)[0][0] > width:
+        s = s[:-3] + ".."
+    return s, small
+
+
+def _text(img, s, org, scale=0.4, color=(255, 255, 255), box=True, thickness: int = 1):
+    """Text at ``org`` (left, baseline), on a black box unless ``box`` is False, made to
+    fit the image's width (:func:`_fit_text`)."""
+    import cv2
+    s, scale = _fit_text(s, scale, img.shape[1] - org[0] - 3)
     if box:
-        (w, h), base = cv2.getTextSize(s, cv2.FONT_HERSHEY_SIMPLEX, scale, 1)
+        (w, h), base = cv2.getTextSize(s, cv2.FONT_HERSHEY_SIMPLEX, scale, thickness)
         x, y = org
-        cv2.rectangle(img, (x - 2, y - h - 2), (x + w + 2, y + base), (0, 0, 0), -1)
-    cv2.putText(img, s, org, cv2.FONT_HERSHEY_SIMPLEX, scale, color, 1, cv2.LINE_AA)
+        pad = max(2, round(3 * scale))
+        cv2.rectangle(img, (x - pad, y - h - pad), (x + w + pad, y + base), (0, 0, 0), -1)
+    cv2.putText(img, s, org, cv2.FONT_HERSHEY_SIMPLEX, scale, color, thickness, cv2.LINE_AA)
 
 
 def draw_skeleton(img, uv, colors=None, thickness=2, radius=3, highlight=None, outline=False):
@@ -328,7 +396,8 @@ _STRIP = 16        # pixels of the title and value strips above and below a heat
 
 def _heat_panel(h, lo, hi, f, marks, title, note):
     """One heatmap (Hs, Hs) enlarged ``f`` times, coloured on [lo, hi], maxima marked
-    with red crosses, a title strip above and a note strip below. RGB uint8."""
+    with red crosses, a title strip above and a note strip below (each one short line:
+    the panel is only ``Hs * f`` pixels wide). RGB uint8."""
     import cv2
     lut = _colormap_lut()
     idx = np.clip((h - lo) * (255.0 / max(hi - lo, 1e-9)), 0, 255).astype(np.uint8)
@@ -361,8 +430,8 @@ def render_heatmaps(src: SourcePredictions, i: int, joint: int = ALL_JOINTS, pan
     """Predicted, target (where labelled) and rendered intermediate heatmaps of joint
     ``joint`` (or the maximum over all joints), nearest-neighbour enlarged so each heatmap
     pixel stays visible, on one colour scale (bar at the right), each map's maximum
-    marked (all 21 maxima in the all-joints view) and its value and place (heatmap
-    pixels) printed below it. RGB uint8."""
+    marked (all 21 maxima in the all-joints view), its value in the title above it and,
+    for one joint, its place (heatmap pixels) below it. RGB uint8."""
     Hs = src.heatmap_size
     f = max(1, panel // Hs)
     maps = [("predicted", src.heatmaps[i], src.uv[i])]
@@ -377,10 +446,9 @@ def render_heatmaps(src: SourcePredictions, i: int, joint: int = ALL_JOINTS, pan
     hi = max(1.0, max(float(s.max()) for _, s, _ in shown))
     panels = []
     for n, s, marks in shown:
-        note = f"max {float(s.max()):.2f}"
-        if len(marks) == 1:
-            note += f" at ({marks[0, 0]:.1f}, {marks[0, 1]:.1f})"
-        panels.append(_heat_panel(s, lo, hi, f, marks, n, note))
+        note = (f"peak at ({marks[0, 0]:.1f}, {marks[0, 1]:.1f})" if len(marks) == 1
+                else "+: each joint's peak")
+        panels.append(_heat_panel(s, lo, hi, f, marks, f"{n}, max {float(s.max()):.2f}", note))
     h = Hs * f
     sep = np.full((h + 2 * _STRIP, gap, 3), 255, np.uint8)
     row = []
@@ -402,12 +470,13 @@ def view_rotation(azimuth_deg: float, elevation_deg: float) -> np.ndarray:
 
 
 def skeleton_3d_image(layers, azimuth: float = 35.0, elevation: float = -20.0, size: int = 256,
-                      extent_mm: float = 110.0, legend: str = "") -> np.ndarray:
+                      extent_mm: float = 110.0, legend: str = "", caption: bool = True) -> np.ndarray:
     """Root-relative 3D skeletons in mm (camera-like frame, y down) seen from
     ``azimuth``/``elevation`` degrees, orthographic at a fixed scale (the panel spans
     +-``extent_mm`` around M0, so sizes compare across frames), the camera's axes at M0.
     ``layers``: ``(joints (21, 3) mm, colour RGB or None for the finger colours,
-    thickness)``, drawn in order, each far to near. RGB uint8 (size, size, 3)."""
+    thickness)``, drawn in order, each far to near. ``caption``: the view's line at the
+    bottom (sizes of 160 pixels and more). RGB uint8 (size, size, 3)."""
     import cv2
     img = np.full((size, size, 3), 40, np.uint8)
     R = view_rotation(azimuth, elevation)
@@ -435,7 +504,7 @@ def skeleton_3d_image(layers, azimuth: float = 35.0, elevation: float = -20.0, s
             cv2.circle(img, q, (t + 1) * 16, col or (255, 255, 255), -1, cv2.LINE_AA, 4)
     if legend:
         _text(img, legend, (4, 14), 0.33)
-    if size >= 160:
+    if caption and size >= 160:
         _text(img, f"mm, M0 at centre, az {azimuth:.0f} el {elevation:.0f}", (4, size - 6), 0.33)
     return img
 
@@ -482,9 +551,15 @@ def joint_table_html(src: SourcePredictions, i: int, joint: int = ALL_JOINTS) ->
             + "".join(body) + "</table>")
 
 
+def sample_text(src: SourcePredictions, i: int) -> str:
+    """``"sample 7 of 12 (0007_color_composed.png)"`` for index ``i`` = 6: what the app
+    shows counts samples from 1, as the slider does (Python indices stay 0-based)."""
+    return f"sample {i + 1} of {len(src)} ({src.labels[i]})"
+
+
 def summary_line(src: SourcePredictions, i: int) -> str:
     """One line about sample ``i``: its label, side, mean confidence and errors."""
-    s = (f"<b>{src.name}</b> sample {i} of {len(src)} ({src.labels[i]}), {src.sides[i]} hand"
+    s = (f"<b>{src.name}</b> {sample_text(src, i)}, {src.sides[i]} hand"
          f"{' (shown mirrored)' if src.sides[i] not in (src.network_side, 'unknown') else ''}, "
          f"mean confidence {src.confidence[i].mean():.2f}")
     if src.has_labels:
@@ -496,7 +571,6 @@ def render_view(src: SourcePredictions, i: int, joint: int = ALL_JOINTS, azimuth
                 elevation: float = -20.0, intermediate: bool = False) -> np.ndarray:
     """The three panels of the inspector side by side with captions (the PNG shown where
     no kernel is running): crop, heatmaps, 3D. RGB uint8."""
-    import cv2
     panels = [("input crop", render_crop(src, i, joint, intermediate=intermediate)),
               (f"heatmaps, joint {joint_label(joint)}", render_heatmaps(src, i, joint)),
               ("3D (root-relative)", render_3d(src, i, azimuth, elevation, show_intermediate=intermediate))]
@@ -509,10 +583,10 @@ def render_view(src: SourcePredictions, i: int, joint: int = ALL_JOINTS, azimuth
         out.append(tile)
     img = np.concatenate(out, axis=1)
     foot = np.full((20, img.shape[1], 3), 255, np.uint8)
-    line = f"{src.name}: sample {i} ({src.labels[i]}), mean confidence {src.confidence[i].mean():.2f}"
+    line = f"{src.name}: {sample_text(src, i)}, mean confidence {src.confidence[i].mean():.2f}"
     if src.has_labels:
         line += f", 2D error {src.err_2d[i].mean():.1f} px, 3D error {src.err_3d_mm[i].mean():.1f} mm"
-    cv2.putText(foot, line, (5, 14), cv2.FONT_HERSHEY_SIMPLEX, 0.42, (0, 0, 0), 1, cv2.LINE_AA)
+    _text(foot, line, (5, 14), 0.42, color=(0, 0, 0), box=False)
     return np.concatenate([img, foot], axis=0)
 
 
@@ -543,7 +617,10 @@ class Inspector:
     """The ipywidgets app over one or more :class:`SourcePredictions` (see
     :func:`inspector`). ``state()`` tells what is shown; ``select(...)`` changes it as
     the selectors do; ``last_redraw_s`` is the duration of the last redraw (drawing,
-    PNG encoding and widget updates: everything the Python handler does)."""
+    PNG encoding and widget updates: everything the Python handler does).
+
+    Counting: what the app shows counts from 1 (the slider runs 1 to N, "sample 7 of
+    12"); ``state()`` and ``select()`` use Python's 0-based positions and indices."""
 
     def __init__(self, sources: dict, joint: int = ALL_JOINTS):
         import ipywidgets as w
@@ -559,7 +636,7 @@ class Inspector:
         self.ordering = w.Dropdown(options=list(ORDERS), description="order", layout=lay(width="260px"))
         self.prev = w.Button(description="\u25c0 previous", layout=lay(width="100px"))
         self.next = w.Button(description="next \u25b6", layout=lay(width="100px"))
-        self.sample = w.IntSlider(min=0, max=len(self._order) - 1, value=0, description="sample",
+        self.sample = w.IntSlider(min=1, max=len(self._order), value=1, description="sample",
                                   continuous_update=True, layout=lay(width="420px"))
         self.joint = w.Dropdown(options=[(joint_label(j), j) for j in [ALL_JOINTS, *range(21)]],
                                 value=joint, description="joint", layout=lay(width="260px"))
@@ -621,32 +698,35 @@ class Inspector:
     def _on_order(self, _=None):
         self._order = self.current.order(self.ordering.value)
         with self.sample.hold_trait_notifications():
-            self.sample.max = len(self._order) - 1
+            self.sample.max = len(self._order)
             self.sample.description = "sample" if ORDERS[self.ordering.value] is None else "rank"
-        if self.sample.value != 0:
-            self.sample.value = 0          # observed: redraws
+        if self.sample.value != 1:
+            self.sample.value = 1          # observed: redraws
         else:
             self.redraw()
 
     def _step(self, d: int):
-        self.sample.value = int(np.clip(self.sample.value + d, 0, self.sample.max))
+        self.sample.value = int(np.clip(self.sample.value + d, 1, self.sample.max))
 
     def select(self, source: str | None = None, order: str | None = None, sample: int | None = None,
                joint: int | None = None) -> None:
-        """Change the selectors as a user would (each change redraws once)."""
+        """Change the selectors as a user would (each change redraws once); ``sample``
+        is the 0-based position in the current ordering (the slider shows it plus 1)."""
         if source is not None:
             self.source.value = source
         if order is not None:
             self.ordering.value = order
         if sample is not None:
-            self.sample.value = sample
+            self.sample.value = int(sample) + 1
         if joint is not None:
             self.joint.value = joint
 
     def state(self) -> dict:
-        """What is shown: source, ordering, position in it, sample index, joint."""
+        """What is shown: source, ordering, position in it and sample index (both 0-based:
+        the slider shows position + 1), joint."""
+        pos = self.sample.value - 1
         return {"source": self.source.value, "order": self.ordering.value,
-                "position": self.sample.value, "sample": int(self._order[self.sample.value]),
+                "position": pos, "sample": int(self._order[pos]),
                 "joint": self.joint.value}
 
     # drawing
@@ -656,7 +736,7 @@ class Inspector:
         """Redraw ``panels`` for the current selection (the selectors' handler: a new
         sample redraws all, a new joint all but the 3D view, the azimuth only the 3D)."""
         t0 = time.perf_counter()
-        src, i, j = self.current, int(self._order[self.sample.value]), self.joint.value
+        src, i, j = self.current, int(self._order[self.sample.value - 1]), self.joint.value
         inter = self.intermediate.value
         if "crop" in panels:
             self.crop_image.value = jpeg_bytes(render_crop(src, i, j, intermediate=inter))
@@ -688,7 +768,7 @@ class Inspector:
 
 def inspector(model, samples=None, images=None, side: str | None = None, video: bool = False,
               video_every: int = 25, video_limit: int | None = None, sources: dict | None = None,
-              batch_size: int = 32, joint: int = ALL_JOINTS) -> Inspector:
+              batch_size: int = 32, joint: int = ALL_JOINTS, images_name: str | None = None) -> Inspector:
     """The heatmap inspector for any trained RegNet, in one call.
 
     ``samples``: labelled samples (a data set folder or a list of
@@ -696,8 +776,10 @@ def inspector(model, samples=None, images=None, side: str | None = None, video: 
     ordering. ``images``: a folder of the user's own images, a list of files or RGB
     arrays, cut and side-handled as by ``predict`` (``side`` "left", "right" or "auto"
     is then required). ``video``: add frames of the real video where it exists.
-    ``sources``: ready :class:`SourcePredictions` by name (shown first). Predictions are
-    computed here, once per source, in batches of ``batch_size``.
+    ``images_name``: the images' name in the source selector (default: the folder's
+    name, or "your images" for a list). ``sources``: ready :class:`SourcePredictions` by
+    name (shown first). Predictions are computed here, once per source, in batches of
+    ``batch_size``.
     """
     from handlib import datasets
     found = dict(sources or {})               # ready ones first: shown first
@@ -710,7 +792,7 @@ def inspector(model, samples=None, images=None, side: str | None = None, video: 
     if images is not None:
         if side is None:
             raise ValueError("images need side='left', 'right' or 'auto' (as in predict)")
-        name = Path(images).name if isinstance(images, (str, Path)) else "your images"
+        name = images_name or (Path(images).name if isinstance(images, (str, Path)) else "your images")
         found[name] = from_images(model, images, side, name=name, batch_size=batch_size)
     if video:
         v = video_source(model, every=video_every, limit=video_limit)

@@ -380,26 +380,30 @@ def show_silhouettes(images, masks, probs, ncols: int = 6, size: float = 1.8):
 
 def plot_gan_log(log, title: str = "", xlabel: str = "epoch"):
     """A GeoConGAN training log (CSV path or History dict) in three panels: the
-    generators' total, its terms (adversarial, cycle, identity, geometric: each the sum
-    of both directions, unweighted) and the two discriminators. Returns the figure."""
+    generators' total (the weighted sum that is minimised), its terms (adversarial,
+    cycle, identity, geometric: each the sum of both directions, unweighted) and the two
+    discriminators' least-squares losses. Returns the figure."""
     import matplotlib.pyplot as plt
     fig, axes = plt.subplots(1, 3, figsize=(13, 3))
     prefix = f"{title}: " if title else ""
-    plot_training_log(log, ["generator"], ax=axes[0], title=prefix + "generators' total", xlabel=xlabel)
+    plot_training_log(log, ["generator"], ax=axes[0], title=prefix + "generators' total", xlabel=xlabel,
+                      ylabel="weighted sum of the terms")
     plot_training_log(log, ["adversarial", "cycle", "identity", "geometric"], ax=axes[1],
-                      title=prefix + "its terms (unweighted)", xlabel=xlabel)
+                      title=prefix + "its terms (unweighted)", xlabel=xlabel, ylabel="loss (unweighted)")
     plot_training_log(log, ["d_real", "d_synth"], ax=axes[2], title=prefix + "discriminators",
-                      xlabel=xlabel)
+                      xlabel=xlabel, ylabel="least-squares loss")
     fig.tight_layout()
     return fig
 
 
-def plot_training_log(log, keys, ax=None, title: str = "", xlabel: str = "epoch"):
+def plot_training_log(log, keys, ax=None, title: str = "", xlabel: str = "epoch", ylabel: str = "loss"):
     """Curves of ``keys`` from a Keras CSV log (path) or a History's dict. Returns the axes.
     A CSV log is plotted against its ``epoch`` column, one point per epoch (the last row
-    written for it), so a run resumed after a kill draws one continuous curve."""
+    written for it), so a run resumed after a kill draws one continuous curve. The x
+    axis (epochs or steps, ``xlabel``) has whole-number ticks only."""
     import csv
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
     if not isinstance(log, dict):
         with open(log, newline="") as f:
             rows = list(csv.DictReader(f))
@@ -414,7 +418,9 @@ def plot_training_log(log, keys, ax=None, title: str = "", xlabel: str = "epoch"
         _, ax = plt.subplots(figsize=(6, 3))
     for k in keys:
         ax.plot([e for e, _ in curves[k]], [v for _, v in curves[k]], label=k)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
     ax.set_title(title)
     ax.legend(fontsize=8)
     return ax
@@ -598,6 +604,8 @@ class LiveLossPlot:
                         ax.plot(e, [self.history[f"val_{k}"][j] for j in e], "--", color=color,
                                 label=f"val_{k}")
                 ax.set_xlabel("epoch")
+                from matplotlib.ticker import MaxNLocator
+                ax.xaxis.set_major_locator(MaxNLocator(integer=True))
                 ax.set_yscale("log")
                 ax.set_title(self.title or "training (log scale)")
                 ax.legend(fontsize=7)
@@ -722,11 +730,14 @@ def heatmap_explorer(uv_input=(70.3, 52.8), input_size: int = 128):
     from IPython.display import display
     from handlib import heatmaps as hmaps
     out = w.Output()
-    sigma = w.FloatSlider(value=1.5, min=0.3, max=5.0, step=0.1, description="sigma (px)")
-    size = w.SelectionSlider(options=[8, 16, 32, 64], value=32, description="heatmap size")
-    u = w.FloatSlider(value=uv_input[0], min=5, max=input_size - 6, step=0.1, description="u (input px)")
-    v = w.FloatSlider(value=uv_input[1], min=5, max=input_size - 6, step=0.1, description="v (input px)")
-    noise = w.FloatSlider(value=0.0, min=0.0, max=0.2, step=0.01, description="noise")
+    # room for the longest description ("heatmap size"), the same for all so they line up
+    def look():
+        return {"style": {"description_width": "95px"}, "layout": w.Layout(width="360px")}
+    sigma = w.FloatSlider(value=1.5, min=0.3, max=5.0, step=0.1, description="sigma (px)", **look())
+    size = w.SelectionSlider(options=[8, 16, 32, 64], value=32, description="heatmap size", **look())
+    u = w.FloatSlider(value=uv_input[0], min=5, max=input_size - 6, step=0.1, description="u (input px)", **look())
+    v = w.FloatSlider(value=uv_input[1], min=5, max=input_size - 6, step=0.1, description="v (input px)", **look())
+    noise = w.FloatSlider(value=0.0, min=0.0, max=0.2, step=0.01, description="noise", **look())
 
     def draw(_=None):
         uv = hmaps.to_heatmap_coords(np.array([u.value, v.value]), input_size, size.value)

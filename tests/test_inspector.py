@@ -178,3 +178,73 @@ def test_sources_without_labels_offer_no_error_ordering(shipped, source):
     app.select(source="frames")
     assert app.ordering.value == "sample order" and "worst 3D first" not in app.ordering.options
     assert "2D error" not in app.table.value and "confidence" in app.table.value
+
+
+def test_captions_are_drawn_whole_at_their_size(source, shipped, monkeypatch):
+    """Every caption of the panels fits its picture at its own font size: none is
+    shrunk or cut (a clipped "max 0.93 at (17.7, 18.5" was the bug), for one joint, all
+    joints, the intermediate shown, labelled and unlabelled sources."""
+    drawn = []
+    real = ins._fit_text
+
+    def record(s, scale, width):
+        out = real(s, scale, width)
+        drawn.append((s, scale, width, out))
+        return out
+    monkeypatch.setattr(ins, "_fit_text", record)
+    mine = ins.from_images(shipped, [source.crops[0]], side="left", name="your pictures (stand-ins)")
+    for src in (source, mine):
+        for joint in (ins.ALL_JOINTS, 8, 20):
+            ins.render_view(src, 0, joint, azimuth=-180, intermediate=True)
+    assert len(drawn) > 50
+    cut = [(s, scale, width, out) for s, scale, width, out in drawn if out != (s, scale)]
+    assert not cut
+    notes = [s for s, *_ in drawn if s.startswith("peak at (")]
+    assert notes and all(s.endswith(")") for s in notes)
+
+
+def test_long_captions_are_shrunk_then_cut_to_fit():
+    s, scale = ins._fit_text("x" * 10, 0.4, 500)
+    assert (s, scale) == ("x" * 10, 0.4)                          # fits: unchanged
+    s, scale = ins._fit_text("a rather long source name, sample 7 of 12", 0.42, 200)
+    assert scale < 0.42 and cv2.getTextSize(s, cv2.FONT_HERSHEY_SIMPLEX, scale, 1)[0][0] <= 200
+    s, scale = ins._fit_text("w" * 200, 0.42, 100)
+    assert scale == ins._MIN_SCALE and s.endswith("..")
+    assert cv2.getTextSize(s, cv2.FONT_HERSHEY_SIMPLEX, scale, 1)[0][0] <= 100
+
+
+def test_the_app_counts_samples_from_one(source):
+    """What the app shows counts from 1 ("sample 1 of 12" and the slider at 1 for the
+    first sample); state() and select() keep Python's 0-based positions."""
+    n = len(source)
+    assert "sample 7 of 12 (" in ins.summary_line(source, 6) and n == 12
+    app = ins.Inspector({"rendered": source})
+    assert (app.sample.min, app.sample.value, app.sample.max) == (1, 1, n)
+    assert f"sample 1 of {n} ({source.labels[0]})" in app.summary.value
+    app.next.click()
+    assert app.sample.value == 2 and app.state()["position"] == 1 and f"sample 2 of {n}" in app.summary.value
+    app.select(sample=n - 1)
+    assert app.sample.value == n and app.state()["sample"] == n - 1
+    app.next.click()                                              # already at the last: stays
+    assert app.sample.value == n
+    app.prev.click()
+    assert app.state()["position"] == n - 2
+    app.select(order="worst 3D first")
+    assert app.sample.value == 1 and app.sample.description == "rank"
+    assert f"sample {app.state()['sample'] + 1} of {n}" in app.summary.value
+
+
+def test_stand_in_pictures_and_their_source_name(shipped, tmp_path):
+    """The course-made stand-ins for your own pictures: deterministic rendered photos of
+    a hand, shown under the name given (not the folder's)."""
+    from handlib import images
+    paths = ins.stand_in_pictures(tmp_path / "a", n=2, seed=3, size=160)
+    again = ins.stand_in_pictures(tmp_path / "b", n=2, seed=3, size=160)
+    assert [p.name for p in paths] == ["stand_in_1.png", "stand_in_2.png"]
+    for p, q in zip(paths, again):
+        a = images.read_image(p)
+        assert a.shape == (160, 160, 3) and a.dtype == np.uint8
+        np.testing.assert_array_equal(a, images.read_image(q))
+    app = ins.inspector(shipped, images=tmp_path / "a", side="auto", images_name="your pictures (stand-ins)")
+    assert list(app.sources) == ["your pictures (stand-ins)"]
+    assert app.current.labels == ["stand_in_1.png", "stand_in_2.png"]

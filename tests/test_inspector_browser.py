@@ -84,7 +84,7 @@ def test_the_inspector_works_in_jupyterlab(tmp_path):
         _changed(page, heat, src_before)
         crop_after = _pixels(page.locator(crop))
         assert np.abs(crop_after - crop_before).mean() > 1.0
-        assert "sample 1" in page.locator(".handlib-inspector").inner_text()
+        assert "sample 2 of 8" in page.locator(".handlib-inspector").inner_text()   # counted from 1
         page.locator(".handlib-inspector").screenshot(path=str(browser.SHOTS / "inspector_joint8_sample1.png"))
 
         # worst-first ordering jumps to the largest error

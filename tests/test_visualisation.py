@@ -61,3 +61,35 @@ def test_gan_log_panels_and_probability_rows():
     im = fig.axes[0].get_images()[0]
     assert im.get_clim() == (0.0, 1.0) and im.get_cmap().name == "gray"
     matplotlib.pyplot.close("all")
+
+
+def test_training_logs_have_whole_epoch_ticks_and_y_labels(tmp_path):
+    """Epochs are whole numbers: a short log (3 epochs, where matplotlib would put ticks
+    at 0.25 steps) gets integer ticks only; every panel names what its y axis shows."""
+    log = tmp_path / "log.csv"
+    log.write_text("epoch,loss\n0,3.0\n1,2.0\n2,1.5\n")
+    ax = vis.plot_training_log(log, ["loss"])
+    ax.figure.canvas.draw()
+    ticks = [t for t in ax.get_xticks() if ax.get_xlim()[0] <= t <= ax.get_xlim()[1]]
+    assert len(ticks) >= 2 and all(float(t).is_integer() for t in ticks)
+    assert ax.get_ylabel() == "loss"
+    log = {k: [1.0, 0.5, 0.4] for k in ("generator", "adversarial", "cycle", "identity", "geometric",
+                                       "d_real", "d_synth")}
+    fig = vis.plot_gan_log(log, xlabel="step")
+    fig.canvas.draw()
+    for ax in fig.axes:
+        assert ax.get_ylabel() and ax.get_xlabel() == "step"
+        assert all(float(t).is_integer() for t in ax.get_xticks())
+    matplotlib.pyplot.close("all")
+
+
+def test_the_heatmap_explorer_gives_its_descriptions_room():
+    """ipywidgets cuts a description longer than its default width ("heatmap …"): the
+    explorer's sliders share one width that holds the longest, "heatmap size"."""
+    widget = vis.heatmap_explorer()
+    sliders = widget.children[0].children
+    assert [s.description for s in sliders] == ["sigma (px)", "heatmap size", "u (input px)",
+                                                "v (input px)", "noise"]
+    widths = {s.style.description_width for s in sliders}
+    assert widths == {"95px"}          # about 7 px a character at the default 13 px font
+    matplotlib.pyplot.close("all")
