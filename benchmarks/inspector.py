@@ -22,7 +22,7 @@ tf = backend.tensorflow()
 import numpy as np  # noqa: E402
 
 from handlib import inspector as ins  # noqa: E402
-from handlib import pose_training as pt  # noqa: E402
+from handlib import pose_evaluation as pe  # noqa: E402
 from handlib import weights  # noqa: E402
 
 QUICK = os.environ.get("HANDLIB_QUICK") == "1"
@@ -30,7 +30,7 @@ QUICK = os.environ.get("HANDLIB_QUICK") == "1"
 
 def main() -> None:
     model = weights.load_model("regnet")
-    samples = pt.regression_samples()[: 8 if QUICK else 24]
+    samples = pe.regression_samples()[: 8 if QUICK else 24]
     t0 = time.perf_counter()
     src = ins.from_samples(model, samples)
     t_cache = time.perf_counter() - t0

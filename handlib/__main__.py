@@ -367,10 +367,10 @@ def main(argv=None) -> int:
             args.input_size, args.steps_per_epoch, command=command, loss_weights=loss_weights),
             lambda r: print(pose_training.format_ablation(r)), " (each arm resumes its run folder)")
     if args.command == "evaluate-regnet":
-        from handlib import pose_training
-        return _run(lambda: pose_training.evaluate_run(args.weights, args.test, args.out,
+        from handlib import pose_evaluation
+        return _run(lambda: pose_evaluation.evaluate_run(args.weights, args.test, args.out,
                                                        args.limit, command),
-                    lambda r: print(pose_training.format_results(r)))
+                    lambda r: print(pose_evaluation.format_results(r)))
     if args.command == "evaluate-real":
         if args.names is not None and len(args.names) != len(args.weights):
             parser.error(f"--names needs one label per --weights file ({len(args.weights)}), got {len(args.names)}")

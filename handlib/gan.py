@@ -34,7 +34,6 @@ nor the random generators' state.
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -453,10 +452,11 @@ def regression_figures(generator, sil, size: int) -> dict:
     the geometric loss optimised), the keying judge's mean IoU and the share of
     translations where it finds no hand, and the mean absolute change G(x) - x in uint8
     levels (how far the look moved). Stored in the training record as ``figures``."""
-    from handlib import gan_evaluation, silnet
+    from handlib import silnet
+    from handlib.real_photos import key_silhouettes      # the keying judge (gan_evaluation.judge)
     d = silnet.regression_domain(size)
     fake = translate(generator, d.images)
-    judged = gan_evaluation.judge(fake)
+    judged = key_silhouettes(fake)
     return {"set": f"silnet.regression_domain({size}): {len(d)} synth frames of seed "
                    f"{silnet.REGRESSION_SEED}",
             "figures_of": "g_synth_to_real",

@@ -33,10 +33,10 @@ from handlib.silnet import iou
 
 
 def judge(images: np.ndarray) -> np.ndarray:
-    """Silhouettes (N, H, W) bool of uint8 RGB images (N, H, W, 3) by keying."""
-    from handlib.real_photos import key_silhouette
-    return np.stack([key_silhouette(im) for im in images]) if len(images) else \
-        np.zeros(np.shape(images)[:3], bool)
+    """Silhouettes (N, H, W) bool of uint8 RGB images (N, H, W, 3) by keying
+    (:func:`handlib.real_photos.key_silhouettes`)."""
+    from handlib.real_photos import key_silhouettes
+    return key_silhouettes(images)
 
 
 def worst_decile_mean(values) -> float:

@@ -60,6 +60,18 @@ DOF_NAMES = (["rot_x", "rot_y", "rot_z", "trans_x", "trans_y", "trans_z"]
 NUM_DOF = 26
 
 
+_PART = {"thumb": ["CMC", "MCP", "IP", "tip"]}
+
+
+def joint_label(j: int) -> str:
+    """A readable name for joint ``j`` (0-20): ``"8 I3: index tip"``."""
+    if j == ROOT_JOINT:
+        return "0 W: wrist"
+    finger = FINGER_NAMES[(j - 1) // 4]
+    part = _PART.get(finger, ["MCP", "PIP", "DIP", "tip"])[(j - 1) % 4]
+    return f"{j} {JOINT_NAMES[j]}: {finger} {part}"
+
+
 def dof_index(name: str) -> int:
     """Index of a pose parameter by name, e.g. ``dof_index("index_mid_flex") == 12``."""
     return DOF_NAMES.index(name)

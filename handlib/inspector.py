@@ -40,31 +40,18 @@ from handlib import hand_model as hm
 from handlib import heatmaps as hmaps
 from handlib import metrics
 from handlib import pose_network as pn
+from handlib.drawing import BONE_RGB, draw_skeleton, skeleton_3d_image, view_rotation  # noqa: F401
+from handlib.drawing import text as _text
 
 ALL_JOINTS = -1
 """The joint selector's value for the "all joints" view (maximum over the 21 maps)."""
 ORDERS = {"sample order": None, "worst 2D first": "err_2d", "worst 3D first": "err_3d_mm",
           "least confident first": "confidence"}
 """The sample orderings the inspector offers (the error orderings need labels)."""
-_PART = {"thumb": ["CMC", "MCP", "IP", "tip"]}
-
-
 def joint_label(j: int) -> str:
-    """A readable name for joint ``j``: ``"8 I3: index tip"``; -1 is all joints."""
-    if j == ALL_JOINTS:
-        return "all joints (max)"
-    if j == hm.ROOT_JOINT:
-        return "0 W: wrist"
-    finger = hm.FINGER_NAMES[(j - 1) // 4]
-    part = _PART.get(finger, ["MCP", "PIP", "DIP", "tip"])[(j - 1) % 4]
-    return f"{j} {metrics.JOINT_NAMES[j]}: {finger} {part}"
-
-
-def _hex_rgb(h: str) -> tuple[int, int, int]:
-    return tuple(int(h[i:i + 2], 16) for i in (1, 3, 5))
-
-
-BONE_RGB = [_hex_rgb(hm.FINGER_COLORS[hm.FINGER_NAMES[(c - 1) // 4]]) for _, c in hm.BONES]
+    """A readable name for joint ``j``: ``"8 I3: index tip"``
+    (:func:`handlib.hand_model.joint_label`); -1 is all joints."""
+    return "all joints (max)" if j == ALL_JOINTS else hm.joint_label(j)
 
 
 # ------------------------------------------------------------------ cached predictions
@@ -169,9 +156,9 @@ def _outputs(model, crops_float, crop_Ks, batch_size: int) -> dict:
 def from_samples(model, samples, name: str = "rendered", batch_size: int = 32) -> SourcePredictions:
     """Cached predictions for labelled samples (:class:`handlib.samples.HandSample`, e.g.
     ``datasets.open_dataset(folder)``), cut as in training without augmentation."""
-    from handlib import pose_training as pt
+    from handlib import pose_evaluation as pe
     samples = list(samples)
-    p = pt.predict_batches(model, samples, batch_size=batch_size, keep_images=True)
+    p = pe.predict_batches(model, samples, batch_size=batch_size, keep_images=True)
     o, t = p["outputs"], p["targets"]
     info = pn.model_info(model)
     gt_mm = metrics.bone_length(np.stack([s.xyz for s in samples]))
@@ -317,58 +304,6 @@ def _colormap_lut() -> np.ndarray:
     return _LUT
 
 
-_MIN_SCALE = 0.3    # the smallest font scale a caption is shrunk to (about 8 px high)
-
-
-def _fit_text(s: str, scale: float, width: int) -> tuple[str, float]:
-    """``s`` and a font scale at which it fits ``width`` pixels: ``scale`` where it fits,
-    else smaller (down to :data:`_MIN_SCALE`), else cut with ".." at the smallest scale.
-    The panels' own captions are written to fit at their scale (the tests check it); this
-    keeps long names (a source, a file) from running off the picture."""
-    import cv2
-    font = cv2.FONT_HERSHEY_SIMPLEX
-    w = cv2.getTextSize(s, font, scale, 1)[0][0]
-    if w <= width:
-        return s, scale
-    small = max(_MIN_SCALE, scale * width / w)
-    while small > _MIN_SCALE and cv2.getTextSize(s, font, small, 1)[0][0] > width:
-        small = max(_MIN_SCALE, small - 0.01)
-    while len(s) > 2 and cv2.getTextSize(s, font, small, 1)[0][0] > width:
-        s = s[:-3] + ".."
-    return s, small
-
-
-def _text(img, s, org, scale=0.4, color=(255, 255, 255), box=True, thickness: int = 1):
-    """Text at ``org`` (left, baseline), on a black box unless ``box`` is False, made to
-    fit the image's width (:func:`_fit_text`)."""
-    import cv2
-    s, scale = _fit_text(s, scale, img.shape[1] - org[0] - 3)
-    if box:
-        (w, h), base = cv2.getTextSize(s, cv2.FONT_HERSHEY_SIMPLEX, scale, thickness)
-        x, y = org
-        pad = max(2, round(3 * scale))
-        cv2.rectangle(img, (x - pad, y - h - pad), (x + w + pad, y + base), (0, 0, 0), -1)
-    cv2.putText(img, s, org, cv2.FONT_HERSHEY_SIMPLEX, scale, color, thickness, cv2.LINE_AA)
-
-
-def draw_skeleton(img, uv, colors=None, thickness=2, radius=3, highlight=None, outline=False):
-    """Draw a 21-joint skeleton (pixel coordinates of ``img``) in place."""
-    import cv2
-    shift = 4                                    # sub-pixel drawing: coordinates x 16
-    pts = [tuple(q) for q in np.round(np.asarray(uv) * (1 << shift)).astype(np.int64).tolist()]
-    fill = colors if isinstance(colors, tuple) else (255, 255, 255)
-    for b, (p, c) in enumerate(hm.BONES):
-        col = colors if isinstance(colors, tuple) else BONE_RGB[b]
-        if outline:
-            cv2.line(img, pts[p], pts[c], (0, 0, 0), thickness + 2, cv2.LINE_AA, shift)
-        cv2.line(img, pts[p], pts[c], col, thickness, cv2.LINE_AA, shift)
-    for q in pts:
-        cv2.circle(img, q, radius << shift, (0, 0, 0), -1, cv2.LINE_AA, shift)
-        cv2.circle(img, q, max(radius - 1, 1) << shift, fill, -1, cv2.LINE_AA, shift)
-    if highlight is not None and highlight >= 0:
-        cv2.circle(img, pts[highlight], (radius + 5) << shift, (255, 255, 0), 2, cv2.LINE_AA, shift)
-
-
 def render_crop(src: SourcePredictions, i: int, joint: int = ALL_JOINTS, scale: int = 2,
                 intermediate: bool = False) -> np.ndarray:
     """The input crop (enlarged ``scale`` times) with the predicted skeleton in colour,
@@ -458,55 +393,6 @@ def render_heatmaps(src: SourcePredictions, i: int, joint: int = ALL_JOINTS, pan
     bar[_STRIP:_STRIP + h] = _colour_bar(lo, hi, h)
     row.append(bar)
     return np.concatenate(row, axis=1)
-
-
-def view_rotation(azimuth_deg: float, elevation_deg: float) -> np.ndarray:
-    """(3, 3) rotation of the 3D view: turn about the camera's vertical (y) axis by the
-    azimuth, then tilt about x by the elevation; (0, 0) looks along the camera's +z."""
-    a, e = np.radians(azimuth_deg), np.radians(elevation_deg)
-    Ry = np.array([[np.cos(a), 0, np.sin(a)], [0, 1, 0], [-np.sin(a), 0, np.cos(a)]])
-    Rx = np.array([[1, 0, 0], [0, np.cos(e), -np.sin(e)], [0, np.sin(e), np.cos(e)]])
-    return Rx @ Ry
-
-
-def skeleton_3d_image(layers, azimuth: float = 35.0, elevation: float = -20.0, size: int = 256,
-                      extent_mm: float = 110.0, legend: str = "", caption: bool = True) -> np.ndarray:
-    """Root-relative 3D skeletons in mm (camera-like frame, y down) seen from
-    ``azimuth``/``elevation`` degrees, orthographic at a fixed scale (the panel spans
-    +-``extent_mm`` around M0, so sizes compare across frames), the camera's axes at M0.
-    ``layers``: ``(joints (21, 3) mm, colour RGB or None for the finger colours,
-    thickness)``, drawn in order, each far to near. ``caption``: the view's line at the
-    bottom (sizes of 160 pixels and more). RGB uint8 (size, size, 3)."""
-    import cv2
-    img = np.full((size, size, 3), 40, np.uint8)
-    R = view_rotation(azimuth, elevation)
-    s = (size / 2 - 8) / extent_mm
-
-    def to_px(xyz):
-        return (xyz @ R.T)[:, :2] * s + (size - 1) / 2
-
-    for k, (name, col) in enumerate((("x", (230, 80, 80)), ("y", (80, 200, 80)), ("z", (90, 140, 255)))):
-        a = np.zeros((2, 3))
-        a[1, k] = 30.0                                   # the camera's axes, 30 mm long
-        p = to_px(a)
-        cv2.arrowedLine(img, tuple(np.round(p[0]).astype(int)), tuple(np.round(p[1]).astype(int)),
-                        col, 1, cv2.LINE_AA, tipLength=0.2)
-        _text(img, name, tuple(np.round(p[1] + 3).astype(int)), 0.35, color=col, box=False)
-    bones = np.asarray(hm.BONES)
-    for xyz, col, t in layers:
-        xyz = np.asarray(xyz, np.float64)
-        xyz = xyz - xyz[hm.NORM_ROOT_JOINT]
-        depth = (xyz @ R.T)[:, 2]
-        p = [tuple(q) for q in np.round(to_px(xyz) * 16).astype(int).tolist()]   # 4-bit sub-pixels
-        for b in np.argsort(-(depth[bones[:, 0]] + depth[bones[:, 1]])):      # far to near
-            cv2.line(img, p[bones[b, 0]], p[bones[b, 1]], col or BONE_RGB[b], t, cv2.LINE_AA, 4)
-        for q in p:
-            cv2.circle(img, q, (t + 1) * 16, col or (255, 255, 255), -1, cv2.LINE_AA, 4)
-    if legend:
-        _text(img, legend, (4, 14), 0.33)
-    if caption and size >= 160:
-        _text(img, f"mm, M0 at centre, az {azimuth:.0f} el {elevation:.0f}", (4, size - 6), 0.33)
-    return img
 
 
 def render_3d(src: SourcePredictions, i: int, azimuth: float = 35.0, elevation: float = -20.0,

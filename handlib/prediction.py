@@ -29,7 +29,6 @@ from pathlib import Path
 
 import numpy as np
 
-from handlib import camera as cam
 from handlib import heatmaps as hmaps
 from handlib import images
 from handlib import pose_network as pn

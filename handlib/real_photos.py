@@ -108,6 +108,13 @@ def key_silhouette(image: np.ndarray, config: KeyingConfig | None = None) -> np.
     return images.clean_mask(m > 0)
 
 
+def key_silhouettes(images) -> np.ndarray:
+    """:func:`key_silhouette` of each image (N, H, W, 3) uint8: silhouettes (N, H, W) bool
+    (the judge of :mod:`handlib.gan_evaluation`)."""
+    return np.stack([key_silhouette(im) for im in images]) if len(images) else \
+        np.zeros(np.shape(images)[:3], bool)
+
+
 def check_silhouette(mask: np.ndarray, gate: GateConfig | None = None) -> str | None:
     """Why a silhouette (H, W) bool is implausible, or None when it passes the gate."""
     import cv2

@@ -32,7 +32,7 @@ import numpy as np
 from handlib import camera as cam
 from handlib import ganerated, hand_mesh, images, renderer
 from handlib import hand_model as hm
-from handlib.crop_camera import Crop, crop_from_joints
+from handlib.crop_camera import Crop
 
 LOOKS = ("synth", "real-like")
 

@@ -283,7 +283,7 @@ def draw_frame(image, res: FrameResult, K, fps: float | None = None, show_regnet
     uint8, same size as ``image``."""
     import cv2
 
-    from handlib import inspector as ins
+    from handlib import drawing
     img = np.ascontiguousarray(image).copy()
     H, W = img.shape[:2]
     if np.isfinite(res.box[2]):
@@ -291,24 +291,39 @@ def draw_frame(image, res: FrameResult, K, fps: float | None = None, show_regnet
         c = crop.from_crop(np.array([[-0.5, -0.5], [63.5, -0.5], [63.5, 63.5], [-0.5, 63.5]]))
         cv2.polylines(img, [np.round(c).astype(np.int32)], True, (80, 170, 255), 2, cv2.LINE_AA)
     if show_regnet and np.all(np.isfinite(res.regnet_uv)):
-        ins.draw_skeleton(img, res.regnet_uv, colors=(200, 200, 200), thickness=1, radius=2)
+        drawing.draw_skeleton(img, res.regnet_uv, colors=(200, 200, 200), thickness=1, radius=2)
     if np.all(np.isfinite(res.uv)):
-        ins.draw_skeleton(img, res.uv, thickness=max(2, W // 300), radius=max(3, W // 200), outline=True)
+        drawing.draw_skeleton(img, res.uv, thickness=max(2, W // 300), radius=max(3, W // 200), outline=True)
     colour = {"tracked": (90, 220, 90), "init": (255, 210, 60), "low": (255, 150, 60)}.get(res.state, (255, 80, 80))
-    label = f"{res.index} {res.state} {res.side or ''}"
+    lines = [f"frame {res.index}: {res.state}" + (f" ({res.side})" if res.side else "")]
+    more = []
     if np.all(np.isfinite(res.confidence)):
-        label += f" conf {np.nanmean(res.confidence):.2f}"
+        more.append(f"confidence {np.nanmean(res.confidence):.2f}")
     if fps:
-        label += f" {fps:.1f} fps"
-    scale = float(np.clip(W / 900.0, 0.33, 0.7))
-    ins._text(img, label, (6, int(8 + 22 * scale)), scale, color=colour)
+        more.append(f"{fps:.1f} fps")
+    if more:
+        lines.append(", ".join(more))
+    # capitals about 1/22 of the frame's shorter side high, so that the text stays readable
+    # where the frame is shown small (a notebook's row of frames, a video's thumbnail)
+    scale = float(np.clip(min(W, H) / 480.0, 0.4, 2.2))
+    thick = max(1, round(1.4 * scale))
+    step = int(round(36 * scale))      # line spacing: text 22 px x scale, descenders 10 more
+    pad = int(round(6 * scale)) + 2
+    for k, line in enumerate(lines):
+        drawing.text(img, line, (pad, pad + int(round(22 * scale)) + k * step), scale, color=colour,
+                  thickness=thick)
+    text_bottom = pad + int(round(22 * scale)) + (len(lines) - 1) * step + pad
     if np.all(np.isfinite(res.xyz_mm)):
         inset = int(np.clip(min(W, H) // 3, 64, 240))
-        # in the corner farthest from the hand
+        # in the corner farthest from the hand (the top corners below the text)
         hand = np.nanmean(res.uv, axis=0)
-        corners = [(x, y) for x in (4, W - inset - 4) for y in (int(16 + 30 * scale), H - inset - 4)]
+        corners = [(x, y) for x in (4, W - inset - 4) for y in (text_bottom + 4, H - inset - 4)]
         x0, y0 = max(corners, key=lambda c: np.hypot(c[0] + inset / 2 - hand[0], c[1] + inset / 2 - hand[1]))
-        view = ins.skeleton_3d_image([(res.xyz_mm, None, 2)], size=inset, extent_mm=120.0)
+        # without the view's own small caption; one line at a readable size instead
+        view = drawing.skeleton_3d_image([(res.xyz_mm, None, 2)], size=inset, extent_mm=120.0, caption=False)
+        small = max(0.4, 0.8 * scale)
+        drawing.text(view, "3D, mm", (4, 4 + int(round(22 * small))), small, box=False,
+                  thickness=max(1, round(1.4 * small)))
         img[y0:y0 + inset, x0:x0 + inset] = view
     return img
 

@@ -151,6 +151,49 @@ def test_pool_randomness_off_passes_images_through():
         assert float(out[0, 0, 0, 0]) == i
 
 
+def test_discriminators_are_trained_to_say_one_on_real_and_zero_on_generated_images():
+    """One training step's discriminator losses, recomputed from the networks before the
+    step: 0.5 [mean (D(real) - 1)^2 + mean D(G(synth))^2] for D_real, and the same for
+    D_synth with F(real) (no pool here, so the fakes are this step's). The logits are
+    moved to about -1 (the last layer's bias), so that the targets 0 and 1 differ in
+    cost whatever the random initialisation gives."""
+    model = _tiny_gan(pool_size=0)
+    for d in (model.d_real, model.d_synth):
+        d.get_layer("patch_logits").bias.assign(np.full((1,), -1.0, np.float32))
+    x, mx, y, my = _batch(n=2, seed=4)
+    fy, fx = np.asarray(model.g(x)), np.asarray(model.f(y))
+
+    def d_loss(d, real, fake):
+        return 0.5 * (np.mean((np.asarray(d(real)) - 1) ** 2) + np.mean(np.asarray(d(fake)) ** 2))
+    want_real, want_synth = d_loss(model.d_real, y, fy), d_loss(model.d_synth, x, fx)
+    logs = model.train_step((x, mx, y, my))
+    assert float(logs["d_real"]) == pytest.approx(float(want_real), rel=1e-4)
+    assert float(logs["d_synth"]) == pytest.approx(float(want_synth), rel=1e-4)
+
+
+def test_a_full_image_pool_keeps_the_new_image_in_place_of_the_one_it_returns():
+    """CycleGAN's pool: once full, an older image handed back is replaced in the pool by
+    the new one (so the pool keeps renewing itself); an image passed through leaves the
+    pool as it was."""
+    tf.random.set_seed(7)
+    model = _tiny_gan(size=8, pool_size=4)
+    stored = lambda: sorted(float(v) for v in np.asarray(model.pool_real.value)[:, 0, 0, 0])  # noqa: E731
+    swaps = 0
+    for i in range(40):
+        before = stored()
+        image = tf.fill((1, 8, 8, 3), float(i))
+        out = float(model._pool(image, model.pool_real, model.pool_real_count)[0, 0, 0, 0])
+        if i < 4:
+            assert out == i
+        elif out != i:                                    # an older image came back
+            swaps += 1
+            assert out in before and stored() == sorted(set(before) - {out} | {float(i)})
+        else:
+            assert stored() == before
+    assert swaps >= 6
+    assert max(stored()) >= 20                            # recent images live in the pool
+
+
 MIRRORED = textwrap.dedent("""
     import json, sys
     import numpy as np
@@ -237,16 +280,31 @@ def test_train_gan_resumes_after_a_kill(tmp_path):
     assert other.returncode == 2 and "other settings" in other.stderr
 
 
+# Tolerances of the generator's regression test. Its figures are bit-for-bit repeatable
+# on one software stack (threads, batch size and OpenCV 4.10 or 5.1 change nothing), but
+# another stack's convolution kernels change the last bit of G(x), a few dozen uint8
+# values by one level, and GrabCut (the keying judge) turns that into a different mask on
+# one frame of the 24 (IoU 0.67 or 0.92): the judge's mean IoU was 0.8929 when trained
+# and 0.8827 on a rerun. The record's "figures_spread" gives the measured ranges under
+# such changes (judge 0.879-0.895); each tolerance covers its range around the recorded
+# figure, and the test checks that it still does.
+GENERATOR_TOLERANCES = {"silnet_iou": 0.005, "judge_iou": 0.02, "mean_abs_change": 0.5}
+
+
 def test_shipped_generator_reproduces_its_recorded_figures():
     """The regression test of data/weights/geocongan_synth_to_real.keras: its figures on
-    the fixed rendered regression set, recomputed, equal those in its training record."""
+    the fixed rendered regression set, recomputed, equal those in its training record
+    within the spread measured across software stacks (see GENERATOR_TOLERANCES)."""
     from handlib import files, weights
     path = weights.weights_path("geocongan_synth_to_real")
     record = files.read_json(weights.record_path(path), "the generator's training record")
     got = gan.regression_figures(weights.load_model(path), weights.load_model("silnet"),
                                  record["config"]["size"])
     want = record["figures"]
-    assert got["silnet_iou"] == pytest.approx(want["silnet_iou"], abs=0.005)
-    assert got["judge_iou"] == pytest.approx(want["judge_iou"], abs=0.02)
+    ranges = record["figures_spread"]["ranges"]
+    for key, tol in GENERATOR_TOLERANCES.items():
+        lo, hi = ranges[key]
+        assert max(want[key] - lo, hi - want[key]) < tol, (key, "tolerance narrower than the spread")
+        assert got[key] == pytest.approx(want[key], abs=tol), key
+    # one frame more or less without a hand found
     assert got["judge_no_hand_found"] == pytest.approx(want["judge_no_hand_found"], abs=1 / 24 + 1e-9)
-    assert got["mean_abs_change"] == pytest.approx(want["mean_abs_change"], abs=0.5)

@@ -147,3 +147,25 @@ def test_paired_difference_where_both_arms_were_judged(monkeypatch):
     assert both["n"] == 1 and both["mean"] == pytest.approx(0.5 - 1.0)
     assert res["arms"]["a"]["no_hand_found"] == 0.5 and res["arms"]["b"]["mean_where_found"] == 0.5
     assert "where the judge found a hand in both (1 images)" in gan_evaluation.format_table(res)
+
+
+GANERATED_LABEL_FILES = ("_joint_pos.txt", "_joint2D.txt", "_joint_pos_global.txt", "_crop_params.txt",
+                         "_visibility.txt", "_mask.png", "_depth.png")
+"""The label files of a frame in the GANerated layout (handlib.ganerated's docstring),
+written out here rather than taken from ganerate.LABEL_SUFFIXES."""
+
+
+def test_every_label_file_of_a_frame_is_copied_byte_for_byte(rendered, generator_file, tmp_path):
+    """All of the layout's label files, visibility included, and whatever else the source
+    frame holds besides its image and scene file, arrive unchanged."""
+    out = tmp_path / "gan"
+    ganerate.ganerate_dataset(rendered, out, generator_file, background="white", limit=2, progress=False)
+    frames = sorted(out.glob("data/*/*/*_scene.json"))
+    assert len(frames) == 2
+    for scene in frames:
+        stem = str(scene.relative_to(out))[: -len("_scene.json")]
+        source = {p.name[len(Path(stem).name):] for p in (rendered / stem).parent.glob(Path(stem).name + "_*")}
+        assert set(GANERATED_LABEL_FILES) <= source                     # the source has them all
+        for suffix in sorted(source - {"_color_composed.png", "_scene.json"}):
+            assert (out / f"{stem}{suffix}").is_file(), suffix
+            assert filecmp.cmp(rendered / f"{stem}{suffix}", out / f"{stem}{suffix}", shallow=False), suffix

@@ -7,8 +7,8 @@ import cv2
 import numpy as np
 import pytest
 
-from handlib import files, heatmaps as hmaps, inspector as ins, metrics, pipeline as pl, prediction, weights
-from handlib import pose_training as pt
+from handlib import drawing, files, heatmaps as hmaps, inspector as ins, metrics, pipeline as pl, prediction, weights
+from handlib import pose_evaluation as pe
 
 
 @pytest.fixture(scope="module")
@@ -18,7 +18,7 @@ def shipped():
 
 @pytest.fixture(scope="module")
 def samples():
-    return pt.regression_samples()[:12]          # rendered, labelled, both sides
+    return pe.regression_samples()[:12]          # rendered, labelled, both sides
 
 
 @pytest.fixture(scope="module")
@@ -29,9 +29,9 @@ def source(shipped, samples):
 def test_cached_predictions_agree_with_the_evaluation(shipped, samples, source):
     """Errors shown per joint are those of the course's evaluation (computed here from
     the predictions mapped back to the image, then rescaled to crop pixels)."""
-    p = pt.predict_batches(shipped, samples)
+    p = pe.predict_batches(shipped, samples)
     np.testing.assert_allclose(source.heatmaps, p["outputs"]["heatmaps"], atol=1e-5)
-    gt_uv, gt, bone, vis = pt._labels(samples)
+    gt_uv, gt, bone, vis = pe._labels(samples)
     # both mapped from the sample's image into its crop by the crop camera (a homography)
     crops = [pl.crop_of(p["targets"], i, 128) for i in range(len(samples))]
     want_2d = metrics.epe_2d(np.stack([c.to_crop(u) for c, u in zip(crops, p["pred_uv_image"])]),
@@ -185,13 +185,13 @@ def test_captions_are_drawn_whole_at_their_size(source, shipped, monkeypatch):
     shrunk or cut (a clipped "max 0.93 at (17.7, 18.5" was the bug), for one joint, all
     joints, the intermediate shown, labelled and unlabelled sources."""
     drawn = []
-    real = ins._fit_text
+    real = drawing.fit_text
 
     def record(s, scale, width):
         out = real(s, scale, width)
         drawn.append((s, scale, width, out))
         return out
-    monkeypatch.setattr(ins, "_fit_text", record)
+    monkeypatch.setattr(drawing, "fit_text", record)
     mine = ins.from_images(shipped, [source.crops[0]], side="left", name="your pictures (stand-ins)")
     for src in (source, mine):
         for joint in (ins.ALL_JOINTS, 8, 20):
@@ -204,12 +204,12 @@ def test_captions_are_drawn_whole_at_their_size(source, shipped, monkeypatch):
 
 
 def test_long_captions_are_shrunk_then_cut_to_fit():
-    s, scale = ins._fit_text("x" * 10, 0.4, 500)
+    s, scale = drawing.fit_text("x" * 10, 0.4, 500)
     assert (s, scale) == ("x" * 10, 0.4)                          # fits: unchanged
-    s, scale = ins._fit_text("a rather long source name, sample 7 of 12", 0.42, 200)
+    s, scale = drawing.fit_text("a rather long source name, sample 7 of 12", 0.42, 200)
     assert scale < 0.42 and cv2.getTextSize(s, cv2.FONT_HERSHEY_SIMPLEX, scale, 1)[0][0] <= 200
-    s, scale = ins._fit_text("w" * 200, 0.42, 100)
-    assert scale == ins._MIN_SCALE and s.endswith("..")
+    s, scale = drawing.fit_text("w" * 200, 0.42, 100)
+    assert scale == drawing.MIN_SCALE and s.endswith("..")
     assert cv2.getTextSize(s, cv2.FONT_HERSHEY_SIMPLEX, scale, 1)[0][0] <= 100
 
 

@@ -14,9 +14,9 @@ import pytest
 import browser
 
 NOTEBOOK = [
-    "from handlib import inspector as ins, pose_training as pt, weights\n"
+    "from handlib import inspector as ins, pose_evaluation as pe, weights\n"
     "model = weights.load_model('regnet')\n"
-    "app = ins.inspector(model, samples=pt.regression_samples()[:8])\n"
+    "app = ins.inspector(model, samples=pe.regression_samples()[:8])\n"
     "app",
 ]
 

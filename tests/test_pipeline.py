@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 
 from handlib import camera as cam
+from handlib import crop_camera as cc
 from handlib import datasets, pipeline, synthetic
 from handlib import hand_model as hm
 from handlib import heatmaps as hmaps
@@ -193,3 +194,35 @@ def test_decoding_errors_are_measured_not_assumed():
     noisy32 = hmaps.decoding_errors(1.5, 32, n=1000, noise=0.05).mean()
     noisy64 = hmaps.decoding_errors(1.5, 64, n=1000, noise=0.05).mean()
     assert 0 < noisy64 < noisy32 < argmax.mean()
+
+
+def test_a_joint_a_quarter_pixel_beyond_the_crops_edge_is_invisible(tmp_path):
+    """The crop's pixels span -0.5 .. S - 0.5 (pixel centres 0 .. S - 1): a joint 0.25 px
+    beyond the right or bottom edge (S - 0.25) is outside, one 0.25 px inside it
+    (S - 0.75) is visible; the left edge (-0.75 outside) and the top (-0.25 inside) alike."""
+    import cv2
+    S = 128
+    sample = _dot_sample(tmp_path)
+    cfg = pipeline.PipelineConfig(input_size=S, batch_size=1, augment=False, margin=-0.3, shuffle=False)
+    H = cc.crop_from_joints(sample.uv, cam.GANERATED.K, S, margin=-0.3).H    # the pipeline's crop
+    # six joints away from the extremes moved to chosen crop pixels (inside the joints'
+    # box: the crop stays where it was)
+    order = np.argsort(sample.uv, axis=0)
+    moving = [j for j in range(21) if j not in np.r_[order[:2].ravel(), order[-2:].ravel()]][:6]
+    targets = np.array([[S - 0.25, 40.0], [S - 0.75, 50.0], [60.0, S - 0.25], [70.0, S - 0.75],
+                        [-0.75, 80.0], [90.0, -0.25]])
+    hom = np.c_[targets, np.ones(len(targets))] @ np.linalg.inv(H).T
+    uv = sample.uv.copy()
+    uv[moving] = hom[:, :2] / hom[:, 2:]
+    before = cc.crop_boxes(sample.uv[None], cam.GANERATED.K, margin=-0.3)
+    after = cc.crop_boxes(uv[None], cam.GANERATED.K, margin=-0.3)
+    np.testing.assert_allclose(after[0], before[0], atol=1e-9)
+    np.testing.assert_allclose(after[1], before[1], atol=1e-9)
+    img = np.zeros((480, 640, 3), np.uint8)
+    cv2.imwrite(str(tmp_path / "moved.png"), img)
+    xyz = cam.back_project(cam.GANERATED, uv, np.full(21, 500.0))
+    moved = datasets.HandSample(image_path=str(tmp_path / "moved.png"), sequence="s", uv=uv, xyz=xyz,
+                                xyz_norm=hm.normalise(xyz)[0], side="left")
+    _, t2 = next(iter(pipeline.make_pipeline([moved], cfg)))
+    np.testing.assert_allclose(t2["uv_input"][0].numpy()[moving], targets, atol=1e-3)
+    np.testing.assert_array_equal(t2["visible"][0].numpy()[moving], [0, 1, 0, 1, 0, 1])

@@ -155,3 +155,25 @@ def test_perfect_outputs_have_zero_loss(rendered):
            "uv_projected": uv}
     for k, v in pn.regnet_losses(t, out, 16).items():
         assert float(np.max(v)) < 1e-6, k
+
+
+def test_projection_loss_averages_over_visible_joints_only():
+    """The projection term by hand: per joint the distance in units of Hs / 8, squared
+    up to 1 and 2 d - 1 beyond, averaged over the visible joints; invisible joints
+    however far off cost nothing, and a sample without visible joints costs 0."""
+    Hs = 16
+    rng = np.random.default_rng(3)
+    uv = rng.uniform(0, Hs, (3, 21, 2)).astype(np.float32)
+    vis = (rng.random((3, 21)) < 0.6).astype(np.float32)
+    vis[2] = 0.0
+    miss = rng.normal(0, 2.0, (3, 21, 2)).astype(np.float32)            # up to ~3 units
+    miss[vis == 0] += 40.0                                                # invisible: far off
+    heat = np.zeros((3, Hs, Hs, 21), np.float32)
+    xyz = np.zeros((3, 21, 3), np.float32)
+    targets = {"heatmaps": heat, "uv": uv, "xyz_norm": xyz, "visible": vis}
+    outputs = {"heatmaps": heat, "uv_projected": uv + miss, "xyz": xyz, "xyz_intermediate": xyz}
+    got = np.asarray(pn.regnet_losses(targets, outputs, Hs)["projection"])
+    d = np.linalg.norm(miss.astype(np.float64), axis=-1) / (Hs / 8)
+    per_joint = np.where(d < 1, d ** 2, 2 * d - 1)
+    want = [per_joint[i][vis[i] > 0].mean() for i in range(2)] + [0.0]
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-6)

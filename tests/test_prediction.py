@@ -7,7 +7,7 @@ import sys
 import numpy as np
 import pytest
 
-from handlib import files, pose_network as pn, pose_training as pt, prediction, real_checks, weights
+from handlib import files, pose_network as pn, pose_evaluation as pe, prediction, real_checks, weights
 
 ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "CUDA_VISIBLE_DEVICES": ""}
 
@@ -21,7 +21,7 @@ def test_shipped_regnet_reproduces_its_recorded_figures(shipped):
     """The regression test of data/weights/regnet.keras: its errors on the fixed rendered
     regression set, recomputed, equal those in its training record."""
     record = files.read_json(weights.record_path("regnet"), "the RegNet training record")
-    got = pt.regression_figures(shipped)
+    got = pe.regression_figures(shipped)
     want = record["figures"]
     assert got["epe_2d_px_256"] == pytest.approx(want["epe_2d_px_256"], abs=0.3)
     assert got["epe_3d_mm"] == pytest.approx(want["epe_3d_mm"], abs=0.3)

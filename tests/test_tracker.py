@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from handlib import files, sequences as sq, tracker as tr
+from handlib.crop_camera import Crop
 
 ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "CUDA_VISIBLE_DEVICES": ""}
 
@@ -120,3 +121,54 @@ def test_the_search_finds_the_hand_on_the_real_videos_first_frame():
     centred = prediction.predict_hand(model, frame, side="right", K=K)
     centred_d = np.linalg.norm(centred.uv - ref, axis=-1).mean() / hand
     assert found < 0.5 and centred_d > 2 * found
+
+
+@pytest.fixture(scope="module")
+def small_regnet():
+    """An untrained RegNet of 64 px input (its answers do not matter here)."""
+    from handlib import pose_network as pn
+    return pn.build_regnet(64, "compact", imagenet=False)
+
+
+def _blank_forward(model, images, crop_K):
+    """RegNet's outputs in shape only (the tests below check the crops, not the answers)."""
+    n = len(images)
+    return {"heatmaps": np.zeros((n, 16, 16, 21), np.float32), "xyz": np.zeros((n, 21, 3), np.float32)}
+
+
+def test_the_trackers_observations_measure_2d_in_the_networks_crop_pixels(small_regnet, monkeypatch):
+    """The pixel scale handed to the fit is the image pixels one crop pixel spans, here
+    measured at the crop's centre by mapping crop pixels back into the image, for a small
+    and a large crop of a 320x240 frame."""
+    monkeypatch.setattr(tr.pn, "forward", _blank_forward)
+    K = sq.VIDEO_INTRINSICS.K
+    image = np.random.default_rng(0).integers(0, 255, (240, 320, 3)).astype(np.uint8)
+    trk = tr.Tracker(small_regnet, K, side="right")
+    crops = [Crop(centre=tuple(K[:2, 2]), side=side, size=trk.size, source_K=K, flip=True)
+             for side in (48.0, 200.0)]
+    obs, _ = trk.run_crops(image, crops)
+    for o, c in zip(obs, crops):
+        o_c = (c.size - 1) / 2
+        a, b = c.from_crop(np.array([[o_c - 0.5, o_c], [o_c + 0.5, o_c]]))
+        assert o.pixel_scale == pytest.approx(np.linalg.norm(b - a), rel=1e-3)
+
+
+@pytest.mark.parametrize("side", ["right", "left"])
+def test_the_search_shows_the_network_every_hand_on_its_own_side(small_regnet, monkeypatch, side):
+    """RegNet sees left hands (its side): the search's crops for a right hand are mirror
+    images of the same boxes cut plainly, those for a left hand are the plain cuts."""
+    from dataclasses import replace
+    monkeypatch.setattr(tr.pn, "forward", _blank_forward)
+    K = sq.VIDEO_INTRINSICS.K
+    yy, xx = np.mgrid[0:120, 0:160]
+    image = np.stack([xx * 1.5, yy * 2.0, (xx * yy) % 255], -1).astype(np.uint8)   # no symmetry
+    trk = tr.Tracker(small_regnet, K, side=side)
+    seen = []
+    run = trk.run_crops
+    trk.run_crops = lambda img, crops: (seen.extend(crops), run(img, crops))[1]
+    trk.search(image)
+    assert len(seen) > 10
+    for c in seen:
+        plain = replace(c, flip=False).crop_image(image).astype(float)
+        want = plain[:, ::-1] if side == "right" else plain
+        assert np.abs(c.crop_image(image) - want).max() <= 1.0, c

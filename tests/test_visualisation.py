@@ -3,6 +3,7 @@ import matplotlib
 import numpy as np
 import pytest
 
+from handlib import explorers
 from handlib import hand_model as hm
 from handlib import visualisation as vis
 
@@ -12,7 +13,7 @@ matplotlib.use("Agg")
 @pytest.mark.parametrize("axis", ["x", "y", "z"])
 def test_a_view_slider_turns_the_hand_about_its_camera_axis(axis):
     base = hm.default_view_pose("open")
-    turned = vis.explorer_pose(base, {f"view_{axis}": 51.0})
+    turned = explorers.explorer_pose(base, {f"view_{axis}": 51.0})
     a, b = hm.forward_kinematics(base), hm.forward_kinematics(turned)
     np.testing.assert_allclose(b[9], a[9], atol=1e-9)               # about M0
     # the rotation that takes the old hand to the new one, by least squares (Kabsch)
@@ -26,13 +27,13 @@ def test_a_view_slider_turns_the_hand_about_its_camera_axis(axis):
 
 def test_finger_and_distance_sliders_set_their_parameter():
     base = hm.default_view_pose("open")
-    p = vis.explorer_pose(base, {"index_mid_flex": 40.0, "trans_z": 600.0})
+    p = explorers.explorer_pose(base, {"index_mid_flex": 40.0, "trans_z": 600.0})
     assert p[hm.dof_index("index_mid_flex")] == pytest.approx(np.deg2rad(40.0))
     assert p[hm.dof_index("trans_z")] == pytest.approx(600.0)
 
 
 def test_the_explorer_widget_builds():
-    widget = vis.pose_explorer()
+    widget = explorers.pose_explorer()
     sliders = widget.children[0].children
     assert [s.description for s in sliders][-3:] == ["view_x", "view_y", "trans_z"]
     sliders[-2].value = 30.0                                         # redraws without error
@@ -86,7 +87,7 @@ def test_training_logs_have_whole_epoch_ticks_and_y_labels(tmp_path):
 def test_the_heatmap_explorer_gives_its_descriptions_room():
     """ipywidgets cuts a description longer than its default width ("heatmap …"): the
     explorer's sliders share one width that holds the longest, "heatmap size"."""
-    widget = vis.heatmap_explorer()
+    widget = explorers.heatmap_explorer()
     sliders = widget.children[0].children
     assert [s.description for s in sliders] == ["sigma (px)", "heatmap size", "u (input px)",
                                                 "v (input px)", "noise"]
