@@ -361,4 +361,15 @@ def format_ablation(result) -> str:
     rows.append(f"| mean pose (baseline) | {m['2d']['epe_mean_px']:.1f} | {m['3d']['epe_mean_mm']:.1f} | "
                 f"{m['3d']['auc_20_50mm']:.3f} | {first.get('video_agreement', {}).get('mean_pose_mean', float('nan')):.3f} | "
                 f"{100 * first.get('letters_inside_box', {}).get('mean_pose', float('nan')):.0f} % |")
+    real = {name: e["real_yardstick"] for name, e in result["arms"].items() if e.get("real_yardstick")}
+    if real:
+        rows += ["", f"On the real-hand yardstick ({next(iter(real.values()))['label']}; "
+                     "all scored photos, `evaluate-real`):", "",
+                 "| training data | 2D AUC 0-30 px | 3D AUC root + scale | 3D AUC aligned | "
+                 "video: tracker agreement (hand sizes) | video: low-confidence frames |",
+                 "|---|---|---|---|---|---|"]
+        for name, r in real.items():
+            rows.append(f"| {name} | {r['2d_auc']:.3f} | {r['3d_root_scale_auc']:.3f} | {r['3d_aligned_auc']:.3f} | "
+                        f"{r.get('video_agreement', float('nan')):.3f} | "
+                        f"{100 * r.get('video_low_confidence', float('nan')):.0f} % |")
     return "\n".join(rows)

@@ -282,3 +282,14 @@ def test_the_gan_real_domain_holds_out_exactly_the_frozen_photos_even_in_quick_m
     assert len(train) == 6 and len(held) >= 1
     assert not set(train.groups) & set(pr.DIGITS_HELD_OUT_BLOCKS)
     assert set(held.groups) <= set(pr.DIGITS_HELD_OUT_BLOCKS)
+
+
+def test_the_readme_shows_the_committed_real_hand_figures():
+    """README's real-hand tables are :func:`format_table` of the committed results, so a
+    new run of `evaluate-real` cannot leave stale numbers behind."""
+    text = (files.REPO_ROOT / "README.md").read_text(encoding="utf-8")
+    start, end = "<!-- real-evaluation: start -->", "<!-- real-evaluation: end -->"
+    assert text.count(start) == 1 and text.count(end) == 1
+    block = text.split(start)[1].split(end)[0].strip()
+    result = json.loads((files.REPO_ROOT / "data/results/real_evaluation.json").read_text())
+    assert block == rev.format_table(result).strip()
