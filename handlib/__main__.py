@@ -191,6 +191,9 @@ def main(argv=None) -> int:
                    help=f"crop size in pixels ({MIN_SIZE}-{MAX_SIZE}, default 256)")
     p.add_argument("--workers", type=_int_in(1, 64, "--workers"), default=1,
                    help="processes (default 1)")
+    p.add_argument("--held-up", type=_float_in(0.0, 1.0, "--held-up"), default=0.0,
+                   help="share of hands held up to the camera (fingers up, palm or back towards it) "
+                        "instead of uniform views (0-1, default 0)")
     k = sub.add_parser("key-photos", help="silhouettes and a quality report for real hand photos")
     k.add_argument("folder", help="a folder of photos (one hand each) or a RealHands folder")
     k.add_argument("--cache", default=None, help="where the masks go (default: build/real_masks/...)")
@@ -465,7 +468,8 @@ def main(argv=None) -> int:
     if args.command == "make-dataset":
         from handlib.synthetic import make_dataset
         return _run(lambda: make_dataset(args.out, args.frames, args.look, args.seed,
-                                         args.background, args.size, args.workers),
+                                         args.background, args.size, args.workers,
+                                         held_up=args.held_up),
                     _summary(args.out), f" {args.out}")
     return 0
 

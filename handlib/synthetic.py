@@ -99,9 +99,39 @@ def _arm_rotation(rng: np.random.Generator) -> np.ndarray:
             return rv
 
 
+HELD_UP_SPREAD_DEG = {"lean": 30.0, "turn": 45.0, "roll": 35.0}
+"""How far a held-up view (:func:`held_up_rotation`) strays from the upright pose, in
+degrees, each uniform within +/- its value: ``lean`` about the camera's x axis (fingers
+towards or away from the camera), ``turn`` about y (palm towards one side), ``roll``
+about z (the hand tipped in the image)."""
+
+
+def held_up_rotation(rng: np.random.Generator, side: str) -> np.ndarray:
+    """A rotation vector of a hand held up to a camera, as people show a hand: fingers up
+    (wrist to M0 along the image's -y, forearm from below), palm or back towards the camera
+    (one half each), turned within :data:`HELD_UP_SPREAD_DEG`."""
+    x = hm.forward_kinematics(np.zeros(hm.NUM_DOF), side=side)
+    up = x[hm.NORM_ROOT_JOINT] - x[hm.ROOT_JOINT]
+    normal = np.cross(x[5] - x[0], x[17] - x[0])
+    normal = normal if np.dot(normal, x[1] - x[0]) > 0 else -normal     # the palm's side
+    f1 = up / np.linalg.norm(up)
+    f3 = normal - np.dot(normal, f1) * f1
+    f3 /= np.linalg.norm(f3)
+    hand = np.stack([f1, np.cross(f3, f1), f3])
+    palm_to_camera = np.array([[0.0, -1.0, 0.0], [-1.0, 0.0, 0.0], [0.0, 0.0, -1.0]])  # f1 -> -y, f3 -> -z
+    R = palm_to_camera.T @ hand
+    if rng.random() < 0.5:                                # the back of the hand towards the camera
+        R = hm.axis_rotation("y", 180.0) @ R
+    spread = HELD_UP_SPREAD_DEG
+    R = (hm.axis_rotation("z", rng.uniform(-1, 1) * spread["roll"])
+         @ hm.axis_rotation("x", rng.uniform(-1, 1) * spread["lean"])
+         @ hm.axis_rotation("y", rng.uniform(-1, 1) * spread["turn"]) @ R)
+    return hm.rotation_vector(R)
+
+
 def sample_scene(rng: np.random.Generator, look: str = "synth", background: str | None = None,
                  side: str | None = None, articulation=None,
-                 intrinsics: cam.Intrinsics = cam.GANERATED) -> Scene:
+                 intrinsics: cam.Intrinsics = cam.GANERATED, held_up: float = 0.0) -> Scene:
     """Sample a plausible scene.
 
     Poses: :func:`handlib.hand_model.sample_articulations` (correlated fingers within the
@@ -111,7 +141,12 @@ def sample_scene(rng: np.random.Generator, look: str = "synth", background: str 
     size +/-15 %; skin tones over :data:`SKIN_TONES`; 1-3 lights of random direction and
     intensity; ambient 0.2-0.5. Backgrounds default to white for ``synth`` and to a crop
     of one of the shipped real photos (:mod:`handlib.backgrounds`) for ``real-like``.
+    ``held_up`` (0-1): the share of scenes whose rotation is a hand held up to the camera
+    (:func:`held_up_rotation`) instead of the uniform one; with 0 (the default) the
+    random draws, and so every rendered set, are those of the uniform views alone.
     """
+    if not 0.0 <= held_up <= 1.0:
+        raise ValueError(f"held_up must be between 0 and 1, got {held_up}")
     if look not in LOOKS:
         raise ValueError(f"look must be one of {LOOKS}, got {look!r}")
     params = np.zeros(hm.NUM_DOF)
@@ -119,7 +154,11 @@ def sample_scene(rng: np.random.Generator, look: str = "synth", background: str 
         params[6:] = hm.sample_articulations(rng, 1)[0, 6:]
     else:
         params[6:] = np.asarray(articulation, float)[6:]
-    params[0:3] = _arm_rotation(rng)
+    if held_up > 0 and rng.random() < held_up:
+        side = side or ("left" if rng.random() < 0.5 else "right")
+        params[0:3] = held_up_rotation(rng, side)
+    else:
+        params[0:3] = _arm_rotation(rng)
     # place the hand's centre (about the middle knuckle) at a random pixel and depth
     depth = rng.uniform(250.0, 750.0)
     margin = 0.18 * min(intrinsics.width, intrinsics.height)
@@ -468,12 +507,12 @@ def frame_rng(seed: int, index: int) -> np.random.Generator:
 
 def render_index(seed: int, index: int, look: str = "synth", background: str | None = None,
                  size: int = 256, intrinsics: cam.Intrinsics = cam.GANERATED,
-                 background_files: list[str] | None = None) -> Frame:
+                 background_files: list[str] | None = None, held_up: float = 0.0) -> Frame:
     """Render frame ``index`` of a set made with ``seed`` (deterministic)."""
     rng = frame_rng(seed, index)
     if background_files:
         background = background_files[int(rng.integers(0, len(background_files)))]
-    scene = sample_scene(rng, look=look, background=background, intrinsics=intrinsics)
+    scene = sample_scene(rng, look=look, background=background, intrinsics=intrinsics, held_up=held_up)
     return render_frame(scene, size=size, intrinsics=intrinsics)
 
 
@@ -497,18 +536,19 @@ def write_frame(root, index: int, frame: Frame) -> Path:
 
 
 def _render_one(args):
-    index, seed, look, background, size, bg_files = args
+    index, seed, look, background, size, bg_files, held_up = args
     return index, render_index(seed, index, look=look, background=background, size=size,
-                               background_files=bg_files)
+                               background_files=bg_files, held_up=held_up)
 
 
 def make_dataset(out, frames: int, look: str = "synth", seed: int = 0, background=None,
-                 size: int = 256, workers: int = 1, progress: bool = True) -> dict:
+                 size: int = 256, workers: int = 1, progress: bool = True, held_up: float = 0.0) -> dict:
     """Render frames ``0 .. frames-1`` into ``out`` (GANerated layout), resuming if possible.
 
     ``background``: None (the look's default), "white", "green", "clutter", "photos" or a folder of
     images. Frames already complete are skipped, so rerunning the same command resumes and
-    a larger ``frames`` extends the set. Returns ``{"written", "skipped", "total"}``.
+    a larger ``frames`` extends the set. ``held_up``: the share of hands held up to the
+    camera (:func:`sample_scene`). Returns ``{"written", "skipped", "total"}``.
     Raises ValueError if ``out`` holds a set made with other settings.
     """
     out = Path(out)
@@ -519,6 +559,10 @@ def make_dataset(out, frames: int, look: str = "synth", seed: int = 0, backgroun
         bg_files = images.list_images(background)
     info = {"generator": "handlib.synthetic", "look": look, "seed": int(seed),
             "background": background, "size": int(size), "layout": "ganerated"}
+    if not 0.0 <= held_up <= 1.0:
+        raise ValueError(f"held_up must be between 0 and 1, got {held_up}")
+    if held_up > 0:                       # absent for the uniform views (older sets resume)
+        info["held_up"] = float(held_up)
     if frames < 1:
         raise ValueError(f"frames must be a positive number, got {frames}")
     for folder in (out, *out.parents):
@@ -530,12 +574,13 @@ def make_dataset(out, frames: int, look: str = "synth", seed: int = 0, backgroun
             old = json.loads(info_path.read_text())
         except (ValueError, UnicodeDecodeError):
             old = None
-        if not isinstance(old, dict) or {k: old.get(k) for k in info} != info:
+        if not isinstance(old, dict) or {k: old.get(k) for k in info} != info \
+                or float(old.get("held_up", 0.0)) != float(held_up):
             raise ValueError(f"{out} holds a set made with other settings ({info_path}: {old}); "
                              "choose another output folder, or the same settings to resume")
     ganerated.write_dataset_info(out, info, cam.GANERATED)
     todo = [i for i in range(frames) if not ganerated.frame_is_complete(out, i)]
-    jobs = [(i, seed, look, background, size, bg_files) for i in todo]
+    jobs = [(i, seed, look, background, size, bg_files, held_up) for i in todo]
     bar = None
     if progress:
         from tqdm.auto import tqdm

@@ -1,5 +1,8 @@
 """Rendered labels agree with the rendered pixels."""
+import json
+
 import numpy as np
+import pytest
 
 from handlib import camera as cam
 from handlib import hand_model as hm
@@ -122,3 +125,49 @@ def test_rasterizer_matches_an_analytic_square():
     np.testing.assert_allclose(fr.depth[fr.mask], 500.0)
     back = renderer.rasterize(v, tris[:, ::-1], K, 640, 480)
     assert not back.mask.any()                      # back faces are culled
+
+
+# ------------------------------------------------------------------ held-up views
+def _hand_axes(joints):
+    """Unit fingers-up (W -> M0) and palm-normal (towards the thumb's base) directions."""
+    up = joints[9] - joints[0]
+    n = np.cross(joints[5] - joints[0], joints[17] - joints[0])
+    n = n if np.dot(n, joints[1] - joints[0]) > 0 else -n
+    return up / np.linalg.norm(up), n / np.linalg.norm(n)
+
+
+@pytest.mark.parametrize("side", ["left", "right"])
+def test_held_up_views_show_fingers_up_and_palm_or_back_to_the_camera(side):
+    rng = np.random.default_rng(5)
+    palms, angles = [], []
+    for _ in range(200):
+        rv = synthetic.held_up_rotation(rng, side)
+        x = hm.forward_kinematics(np.r_[rv, 0, 0, 0, np.zeros(20)], side=side)
+        up, n = _hand_axes(x)
+        angles.append(np.degrees(np.arccos(-up[1])))       # 0: straight up in the image
+        palms.append(n[2])
+    angles, palms = np.array(angles), np.array(palms)
+    s = synthetic.HELD_UP_SPREAD_DEG
+    assert angles.max() <= np.hypot(s["lean"], s["roll"]) + 1e-6 and np.median(angles) < 30
+    towards = palms < 0                                     # the palm's normal points at the camera
+    assert 0.35 < towards.mean() < 0.65                     # palm or back, about half each
+    assert np.all(np.abs(palms) > np.cos(np.radians(s["turn"] + s["lean"])) - 1e-6)
+
+
+def test_held_up_zero_renders_the_same_sets_as_before():
+    """The default draws nothing more: a set rendered without the prior is unchanged."""
+    a = synthetic.sample_scene(synthetic.frame_rng(3, 4))
+    b = synthetic.sample_scene(synthetic.frame_rng(3, 4), held_up=0.0)
+    assert a.to_dict() == b.to_dict()
+    c = synthetic.sample_scene(synthetic.frame_rng(3, 4), held_up=1.0)
+    assert c.params[:3] != a.params[:3]
+    with pytest.raises(ValueError, match="held_up"):
+        synthetic.sample_scene(synthetic.frame_rng(3, 4), held_up=1.5)
+
+
+def test_make_dataset_records_the_held_up_share_and_refuses_to_mix(tmp_path):
+    synthetic.make_dataset(tmp_path / "s", 2, held_up=0.5, progress=False)
+    info = json.loads((tmp_path / "s" / "handlib_dataset.json").read_text())
+    assert info["held_up"] == 0.5
+    with pytest.raises(ValueError, match="other settings"):
+        synthetic.make_dataset(tmp_path / "s", 2, progress=False)
