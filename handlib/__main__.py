@@ -307,6 +307,8 @@ def main(argv=None) -> int:
     rr.add_argument("--limit", type=_int_in(1, None, "--limit"), default=None,
                     help="score only the first photos of each set (and frames of the video)")
     rr.add_argument("--no-video", action="store_true", help="photos only")
+    rr.add_argument("--replace", action="store_true",
+                    help="drop rows of other models in --out that were measured otherwise")
     a = sub.add_parser("compare-regnet", help="the ablation: RegNet trained on synth alone vs "
                        "synth + GANerated (figures to data/results/)")
     a.add_argument("--synth", required=True, help="a rendered set (synth look)")
@@ -380,7 +382,8 @@ def main(argv=None) -> int:
         from handlib import real_evaluation
         return _run(lambda: real_evaluation.evaluate_real(
             args.weights, args.names, args.out, args.cache, seed=args.seed, limit=args.limit,
-            video=not args.no_video, command=command), lambda r: print(real_evaluation.format_table(r)))
+            video=not args.no_video, command=command, replace=args.replace),
+            lambda r: print(real_evaluation.format_table(r)))
     if args.command == "make-video":
         from handlib import sequences
         return _run(lambda: sequences.make_demo_video(args.out, args.frames, args.seed, args.side),

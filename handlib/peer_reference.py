@@ -19,8 +19,11 @@ Cache format (``handlib-peer-reference/1``): one JSON file per photo set, ``SET.
          "detected": true,
          "uv_px": 21 x [u, v],          # image pixels (MediaPipe's normalised x, y times W, H)
          "world_mm": 21 x [x, y, z],    # MediaPipe's world landmarks times 1000: millimetres,
-                                        # origin near the hand's centre, axes as the camera's
-                                        # (x right, y down, z away from the camera)
+                                        # origin near the hand's centre; the hand as seen
+                                        # front-on through MediaPipe's crop (x right, y down,
+                                        # z away), turned within the image plane only
+                                        # (real_evaluation.reference_in_camera turns it into
+                                        # the camera frame)
          "handedness_label": "Left",    # MediaPipe's label, which assumes a MIRRORED image
          "handedness_score": 0.98},     # MediaPipe's confidence in that label
         {"file": "...", "readable": true, "width": W, "height": H, "detected": false}, ...]}
@@ -40,8 +43,11 @@ code drops them with :func:`exclude_scored`, whatever its own split says):
   consecutive photo numbers, about ten people each; :func:`handlib.real_photos.photo_block`),
   the blocks the GeoConGAN and SilNet already held out;
 - ASL letters: ``valid/`` and ``test/`` (``train/`` holds three augmented copies of each
-  of its own photos; no copy of a ``valid`` or ``test`` photo is in ``train``, checked
-  by source name in :func:`letters_copy_overlap`);
+  of its own photos; no ``train`` file shares a source name with a ``valid`` or ``test``
+  photo, :func:`letters_copy_overlap`, but a review comparing pixels found training photos
+  of the same person and scene, and one mirror image, close to 9 of the 216 scored
+  photos: nothing trains on ``asl_letters/train`` today, and a teacher that does should
+  drop near-duplicates by content first);
 - the real video (``asl_hand/``): never used in training; its reference tracks ship with
   it (MediaPipe's "full" model, 2D and world 3D).
 """
@@ -106,17 +112,22 @@ def is_scored(set_name: str, file: str) -> bool:
 
 def scored_path(path, folder=None) -> bool:
     """Whether an image file (any path) is one of the frozen scored photos: it lies in a
-    photo set's folder under the real-data folder (``folder``, default
-    ``HANDLIB_REALDATA_DIR``) and :func:`is_scored` says so. Training code calls this
-    (through :func:`exclude_scored`) so that no change of a split can leak them in."""
-    base = Path(folder) if folder is not None else files.realdata_dir(quiet=True)
-    if base is None:
-        return False
+    photo set's folder (the set's sub-path, e.g. ``sign_language_digits/Dataset``, found in
+    the path, whichever copy of the real-data folder it is in; or under ``folder`` when
+    given) and :func:`is_scored` says so. Training code calls this
+    (``domains.real_domain``; :func:`exclude_scored` for lists) so that no change of a split
+    can leak them in."""
     p = Path(path).resolve()
     for name, sub in SETS.items():
-        root = (base / sub).resolve()
-        if root in p.parents:
-            return is_scored(name, p.relative_to(root).as_posix())
+        if folder is not None:
+            root = (Path(folder) / sub).resolve()
+            if root in p.parents:
+                return is_scored(name, p.relative_to(root).as_posix())
+            continue
+        parts, want = p.parts, tuple(sub.split("/"))
+        for i in range(len(parts) - len(want)):
+            if parts[i:i + len(want)] == want:
+                return is_scored(name, "/".join(parts[i + len(want):]))
     return False
 
 
@@ -167,7 +178,10 @@ def read_cache(path, folder=None) -> dict:
     if not isinstance(data.get("images"), list):
         raise DataFileError(path, "an 'images' list", type(data.get("images")).__name__)
     base = Path(folder) if folder is not None else (files.realdata_dir(quiet=True) or Path("."))
-    root = base / data.get("folder", SETS[name])
+    sub = data.get("folder", SETS[name])
+    if not isinstance(sub, str):
+        raise DataFileError(path, "'folder': the set's folder under the real-data folder", repr(sub))
+    root = base / sub
     photos = []
     for i, rec in enumerate(data["images"]):
         if not isinstance(rec, dict) or not isinstance(rec.get("file"), str):
@@ -179,9 +193,13 @@ def read_cache(path, folder=None) -> dict:
             raise DataFileError(path, f"images[{i}].handedness_label 'Left' or 'Right'", repr(label))
         try:
             width, height = int(rec["width"]), int(rec["height"])
-            score = float(rec.get("handedness_score", float("nan")))
         except (KeyError, TypeError, ValueError):
             raise DataFileError(path, f"images[{i}]: width and height in pixels", "none") from None
+        try:
+            score = float(rec.get("handedness_score", float("nan")))
+        except (TypeError, ValueError):
+            raise DataFileError(path, f"images[{i}].handedness_score: a number",
+                                repr(rec.get("handedness_score"))) from None
         photos.append(PeerPhoto(set=name, file=rec["file"], path=root / rec["file"], width=width,
                                 height=height, uv=_array(path, rec, "uv_px", (21, 2), i),
                                 world_mm=_array(path, rec, "world_mm", (21, 3), i),

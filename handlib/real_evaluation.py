@@ -62,6 +62,10 @@ PROTOCOL = {"box": f"square centred on the reference joints, side {BOX_FACTOR} x
             "3d_root_scale": f"M0 at the origin, |W - M0| = {HAND_SIZE_MM} mm for both; AUC over 20-50 mm",
             "3d_aligned": "after a similarity (Procrustes) alignment; AUC over 20-50 mm",
             "side": "the peer's handedness (MediaPipe's mirrored label swapped)",
+            "reference_frame": "MediaPipe's world joints turned out of the perspective crop camera of the "
+                               "reference box into the camera frame (60 degree field of view assumed)",
+            "baselines": "a fixed open hand (3D only: it has no place in the image) and the shipped "
+                         "model's training mean pose in the model's crop (2D and 3D)",
             "video_low_confidence": f"mean heatmap maximum < {LOW_CONFIDENCE}, or no hand",
             "intervals": "95 % percentile bootstrap over photos (frames for the video, which are not "
                          "independent: its intervals are too narrow), 1000 draws"}
@@ -88,6 +92,17 @@ def input_box(uv, rng: np.random.Generator) -> tuple[float, float, float]:
     centre, side = reference_box(uv)
     c = centre + rng.uniform(-MAX_OFFSET, MAX_OFFSET, 2) * side
     return float(c[0]), float(c[1]), side
+
+
+def reference_in_camera(world_mm, uv, K) -> np.ndarray:
+    """The peer's world joints (21, 3) mm in the camera frame. MediaPipe's world joints
+    are the hand as seen front-on through its own crop (turned within the image plane
+    only: it cannot know the lens), so they are turned out of the perspective crop camera
+    that looks at the reference box (:func:`reference_box`, intrinsics ``K``) into the
+    camera frame, where the model's answers are."""
+    centre, side = reference_box(uv)
+    crop = Crop(centre=tuple(centre), side=side, size=CROP_PX, source_K=K, flip=False)
+    return crop.from_crop_frame(np.asarray(world_mm, np.float64))
 
 
 def to_box_px(dist_px, box_side) -> np.ndarray:
@@ -157,8 +172,24 @@ def _load_photos(caches: dict, limit: int | None):
         scored = [p for p in cache["images"] if p.scored]
         if limit is not None:
             scored = scored[:limit]
-        photos[name] = [(p, images.read_image(p.path)) for p in scored]
+        if not scored:
+            raise DataFileError(cache["folder"], f"scored photos of {name} with the peer's joints",
+                                "none (is the cache from another folder?)")
+        photos[name] = []
+        for p in scored:
+            img = images.read_image(p.path)
+            if img.shape[:2] != (p.height, p.width):
+                raise DataFileError(p.path, f"the {p.width}x{p.height} photo the peer saw",
+                                    f"{img.shape[1]}x{img.shape[0]} (rerun `{pr.MAKE_CACHE} --force`)")
+            photos[name].append((p, img))
     return photos
+
+
+def _reference(photos) -> np.ndarray:
+    """The peer's 3D joints of each photo in its camera frame (N, 21, 3) mm."""
+    from handlib import prediction
+    return np.stack([reference_in_camera(p.world_mm, p.uv, prediction.default_intrinsics(p.width, p.height))
+                     for p, _ in photos])
 
 
 def _predict_photos(model, photos, seed: int):
@@ -179,7 +210,7 @@ def _predict_photos(model, photos, seed: int):
 
 def _baselines(photos, pose: dict, seed: int, boot: int) -> dict:
     from handlib import prediction
-    ref = np.stack([p.world_mm for p, _ in photos])
+    ref = _reference(photos)
     fixed = np.stack([open_hand(p.side) for p, _ in photos])
     out = {"fixed_open_hand": score(fixed, ref, None, boot, seed)}
     if pose is not None:
@@ -233,7 +264,9 @@ def video_figures(model, reference: dict, mean_pose: dict | None, boot: int = 10
                    for i, img in src]
     finally:
         src.close()
-    n = len(results)
+    n = min(len(results), len(uv_ref))
+    results = results[:n]
+    w_ref = np.stack([reference_in_camera(w, u, K) for w, u in zip(w_ref[:n], uv_ref[:n])])
     uv = np.stack([r.uv for r in results])
     xyz = np.stack([r.xyz_mm for r in results])
     conf = np.array([np.nanmean(r.confidence) if np.any(np.isfinite(r.confidence)) else np.nan for r in results])
@@ -253,9 +286,12 @@ def video_figures(model, reference: dict, mean_pose: dict | None, boot: int = 10
                        "per_frame_agreement": np.round(per_frame, 4).tolist(),
                        "per_frame_confidence": np.round(conf, 4).tolist()}}
     if ok.any():
-        s = score(xyz[ok], w_ref[:n][ok], None, boot, seed)
+        s = score(xyz[ok], w_ref[ok], None, boot, seed)
         out["tracker"]["3d_root_scale_auc"] = s["3d_root_scale"]["auc"]
         out["tracker"]["3d_aligned_auc"] = s["3d_aligned"]["auc"]
+        f = score(np.stack([open_hand(side)] * int(ok.sum())), w_ref[ok], None, boot, seed)
+        out["fixed_open_hand_3d_root_scale_auc"] = f["3d_root_scale"]["auc"]
+        out["fixed_open_hand_3d_aligned_auc"] = f["3d_aligned"]["auc"]
     v = real_checks.video_agreement(model, mean_pose, side=side, limit=limit, folder=Path(reference["video"]).parents[1])
     if v is not None:
         out["regnet_on_reference_crops"] = {"mean_hand_sizes": v["regnet"]["mean"], "median_hand_sizes": v["regnet"]["median"]}
@@ -267,13 +303,16 @@ def video_figures(model, reference: dict, mean_pose: dict | None, boot: int = 10
 
 def evaluate_real(weights, names=None, out="data/results/real_evaluation", cache_dir=None, folder=None,
                   seed: int = 0, boot: int = 1000, limit: int | None = None, video: bool = True,
-                  command: str = "", keep: int = 0) -> dict:
+                  command: str = "", keep: int = 0, replace: bool = False) -> dict:
     """The ``evaluate-real`` command: each model in ``weights`` (paths or shipped names;
     labelled by ``names``) on the frozen real subsets and the video; figures written to
     ``OUT.json`` (atomically) beside the baselines. Rows of other models already in that
-    file, measured under the same protocol, seed and reference, are kept. ``keep``: also
-    return that many (photo, image, prediction) per set and model, for a grid.
-    Raises :class:`handlib.files.DataFileError` where the peer reference is missing."""
+    file, measured under the same protocol, seed, bootstrap, peer reference and photos, are
+    kept (each row names the commit and command that made it); where the file holds rows
+    of other models measured otherwise (a ``limit``, another cache), nothing is written
+    and a ValueError says so, unless ``replace`` (then only this run's rows are kept).
+    ``keep``: also return that many (photo, image, prediction) per set and model, for a
+    grid. Raises :class:`handlib.files.DataFileError` where the peer reference is missing."""
     from handlib import pose_network  # noqa: F401  (registers RegNet's layers before loading)
     from handlib import weights as wts
     weights = [weights] if isinstance(weights, (str, Path)) else list(weights)
@@ -285,17 +324,28 @@ def evaluate_real(weights, names=None, out="data/results/real_evaluation", cache
         raise DataFileError(Path(cache_dir or pr.CACHE_DIR), f"a peer reference cache (run `{pr.MAKE_CACHE}`)",
                             "none")
     models = {n: wts.load_model(w) for n, w in zip(names, weights)}          # fail before work
-    pose = files.read_json(wts.record_path("regnet"), "the shipped RegNet's training record").get("mean_pose")
-    photos = _load_photos(caches, limit)
-    reference = {"peer": pr.PEER, "photos": {n: len(v) for n, v in photos.items()},
-                 "limit": limit, "seed": seed}
+    shipped_record = wts.record_path("regnet")
+    pose = files.read_json(shipped_record, "the shipped RegNet's training record").get("mean_pose") \
+        if shipped_record.is_file() else None
+    import hashlib
+    chosen = {n: [p for p in c["images"] if p.scored][:limit] for n, c in caches.items()}
+    scored = sorted(f"{p.set}/{p.file}:{p.uv.sum():.3f}" for v in chosen.values() for p in v)
+    reference = {"peer": pr.PEER, "photos": {n: len(v) for n, v in chosen.items()},
+                 "limit": limit, "seed": seed, "bootstrap": boot,
+                 "scored_records_sha1": hashlib.sha1("\n".join(scored).encode()).hexdigest()[:16]}
     result = {"label": LABEL, "protocol": PROTOCOL, "reference": reference, "command": command,
               "git_commit": wts.git_commit(), "machine": wts.machine(),
               "coverage": {n: pr.coverage(c) for n, c in caches.items()},
               "sets": {}, "models": {}, "video": None}
     outp = Path(out).with_suffix(".json")
     old = files.read_json(outp, "real-hand results") if outp.is_file() else None
-    if old and old.get("protocol") == PROTOCOL and old.get("reference") == reference:
+    same = bool(old) and old.get("protocol") == PROTOCOL and old.get("reference") == reference
+    others = sorted(set((old or {}).get("models", {})) - set(models))
+    if old and not same and others and not replace:
+        raise ValueError(f"{outp} holds figures of {', '.join(others)} measured otherwise (another "
+                         "protocol, limit, seed or reference): give another --out, or --replace to drop them")
+    photos = _load_photos(caches, limit)
+    if same:
         result["models"] = {k: v for k, v in old.get("models", {}).items() if k not in models}
         for s, e in old.get("sets", {}).items():
             result["sets"][s] = {"baselines": e["baselines"], "models": {k: v for k, v in e["models"].items()
@@ -310,7 +360,8 @@ def evaluate_real(weights, names=None, out="data/results/real_evaluation", cache
         rec = wts.record_path(weights[names.index(name)])
         info = files.read_json(rec, "a training record") if rec.is_file() else {}
         result["models"][name] = {"weights": str(weights[names.index(name)]),
-                                  "trained": info.get("command"), "images_seen": info.get("images_seen")}
+                                  "trained": info.get("command"), "images_seen": info.get("images_seen"),
+                                  "measured_by": command, "git_commit": result["git_commit"]}
         per_set = {}
         for s, ph in photos.items():
             d2, xyz, preds = _predict_photos(model, ph, seed)
@@ -319,7 +370,7 @@ def evaluate_real(weights, names=None, out="data/results/real_evaluation", cache
                 examples.setdefault(s, {})[name] = [(p, img, q) for (p, img), q in list(zip(ph, preds))[:keep]]
         per_set["all_photos"] = tuple(np.concatenate([per_set[s][k] for s in photos]) for k in (0, 1))
         for s, (d2, xyz) in per_set.items():
-            ref = np.stack([p.world_mm for p, _ in groups[s]])
+            ref = _reference(groups[s])
             entry = result["sets"].setdefault(s, {"baselines": None, "models": {}})
             entry["models"][name] = score(xyz, ref, d2, boot, seed)
     for s, ph in groups.items():

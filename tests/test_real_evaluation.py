@@ -293,3 +293,40 @@ def test_the_readme_shows_the_committed_real_hand_figures():
     block = text.split(start)[1].split(end)[0].strip()
     result = json.loads((files.REPO_ROOT / "data/results/real_evaluation.json").read_text())
     assert block == rev.format_table(result).strip()
+
+
+def test_the_peers_front_on_joints_are_turned_into_the_camera_frame():
+    """MediaPipe sees the hand front-on through its crop: a hand at the image's centre
+    needs no turn, one near the edge is turned by the crop camera's angle (and back)."""
+    from handlib import prediction
+    from handlib.crop_camera import Crop
+    K = prediction.default_intrinsics(640, 480)
+    hand = hm.rest_pose() - hm.rest_pose()[9]
+    centred = np.array([[319.5, 239.5]] * 21) + np.random.default_rng(0).normal(0, 30, (21, 2))
+    centred += [319.5, 239.5] - (centred.min(0) + centred.max(0)) / 2
+    np.testing.assert_allclose(rev.reference_in_camera(hand, centred, K), hand, atol=1e-9)
+    edge = centred + [250.0, 0.0]
+    turned = rev.reference_in_camera(hand, edge, K)
+    c, side = rev.reference_box(edge)
+    angle = np.degrees(np.arctan((c[0] - K[0, 2]) / K[0, 0]))          # the crop camera's turn
+    _, R, _ = metrics.similarity_align(turned[None], hand[None])
+    assert metrics.rotation_angle_deg(R)[0] == pytest.approx(abs(angle), abs=0.5)
+    back = Crop(centre=tuple(c), side=side, size=256, source_K=K, flip=False).to_crop_frame(turned)
+    np.testing.assert_allclose(back, hand, atol=1e-9)
+
+
+def test_frozen_photos_are_found_in_any_copy_of_the_real_data_folder(tmp_path):
+    copy = tmp_path / "my copy" / pr.SETS["sign_language_digits"]
+    assert pr.scored_path(copy / "3/IMG_1105.JPG")                  # block 0011, any base folder
+    assert not pr.scored_path(copy / "3/IMG_1205.JPG")
+    assert pr.scored_path(tmp_path / "x" / pr.SETS["asl_letters"] / "valid/images/a.jpg")
+    assert not pr.scored_path(tmp_path / "x" / "valid/images/a.jpg")
+
+
+def test_results_of_other_models_measured_otherwise_are_never_dropped_silently(tmp_path):
+    out = tmp_path / "res.json"
+    files.write_json(out, {"protocol": {"old": True}, "reference": {}, "models": {"older model": {}}})
+    with pytest.raises(ValueError, match="older model"):
+        rev.evaluate_real(["data/weights/regnet.keras"], ["shipped"], out, cache_dir=FIX, folder=FIX / "none",
+                          boot=10, video=False)
+    assert json.loads(out.read_text())["models"] == {"older model": {}}
