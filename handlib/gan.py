@@ -359,7 +359,7 @@ def train_run(synth, out, real=None, silnet_path=None, geo_weight: float = 5.0, 
     resumes; a different one raises ValueError.
     ``blocks`` defaults to 6 at 128 px and above, 3 below."""
     from handlib import domains, files, weights
-    from handlib import silnet as silnet_mod
+    from handlib import silnet as silnet_mod  # noqa: F401  (registers SilNet's layers before loading it)
     out = Path(out)
     blocks = blocks if blocks is not None else (6 if size >= 128 else 3)
     silnet_path = Path(silnet_path) if silnet_path is not None else weights.weights_path("silnet")

@@ -208,9 +208,10 @@ def _predict_photos(model, photos, seed: int):
     return to_box_px(np.stack(d2), sides), np.stack(xyz), preds
 
 
-def _baselines(photos, pose: dict, seed: int, boot: int) -> dict:
+def _baselines(photos, ref, pose: dict, seed: int, boot: int) -> dict:
+    """The fixed open hand and the mean pose on ``photos``, against their reference
+    joints ``ref`` (N, 21, 3) mm in the camera frame (:func:`_reference`)."""
     from handlib import prediction
-    ref = _reference(photos)
     fixed = np.stack([open_hand(p.side) for p, _ in photos])
     out = {"fixed_open_hand": score(fixed, ref, None, boot, seed)}
     if pose is not None:
@@ -355,6 +356,7 @@ def evaluate_real(weights, names=None, out="data/results/real_evaluation", cache
                                                           if k not in models}}
     all_photos = [x for v in photos.values() for x in v]
     groups = {**photos, "all_photos": all_photos}
+    references = {s: _reference(ph) for s, ph in groups.items()}      # once, not per model
     examples = {}
     for name, model in models.items():
         rec = wts.record_path(weights[names.index(name)])
@@ -370,13 +372,12 @@ def evaluate_real(weights, names=None, out="data/results/real_evaluation", cache
                 examples.setdefault(s, {})[name] = [(p, img, q) for (p, img), q in list(zip(ph, preds))[:keep]]
         per_set["all_photos"] = tuple(np.concatenate([per_set[s][k] for s in photos]) for k in (0, 1))
         for s, (d2, xyz) in per_set.items():
-            ref = _reference(groups[s])
             entry = result["sets"].setdefault(s, {"baselines": None, "models": {}})
-            entry["models"][name] = score(xyz, ref, d2, boot, seed)
+            entry["models"][name] = score(xyz, references[s], d2, boot, seed)
     for s, ph in groups.items():
         entry = result["sets"].setdefault(s, {"baselines": None, "models": {}})
         entry["photos"] = len(ph)
-        entry["baselines"] = _baselines(ph, pose, seed, boot)
+        entry["baselines"] = _baselines(ph, references[s], pose, seed, boot)
     ref_video = pr.read_video_reference(folder) if video else None
     if ref_video is not None:
         lim = None if limit is None else max(limit, 10)
