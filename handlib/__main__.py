@@ -275,6 +275,14 @@ def main(argv=None) -> int:
                    help="weights (0 or more) of RegNet's loss terms: heatmaps (2D heatmaps), xyz "
                         "(final 3D), xyz_intermediate (intermediate 3D), projection (ProjLayer's 2D); "
                         "terms not named keep weight 1, e.g. --loss-weights projection=0.5 xyz=2")
+    n.add_argument("--crop-range", nargs=2, type=float, default=None, metavar=("LO", "HI"),
+                   help="training crops' box side, log-uniform between LO and HI times the joints' "
+                        "extent (1-4; default: 1.7 times, jittered by 15 %%), e.g. 1.2 2.2")
+    n.add_argument("--shift-jitter", type=_float_in(0, 0.5, "--shift-jitter"), default=None,
+                   help="box centre moved by up to this fraction of its side (default 0.08)")
+    n.add_argument("--appearance", type=_float_in(0, 1, "--appearance"), default=None,
+                   help="strength 0-1 of the camera and lighting augmentation (white balance, "
+                        "exposure, light from one side, blur, noise, JPEG; default off)")
     q = sub.add_parser("predict", help="21 joints (2D pixels, 3D mm) of the hand in each image")
     q.add_argument("images", nargs="+", help="image files (one hand each, roughly centred)")
     q.add_argument("--weights", default=None, help="a RegNet .keras file (default data/weights/regnet.keras)")
@@ -309,6 +317,14 @@ def main(argv=None) -> int:
     rr.add_argument("--no-video", action="store_true", help="photos only")
     rr.add_argument("--replace", action="store_true",
                     help="drop rows of other models in --out that were measured otherwise")
+    x = sub.add_parser("real-hand-arms", help="the real-hand experiments: RegNet arms of a plan, "
+                       "one change each, trained alike and measured on renders and real hands")
+    x.add_argument("--plan", default="data/experiments/real_hands.json", help="the plan (JSON)")
+    x.add_argument("--runs", default="build/runs/real-hands", help="where the arms' run folders go")
+    x.add_argument("--out", default="data/results/real_hand_arms", help="results file (OUT.json)")
+    x.add_argument("--only", nargs="+", default=None, metavar="ARM", help="run only these arms")
+    x.add_argument("--limit", type=_int_in(1, None, "--limit"), default=None,
+                   help="use only the first frames of each folder (a quick check)")
     a = sub.add_parser("compare-regnet", help="the ablation: RegNet trained on synth alone vs "
                        "synth + GANerated (figures to data/results/)")
     a.add_argument("--synth", required=True, help="a rendered set (synth look)")
@@ -371,6 +387,10 @@ def main(argv=None) -> int:
             args.synth, args.ganerated, args.test, args.runs, args.out, args.steps, args.batch,
             args.input_size, args.steps_per_epoch, command=command, loss_weights=loss_weights),
             lambda r: print(pose_training.format_ablation(r)), " (each arm resumes its run folder)")
+    if args.command == "real-hand-arms":
+        from handlib import real_hand_experiments as rhe
+        return _run(lambda: rhe.run_plan(args.plan, args.runs, args.out, args.only, args.limit, command),
+                    lambda r: print(rhe.format_arms(r)), " (each arm resumes its run folder)")
     if args.command == "evaluate-regnet":
         from handlib import pose_evaluation
         return _run(lambda: pose_evaluation.evaluate_run(args.weights, args.test, args.out,
@@ -430,12 +450,18 @@ def main(argv=None) -> int:
             parser.error(f"--mix must give at least one folder a positive weight, got {args.mix}")
         loss_weights = _loss_weights(parser, args.loss_weights)
         from handlib import pose_training
+        augment = {k: v for k, v in (("crop_range", args.crop_range), ("shift_jitter", args.shift_jitter),
+                                     ("appearance", args.appearance)) if v is not None}
+        try:
+            augment = pose_training.check_augment(augment)
+        except ValueError as e:
+            parser.error(str(e).replace("crop_range", "--crop-range"))
         return _run(lambda: pose_training.train_run(
             args.data, args.out, trunk=args.trunk, input_size=args.input_size, steps=args.steps,
             batch_size=args.batch, steps_per_epoch=args.steps_per_epoch, strategy=args.strategy,
             mixed_precision=args.mixed_precision, mix=args.mix, lr=args.lr, seed=args.seed,
             limit=args.limit, save=args.save, imagenet=not args.no_imagenet, command=command,
-            loss_weights=loss_weights),
+            loss_weights=loss_weights, augment=augment),
             lambda r: print(json.dumps({"final_losses": r["final_losses"], "figures": r["figures"]},
                                        indent=1)), f" from {args.out}")
     if args.command == "train-gan":

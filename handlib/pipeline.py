@@ -15,7 +15,9 @@ Per sample, in a parallel ``tf.data`` map:
    with rotations), so a crop's appearance fixes its 3D target wherever it was cut;
 4. colour jitter; background replacement through the silhouette (a random view of one
    of the shipped real photo crops, :mod:`handlib.backgrounds`, or a procedural
-   background);
+   background); optionally (``appearance``) what a real camera and room do to a photo
+   (:func:`camera_effects`: white balance, exposure, light from one side, blur, sensor
+   noise, JPEG);
 5. targets: Gaussian heatmaps (:mod:`handlib.heatmaps`), 2D joints in heatmap pixels,
    normalised 3D in the crop frame, per-joint visibility (joints leaving the crop become
    invisible), and the crop itself (``crop_*``) so predictions can be mapped back to the
@@ -52,8 +54,12 @@ class PipelineConfig:
     augment: bool = True
     max_rotation: float = 30.0
     scale_jitter: float = 0.15            # box side times exp(U(-j, j))
+    crop_range: tuple[float, float] | None = None
+                                          # instead of margin and scale jitter: box side =
+                                          # joints' extent * log-uniform(lo, hi), e.g. (1.2, 2.2)
     shift_jitter: float = 0.08            # box centre moved by U(-j, j) * side
     color_jitter: float = 0.2
+    appearance: float = 0.0               # strength (0-1) of camera_effects; 0: off
     background_prob: float = 0.5          # chance of replacing the background (needs a mask)
     photo_backgrounds: float = 0.5        # share of replaced backgrounds that are real photo
                                           # crops (handlib.backgrounds); the rest procedural
@@ -151,6 +157,50 @@ def photo_background(seed, size, files):
     return tf.image.crop_and_resize(img[None], box, [0], [size, size])[0]
 
 
+def camera_effects(image, seed, strength: float = 1.0):
+    """What a real camera and room do to a photo, drawn at random (TF, stateless; the
+    ``appearance`` augmentation): ``image`` (S, S, 3) float in [0, 1] -> same shape.
+
+    At ``strength`` 1, in this order: white balance (red and blue gains 1 -/+ up to 0.2,
+    warm to cool light) and a hue turn of up to 0.04 of the colour circle (skin tones);
+    exposure (gain 0.6-1.4) and gamma (0.7-1.4); light from one side (a linear ramp across
+    the crop, in a random direction, darkening one side by up to 50 %); with probability
+    1/2 a Gaussian blur (sigma up to 1.5 px, focus and motion); sensor noise (sigma up to
+    0.04); with probability 1/2 JPEG compression (quality 30-95). ``strength`` scales
+    every range (not the probabilities).
+    """
+    tf = backend.tensorflow()
+    k = tf.random.experimental.stateless_split(seed, 12)
+    u = lambda i, lo, hi: tf.random.stateless_uniform([], k[i], lo, hi)  # noqa: E731
+    a = float(strength)
+    S = tf.shape(image)[0]
+    t = u(0, -0.2, 0.2) * a
+    image = image * tf.stack([1.0 + t, 1.0, 1.0 - t])
+    image = tf.image.adjust_hue(tf.clip_by_value(image, 0.0, 1.0), u(1, -0.04, 0.04) * a)
+    image = image * tf.exp(u(2, math.log(0.6), math.log(1.4)) * a)
+    image = tf.pow(tf.clip_by_value(image, 0.0, 1.0), tf.exp(u(3, math.log(0.7), math.log(1.4)) * a))
+    ang = u(4, 0.0, 2.0 * math.pi)
+    r = tf.linspace(-1.0, 1.0, S)
+    ramp = tf.cos(ang) * r[None, :] + tf.sin(ang) * r[:, None]            # -1.4 .. 1.4
+    image = image * (1.0 - u(5, 0.0, 0.5) * a * (ramp + 1.42) / 2.84)[..., None]
+    sigma = u(6, 0.05, 0.05 + 1.5 * a)
+    x = tf.range(-3, 4, dtype=tf.float32)
+    g = tf.exp(-0.5 * tf.square(x / sigma))
+    g /= tf.reduce_sum(g)
+    blurred = image[None]
+    for kern, pad in ((tf.reshape(g, [1, 7, 1, 1]), [[0, 0], [0, 0], [3, 3], [0, 0]]),
+                      (tf.reshape(g, [7, 1, 1, 1]), [[0, 0], [3, 3], [0, 0], [0, 0]])):
+        blurred = tf.nn.depthwise_conv2d(tf.pad(blurred, pad, "SYMMETRIC"),
+                                         tf.tile(kern, [1, 1, 3, 1]), [1, 1, 1, 1], "VALID")
+    image = tf.where(u(7, 0.0, 1.0) < 0.5, blurred[0], image)
+    image = image + tf.random.stateless_normal(tf.shape(image), k[8], 0.0, 1.0) * u(9, 0.0, 0.04 * a)
+    image = tf.clip_by_value(image, 0.0, 1.0)
+    quality = tf.cast(tf.round(95.0 - u(10, 0.0, 65.0 * a)), tf.int32)
+    jpeg = tf.reshape(tf.image.adjust_jpeg_quality(image, quality), tf.shape(image))
+    image = tf.where(u(11, 0.0, 1.0) < 0.5, jpeg, image)
+    return tf.clip_by_value(image, 0.0, 1.0)
+
+
 def _decode(path, channels):
     tf = backend.tensorflow()
     img = tf.io.decode_image(tf.io.read_file(path), channels=channels, expand_animations=False)
@@ -207,7 +257,12 @@ def make_pipeline(samples, config: PipelineConfig | None = None, repeat: bool = 
         centre, side = item["centre"], item["side"]
         angle = tf.constant(0.0)
         if cfg.augment:
-            side *= tf.exp(tf.random.stateless_uniform([], keys[0], -cfg.scale_jitter, cfg.scale_jitter))
+            if cfg.crop_range is None:
+                lo, hi = -cfg.scale_jitter, cfg.scale_jitter
+            else:   # the table's side is the extent times (1 + 2 margin)
+                base = 1.0 + 2.0 * cfg.margin
+                lo, hi = math.log(cfg.crop_range[0] / base), math.log(cfg.crop_range[1] / base)
+            side *= tf.exp(tf.random.stateless_uniform([], keys[0], lo, hi))
             centre += tf.random.stateless_uniform([2], keys[1], -cfg.shift_jitter, cfg.shift_jitter) * side
             r = math.radians(cfg.max_rotation)
             angle = tf.random.stateless_uniform([], keys[2], -r, r)
@@ -234,6 +289,9 @@ def make_pipeline(samples, config: PipelineConfig | None = None, repeat: bool = 
                 image = tf.image.stateless_random_contrast(image, 1 - j, 1 + j, keys[6])
                 image = tf.image.stateless_random_saturation(image, 1 - j, 1 + j, keys[7])
                 image = tf.clip_by_value(image, 0.0, 1.0)
+            if cfg.appearance > 0:
+                image = camera_effects(image, tf.random.experimental.stateless_fold_in(seed, 1),
+                                       cfg.appearance)
         inside = tf.reduce_all((uv_in >= -0.5) & (uv_in <= S - 0.5), axis=-1)
         visible = item["visible"] * tf.cast(inside, tf.float32)
         uv_hm = hmaps.to_heatmap_coords(uv_in, S, Hs)

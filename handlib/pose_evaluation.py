@@ -234,7 +234,10 @@ def real_yardstick(weights, name: str, out, limit: int | None = None) -> dict | 
     """The real-hand yardstick's headline figures for one model (all scored photos and
     the video; :mod:`handlib.real_evaluation`), or None where the peer reference is absent.
     The full figures go to ``OUT.json``."""
-    from handlib import peer_reference, real_evaluation
+    from handlib import files, peer_reference, real_evaluation
+    if files.realdata_dir(quiet=True) is None:
+        print("no real photos (the real-data folder is absent): the real-hand yardstick is skipped")
+        return None
     if peer_reference.load_sets(quiet=True) is None:
         print(f"no peer reference (run `{peer_reference.MAKE_CACHE}`): the real-hand yardstick is skipped")
         return None

@@ -112,6 +112,32 @@ def mixed_dataset(sources, config: pl.PipelineConfig, mix=None, seed: int = 0):
     return ds.batch(config.batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
 
 
+AUGMENT_OPTIONS = ("crop_range", "shift_jitter", "appearance")
+"""The augmentation settings ``train-regnet`` can change (:class:`handlib.pipeline.PipelineConfig`)."""
+
+
+def check_augment(augment: dict | None) -> dict:
+    """``augment`` checked: only :data:`AUGMENT_OPTIONS`; ``crop_range`` two box sides in
+    units of the joints' extent, 1 <= lo <= hi <= 4; ``shift_jitter`` 0-0.5 of the box side;
+    ``appearance`` 0-1. Returns a plain dict for JSON (empty when nothing is changed)."""
+    out = {}
+    for k, v in (augment or {}).items():
+        if k not in AUGMENT_OPTIONS:
+            raise ValueError(f"unknown augmentation setting {k!r}; expected one of {AUGMENT_OPTIONS}")
+        if k == "crop_range":
+            lo, hi = (float(x) for x in v)
+            if not (np.isfinite(lo) and np.isfinite(hi) and 1.0 <= lo <= hi <= 4.0):
+                raise ValueError(f"crop_range must be two box sides 1 <= lo <= hi <= 4 (times the "
+                                 f"joints' extent), got {list(v)}")
+            out[k] = [lo, hi]
+        else:
+            x, top = float(v), (0.5 if k == "shift_jitter" else 1.0)
+            if not (np.isfinite(x) and 0.0 <= x <= top):
+                raise ValueError(f"{k} must be between 0 and {top}, got {v}")
+            out[k] = x
+    return out
+
+
 def build_trainer(input_size: int, trunk: str, lr: float, steps: int, imagenet: bool = True,
                   loss_weights=None):
     """A compiled :class:`handlib.pose_network.RegNetTrainer` (Adam; the learning rate
@@ -133,13 +159,16 @@ def train_run(data, out, trunk: str = "compact", input_size: int = 128, steps: i
               mixed_precision: bool = False, mix=None, lr: float = 1e-3, seed: int = 0,
               limit: int | None = None, val_samples: int = 128, validation_freq: int = 5,
               save=None, imagenet: bool = True, command: str = "", progress: bool = True,
-              callbacks=(), loss_weights: dict | None = None) -> dict:
+              callbacks=(), loss_weights: dict | None = None, augment: dict | None = None) -> dict:
     """The ``train-regnet`` command: train RegNet on the folders ``data`` (mixed by
     ``mix``) in the run folder ``out``; save ``out/regnet.keras`` with its training record
     (and a copy to ``save``); return the record. Rerunning the same call resumes.
     ``callbacks``: extra Keras callbacks (a notebook's live plot). ``loss_weights``:
     weights of the loss terms by name (:data:`handlib.pose_network.LOSS_WEIGHTS`; those
     not given keep their defaults), recorded in ``config.json`` and the training record.
+    ``augment``: augmentation settings that differ from
+    :class:`handlib.pipeline.PipelineConfig`'s defaults (:data:`AUGMENT_OPTIONS`: the
+    real-hand experiments' ``crop_range``, ``shift_jitter``, ``appearance``), recorded too.
     Every setting is checked before anything is written; a run whose loss becomes NaN
     raises :class:`TrainingDiverged` and saves no model."""
     from handlib import files, weights
@@ -158,12 +187,15 @@ def train_run(data, out, trunk: str = "compact", input_size: int = 128, steps: i
         if m.shape != (len(data),) or not np.all(np.isfinite(m)) or np.any(m < 0) or m.sum() <= 0:
             raise ValueError(f"mix must give one finite weight, 0 or more, per data folder "
                              f"({len(data)}), not all zero; got {list(mix)}")
+    augment = check_augment(augment)
     config = {"data": data, "mix": None if mix is None else [float(m) for m in mix],
               "trunk": trunk, "input_size": int(input_size), "steps": int(steps),
               "batch_size": int(batch_size), "steps_per_epoch": int(steps_per_epoch),
               "strategy": strategy, "mixed_precision": bool(mixed_precision), "lr": float(lr),
               "seed": int(seed), "limit": limit, "imagenet": bool(imagenet),
               "loss_weights": loss_weights}
+    if augment:             # only when given, so that older run folders still resume
+        config["augment"] = augment
     if trunk not in pn.TRUNKS:
         raise ValueError(f"trunk must be one of {pn.TRUNKS}, got {trunk!r}")
     if steps % steps_per_epoch:
@@ -205,7 +237,9 @@ def _train(out, config, sources, command, commit_at_start, trunk, input_size, st
     start = int(files.read_json(meta, "a backup's metadata").get("epoch", 0)) if meta.is_file() else 0
     data_seed = seed + 7919 * start
     cfg = pl.PipelineConfig(input_size=input_size, heatmap_size=input_size // 4,
-                            batch_size=batch_size * strat.num_replicas_in_sync, seed=data_seed)
+                            batch_size=batch_size * strat.num_replicas_in_sync, seed=data_seed,
+                            **{k: (tuple(v) if k == "crop_range" else v)
+                               for k, v in config.get("augment", {}).items()})
     train_ds = mixed_dataset([s[1] for s in sources], cfg, mix, data_seed)
     val = [x for s in sources for x in s[2]]
     val_ds, val_steps = None, None

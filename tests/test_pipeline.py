@@ -226,3 +226,36 @@ def test_a_joint_a_quarter_pixel_beyond_the_crops_edge_is_invisible(tmp_path):
     _, t2 = next(iter(pipeline.make_pipeline([moved], cfg)))
     np.testing.assert_allclose(t2["uv_input"][0].numpy()[moving], targets, atol=1e-3)
     np.testing.assert_array_equal(t2["visible"][0].numpy()[moving], [0, 1, 0, 1, 0, 1])
+
+
+def test_crop_range_sets_the_box_from_the_joints_extent(tmp_path):
+    # with no in-plane turn, the joints' extent in the crop is input size / (side / extent)
+    sample = _dot_sample(tmp_path)
+    cfg = pipeline.PipelineConfig(input_size=128, heatmap_size=32, batch_size=64, seed=5,
+                                  max_rotation=0, color_jitter=0.0, background_prob=0.0,
+                                  crop_range=(1.2, 2.2), shift_jitter=0.0, shuffle=False)
+    _, t = next(iter(pipeline.make_pipeline([sample] * 64, cfg)))
+    uv = t["uv_input"].numpy()
+    ratio = 128 / np.max(uv.max(axis=1) - uv.min(axis=1), axis=-1)      # box side / extent
+    assert ratio.min() > 1.2 * 0.97 and ratio.max() < 2.2 * 1.03
+    assert ratio.min() < 1.35 and ratio.max() > 1.95                    # the range is used
+    # log-uniform: about half of the boxes below the geometric mean of the bounds
+    assert 0.3 < np.mean(ratio < np.sqrt(1.2 * 2.2)) < 0.7
+
+
+def test_camera_effects_keep_the_range_and_are_seeded():
+    import tensorflow as tf
+    rng = np.random.default_rng(0)
+    img = tf.constant(rng.uniform(0.2, 0.8, (64, 64, 3)), tf.float32)
+    a = pipeline.camera_effects(img, tf.constant([1, 2], tf.int64)).numpy()
+    b = pipeline.camera_effects(img, tf.constant([1, 2], tf.int64)).numpy()
+    c = pipeline.camera_effects(img, tf.constant([3, 4], tf.int64)).numpy()
+    assert a.shape == img.shape and a.min() >= 0.0 and a.max() <= 1.0
+    np.testing.assert_array_equal(a, b)
+    assert np.abs(a - c).mean() > 0.01
+    # strength 0: at most JPEG at quality 95 and a blur of sigma 0.05 px (next to nothing)
+    zero = [pipeline.camera_effects(img, tf.constant([s, 9], tf.int64), 0.0).numpy() for s in range(6)]
+    assert max(np.abs(z - img.numpy()).mean() for z in zero) < 0.03
+    # full strength changes photos a lot on average
+    full = [pipeline.camera_effects(img, tf.constant([s, 9], tf.int64), 1.0).numpy() for s in range(6)]
+    assert np.mean([np.abs(f - img.numpy()).mean() for f in full]) > 0.05

@@ -8,6 +8,7 @@ import sys
 import numpy as np
 import pytest
 
+from handlib import pose_training
 from handlib.synthetic import make_dataset
 from kill_and_resume import kill_after_first_backup_then_rerun
 
@@ -133,3 +134,18 @@ def test_mixed_precision_run_ships_a_float32_model(two_sets, tmp_path):
     model = weights.load_model(run / "regnet.keras")
     assert all(w.dtype == "float32" for w in model.weights)
     assert model.get_layer("refine1").compute_dtype == "float32"
+
+
+@pytest.mark.parametrize("augment, message", [
+    ({"crop_range": [0.9, 2.0]}, "crop_range"), ({"crop_range": [2.0, 1.5]}, "crop_range"),
+    ({"shift_jitter": 0.7}, "shift_jitter"), ({"appearance": -0.1}, "appearance"),
+    ({"colour": 1.0}, "unknown augmentation")])
+def test_bad_augmentation_settings_are_refused_with_their_name(augment, message):
+    with pytest.raises(ValueError, match=message):
+        pose_training.check_augment(augment)
+
+
+def test_augmentation_settings_are_recorded_only_when_given():
+    assert pose_training.check_augment(None) == {}
+    assert pose_training.check_augment({"crop_range": (1.2, 2.2), "appearance": 1}) == {
+        "crop_range": [1.2, 2.2], "appearance": 1.0}

@@ -1,0 +1,162 @@
+"""Real-hand experiments: RegNet arms trained alike, one change each, measured on renders
+and on the real-hand yardstick (the ``real-hand-arms`` command).
+
+Introduced in ``notebooks/03_regnet_training.ipynb`` (section "Towards real hands").
+
+A *plan* (JSON, e.g. ``data/experiments/real_hands.json``) fixes the budget every arm
+shares and lists the arms::
+
+    {"budget": {"steps": 1600, "batch": 32, "input_size": 128, "steps_per_epoch": 50, "seed": 0},
+     "test": "build/regnet/data/test-real-like",
+     "baseline": {"name": "synth+GANerated", "from": "data/results/regnet_ablation.json"},
+     "arms": [{"name": "framing 1.2-2.2x", "change": "crops 1.2-2.2x the hand, shifted up to 15 %",
+               "data": ["build/regnet/data/synth", "build/regnet/data/ganerated"],
+               "augment": {"crop_range": [1.2, 2.2], "shift_jitter": 0.15}}, ...]}
+
+Each arm trains in its own resumable run folder (:func:`handlib.pose_training.train_run`),
+then is measured on the held-out rendered ``test`` set (2D/3D AUC, as ``evaluate-regnet``)
+and on the yardstick (:func:`handlib.pose_evaluation.real_yardstick`: all scored photos
+and the video, agreement with MediaPipe, not ground truth). The results file is written
+after every arm, so an interrupted plan loses at most the arm it was measuring; rerunning
+the command measures only the arms whose entry is missing or whose settings changed.
+The ``baseline`` arm (the starting recipe, trained by ``compare-regnet`` under the same
+budget) is read from its results file rather than trained again.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+BUDGET_KEYS = ("steps", "batch", "input_size", "steps_per_epoch", "seed")
+
+
+def read_plan(path) -> dict:
+    """The plan at ``path``, checked: a ``budget`` with :data:`BUDGET_KEYS` (positive
+    integers, seed 0 or more), a ``test`` folder, and ``arms``, each with a unique
+    ``name``, a ``change`` (one line, what differs from the baseline), ``data`` (folders)
+    and optional ``augment`` (:func:`handlib.pose_training.check_augment`)."""
+    from handlib import files
+    from handlib.pose_training import check_augment
+    plan = files.read_json(path, "an experiment plan (budget, test, arms)")
+    where = f"{path}:"
+    if not isinstance(plan, dict) or not {"budget", "test", "arms"} <= set(plan):
+        raise ValueError(f"{where} expected an object with 'budget', 'test' and 'arms'")
+    b = plan["budget"]
+    if not isinstance(b, dict) or set(b) != set(BUDGET_KEYS):
+        raise ValueError(f"{where} the budget must give exactly {', '.join(BUDGET_KEYS)}")
+    for k in BUDGET_KEYS:
+        if not isinstance(b[k], int) or b[k] < (0 if k == "seed" else 1):
+            raise ValueError(f"{where} budget {k} must be a whole number "
+                             f"{'0 or more' if k == 'seed' else 'above 0'}, got {b[k]!r}")
+    if b["steps"] % b["steps_per_epoch"] or b["input_size"] % 16:
+        raise ValueError(f"{where} steps must be a multiple of steps_per_epoch and input_size of 16")
+    arms = plan["arms"]
+    if not isinstance(arms, list) or not arms:
+        raise ValueError(f"{where} 'arms' must be a non-empty list")
+    names = set()
+    for i, a in enumerate(arms):
+        if not isinstance(a, dict) or not {"name", "change", "data"} <= set(a):
+            raise ValueError(f"{where} arm {i} needs 'name', 'change' and 'data'")
+        if a["name"] in names:
+            raise ValueError(f"{where} two arms are named {a['name']!r}")
+        names.add(a["name"])
+        if not isinstance(a["data"], list) or not a["data"]:
+            raise ValueError(f"{where} arm {a['name']!r}: 'data' must list one or more folders")
+        a["augment"] = check_augment(a.get("augment"))
+    return plan
+
+
+def arm_settings(plan: dict, arm: dict) -> dict:
+    """What makes an arm's result valid: its data, augmentation, budget and test set."""
+    return {"data": [str(d) for d in arm["data"]], "augment": arm["augment"],
+            "budget": plan["budget"], "test": str(plan["test"])}
+
+
+def run_plan(plan_path, runs="build/runs/real-hands", out="data/results/real_hand_arms",
+             only=None, limit: int | None = None, command: str = "", progress: bool = True) -> dict:
+    """Train and measure every arm of the plan (or those named in ``only``); see the
+    module's docstring. Returns the results, also written to ``OUT.json``."""
+    from handlib import datasets, files, metrics
+    from handlib import weights as wts
+    from handlib.pose_evaluation import _labels, predict_batches, real_yardstick
+    from handlib.pose_training import train_run
+    plan = read_plan(plan_path)
+    names = [a["name"] for a in plan["arms"]]
+    unknown = sorted(set(only or ()) - set(names))
+    if unknown:
+        raise ValueError(f"no arm named {unknown[0]!r} in {plan_path}; the arms: {names}")
+    out = Path(out).with_suffix(".json")
+    old = files.read_json(out, "real-hand experiment results") if out.is_file() else {}
+    result = {"plan": str(plan_path), "budget": plan["budget"], "test": str(plan["test"]),
+              "baseline": plan.get("baseline"), "label": None, "order": names,
+              "arms": {k: v for k, v in old.get("arms", {}).items() if k in names}}
+    b = plan["budget"]
+    samples = datasets.open_dataset(plan["test"], limit=limit)
+    if not samples:
+        raise ValueError(f"{plan['test']}: no labelled frames for the rendered test")
+    gt_uv, gt, bone, vis = _labels(samples)
+    for arm in plan["arms"]:
+        name = arm["name"]
+        settings = arm_settings(plan, arm)
+        done = result["arms"].get(name)
+        if (only and name not in only) or (done and done.get("settings") == settings
+                                           and done.get("limit") == limit):
+            continue
+        slug = "".join(c if c.isalnum() else "-" for c in name.lower()).strip("-")
+        run = Path(runs) / slug
+        record = train_run(arm["data"], run, input_size=b["input_size"], steps=b["steps"],
+                           batch_size=b["batch"], steps_per_epoch=b["steps_per_epoch"],
+                           seed=b["seed"], limit=limit, command=command, progress=progress,
+                           augment=arm["augment"])
+        model = wts.load_model(run / "regnet.keras")
+        p = predict_batches(model, samples)
+        test = metrics.evaluate(p["pred_uv_image"], gt_uv, p["pred_xyz_camera"], gt, bone, vis)["all"]
+        entry = {"change": arm["change"], "settings": settings, "limit": limit, "run": str(run),
+                 "wall_time_s": record["wall_time_s"], "machine": record["machine"],
+                 "git_commit": record["git_commit"],
+                 "test": {"2d_auc": test["2d"]["auc_0_30px"], "3d_auc": test["3d"]["auc_20_50mm"],
+                          "frames": len(samples)}}
+        real = real_yardstick(run / "regnet.keras", name, run / "real_evaluation", limit=limit)
+        if real is not None:
+            entry["real_yardstick"] = real
+            result["label"] = real["label"]
+        result["arms"][name] = entry
+        files.write_json(out, result)
+    files.write_json(out, result)
+    return result
+
+
+def baseline_row(result: dict) -> dict | None:
+    """The baseline arm's figures in the arms' shape, read from its results file
+    (``compare-regnet``'s), or None where the plan names none or the file lacks it."""
+    from handlib import files
+    base = result.get("baseline")
+    if not base or not Path(base["from"]).is_file():
+        return None
+    arm = files.read_json(base["from"], "the baseline's results").get("arms", {}).get(base["name"])
+    if not arm or "real_yardstick" not in arm:
+        return None
+    return {"change": "the starting recipe (compare-regnet)", "real_yardstick": arm["real_yardstick"],
+            "test": {"2d_auc": arm["test"]["2d"]["auc_0_30px"], "3d_auc": arm["test"]["3d"]["auc_20_50mm"]},
+            "wall_time_s": arm.get("wall_time_s")}
+
+
+def format_arms(result: dict) -> str:
+    """A Markdown table: the baseline and every arm, real-hand yardstick and rendered test."""
+    rows = ["| arm | change from the starting recipe | 2D AUC 0-30 px | 3D AUC root + scale | "
+            "3D AUC aligned | video agreement (hand sizes) | video low-confidence | "
+            "rendered 2D AUC | rendered 3D AUC | minutes |",
+            "|---|---|---|---|---|---|---|---|---|---|"]
+    order = result.get("order") or list(result["arms"])          # the plan's order
+    arms = {n: result["arms"][n] for n in order if n in result["arms"]}
+    base = baseline_row(result)
+    if base is not None:
+        arms = {result["baseline"]["name"]: base} | arms
+    def f(x, scale=1.0, digits=3, unit=""):
+        return "-" if x is None else f"{scale * x:.{digits}f}{unit}"
+    for name, e in arms.items():
+        r, t = e.get("real_yardstick", {}), e["test"]
+        rows.append(f"| {name} | {e['change']} | {f(r.get('2d_auc'))} | {f(r.get('3d_root_scale_auc'))} | "
+                    f"{f(r.get('3d_aligned_auc'))} | {f(r.get('video_agreement'))} | "
+                    f"{f(r.get('video_low_confidence'), 100, 0, ' %')} | {f(t['2d_auc'])} | "
+                    f"{f(t['3d_auc'])} | {f(e.get('wall_time_s'), 1 / 60, 0)} |")
+    return "\n".join(rows)

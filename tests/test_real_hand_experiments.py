@@ -1,0 +1,90 @@
+"""The real-hand experiments: a plan is checked before anything trains, every arm trains
+with its own settings, results survive a rerun, and the table reads them."""
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from handlib import real_hand_experiments as rhe
+from handlib.synthetic import make_dataset
+
+ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "CUDA_VISIBLE_DEVICES": "",
+       "HANDLIB_REALDATA_DIR": "/nonexistent"}      # no real data: renders only, fast
+
+
+def _plan(tmp_path, data, arms=None, **budget):
+    plan = {"budget": {"steps": 2, "batch": 2, "input_size": 32, "steps_per_epoch": 2, "seed": 0,
+                       **budget},
+            "test": str(data),
+            "arms": arms or [{"name": "plain", "change": "nothing", "data": [str(data)]},
+                             {"name": "framing", "change": "loose crops", "data": [str(data)],
+                              "augment": {"crop_range": [1.2, 2.2], "appearance": 0.5}}]}
+    path = tmp_path / "plan.json"
+    path.write_text(json.dumps(plan))
+    return path
+
+
+def test_the_shipped_plan_is_valid():
+    plan = rhe.read_plan("data/experiments/real_hands.json")
+    assert plan["budget"]["steps"] == 1600 and len(plan["arms"]) >= 3
+    assert all(a["change"] for a in plan["arms"])
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda p: p["budget"].pop("seed"), "budget must give exactly"),
+    (lambda p: p["budget"].update(steps=3), "multiple of steps_per_epoch"),
+    (lambda p: p["arms"].append(dict(p["arms"][0])), "two arms are named"),
+    (lambda p: p["arms"][0].update(data=[]), "one or more folders"),
+    (lambda p: p["arms"][1].update(augment={"crop_range": [0.5, 1]}), "crop_range"),
+])
+def test_a_bad_plan_names_the_file_and_the_mistake(tmp_path, edit, message):
+    path = _plan(tmp_path, tmp_path)
+    plan = json.loads(path.read_text())
+    edit(plan)
+    path.write_text(json.dumps(plan))
+    with pytest.raises(ValueError, match=message):
+        rhe.read_plan(path)
+
+
+def test_arms_train_with_their_settings_and_a_rerun_keeps_their_results(tmp_path):
+    data = tmp_path / "set"
+    make_dataset(data, 6, look="synth", seed=410, size=128, progress=False)
+    plan = _plan(tmp_path, data)
+    cmd = [sys.executable, "-m", "handlib", "real-hand-arms", "--plan", str(plan),
+           "--runs", str(tmp_path / "runs"), "--out", str(tmp_path / "arms")]
+    first = subprocess.run(cmd, capture_output=True, text=True, env=ENV, timeout=600)
+    assert first.returncode == 0, first.stderr[-2000:]
+    result = json.loads((tmp_path / "arms.json").read_text())
+    assert set(result["arms"]) == {"plain", "framing"}
+    rows = [line.split(" | ")[0] for line in first.stdout.splitlines() if line.startswith("| ")]
+    assert rows[-2:] == ["| plain", "| framing"]                     # the plan's order
+    config = json.loads((tmp_path / "runs" / "framing" / "config.json").read_text())
+    assert config["augment"] == {"crop_range": [1.2, 2.2], "appearance": 0.5}
+    assert "augment" not in json.loads((tmp_path / "runs" / "plain" / "config.json").read_text())
+    for arm in result["arms"].values():
+        assert 0.0 <= arm["test"]["3d_auc"] <= 1.0 and arm["test"]["frames"] == 6
+    assert "| framing | loose crops |" in first.stdout
+    # a rerun measures nothing again: the entries (and their times) are unchanged
+    (tmp_path / "runs" / "plain" / "regnet.keras").unlink()     # would retrain if asked
+    second = subprocess.run(cmd, capture_output=True, text=True, env=ENV, timeout=600)
+    assert second.returncode == 0, second.stderr[-2000:]
+    assert json.loads((tmp_path / "arms.json").read_text()) == result
+    assert not (tmp_path / "runs" / "plain" / "regnet.keras").exists()
+
+
+def test_an_unknown_arm_is_refused_before_training(tmp_path):
+    plan = _plan(tmp_path, tmp_path)
+    r = subprocess.run([sys.executable, "-m", "handlib", "real-hand-arms", "--plan", str(plan),
+                        "--only", "nope", "--out", str(tmp_path / "o")],
+                       capture_output=True, text=True, env=ENV, timeout=300)
+    assert r.returncode == 2 and "no arm named 'nope'" in r.stderr
+
+
+def test_the_table_shows_missing_figures_as_dashes():
+    result = {"baseline": None, "arms": {"a": {"change": "c", "test": {"2d_auc": 0.5, "3d_auc": 0.25},
+                                               "wall_time_s": 120.0,
+                                               "real_yardstick": {"2d_auc": 0.3, "video_agreement": None}}}}
+    row = rhe.format_arms(result).splitlines()[-1]
+    assert row == "| a | c | 0.300 | - | - | - | - | 0.500 | 0.250 | 2 |"
