@@ -211,6 +211,55 @@ def read_cache(path, folder=None) -> dict:
                                  if isinstance(r, dict) and isinstance(r.get("file"), str))}
 
 
+TEACHER_SETS = ("sign_language_digits",)
+"""The photo sets a teacher may train on (outside their scored subsets). Not the ASL
+letters: their ``train/`` photos include near-duplicates of scored ones (module docstring)."""
+
+
+def teacher_samples(cache_path, folder=None, limit: int | None = None) -> list:
+    """The peer's 2D answers as training samples (a *teacher*, beyond the paper):
+    :class:`handlib.samples.HandSample` records of every detected photo of one cache file
+    (``SET.json``) **outside the frozen scored subset**, with ``uv`` (21, 2) the peer's
+    joints in image pixels, no 3D (``xyz_norm`` None: the pose pipeline then trains the 2D
+    terms only), ``side`` the hand's own side, intrinsics of a 60-degree horizontal field
+    of view (photos carry none), ``sequence`` the photo's block (whole blocks are held out
+    for validation). Photos that are not complete image files are left out (and counted).
+    Only :data:`TEACHER_SETS` are allowed; ``limit``: the first photos."""
+    from handlib import camera as cam
+    from handlib.real_photos import photo_block
+    from handlib.samples import HandSample
+    cache = read_cache(cache_path, folder)
+    if cache["set"] not in TEACHER_SETS:
+        raise ValueError(f"{cache_path}: the {cache['set']} photos cannot teach (allowed: "
+                         f"{', '.join(TEACHER_SETS)}; the ASL letters' train/ photos include "
+                         "near-duplicates of the scored ones)")
+    out = []
+    from handlib import images
+    cut_short = []
+    for ph in cache["images"]:
+        if ph.scored:
+            continue
+        try:
+            images.image_kind(ph.path)
+        except ValueError:          # a truncated file (the peer read what it could)
+            cut_short.append(ph.file)
+            continue
+        f = (ph.width / 2.0) / np.tan(np.radians(60.0) / 2.0)
+        K = cam.Intrinsics(fx=f, fy=f, cx=(ph.width - 1) / 2.0, cy=(ph.height - 1) / 2.0,
+                           width=ph.width, height=ph.height)
+        out.append(HandSample(image_path=str(ph.path), sequence=photo_block(ph.file), uv=ph.uv,
+                              side=ph.side, intrinsics=K, source=f"teacher: {cache['peer']}",
+                              visible=np.ones(21, bool)))
+        if limit is not None and len(out) >= limit:
+            break
+    if cut_short:
+        print(f"teacher: {len(cut_short)} photo(s) left out, not complete image files "
+              f"(first: {cut_short[0]})")
+    if not out:
+        raise ValueError(f"{cache_path}: no detected photo outside the scored subset")
+    return out
+
+
 def load_sets(cache_dir=None, folder=None, quiet: bool = False) -> dict | None:
     """Every photo set's cache in ``cache_dir`` (default :data:`CACHE_DIR`), read by
     :func:`read_cache`; None (with a one-line message unless ``quiet``) where there is none."""

@@ -77,14 +77,16 @@ def sample_table(samples, config: PipelineConfig | None = None) -> dict[str, np.
     Every image (and mask) file is checked here, by its first and last bytes
     (:func:`handlib.images.image_kind`), so that a missing, non-image or cut-short file
     is reported with its path before TensorFlow decodes it.
-    Samples without 2D/3D joints (RealHands) cannot feed the pose pipeline.
+    Samples without 2D joints (RealHands) cannot feed the pose pipeline; samples without
+    3D joints (a teacher's 2D, :func:`handlib.peer_reference.teacher_samples`) get zero 3D
+    and ``has_3d`` 0, so that the 3D loss terms skip them.
     """
     cfg = config or PipelineConfig()
     if not samples:
         raise ValueError("no samples given to the input pipeline")
-    missing = [s.image_path for s in samples if s.uv is None or s.xyz_norm is None]
+    missing = [s.image_path for s in samples if s.uv is None]
     if missing:
-        raise ValueError(f"{missing[0]}: the pose pipeline needs 2D and 3D joints "
+        raise ValueError(f"{missing[0]}: the pose pipeline needs 2D joints "
                          f"({len(missing)} samples have none)")
     if cfg.canonical_side not in (None, "left", "right"):
         raise ValueError(f"canonical_side must be 'left', 'right' or None, got {cfg.canonical_side!r}")
@@ -104,14 +106,15 @@ def sample_table(samples, config: PipelineConfig | None = None) -> dict[str, np.
         "image": [s.image_path for s in samples],
         "mask": [s.mask_path or "" for s in samples],
         "uv": [s.uv for s in samples],
-        "xyz_norm": [s.xyz_norm for s in samples],
+        "xyz_norm": [s.xyz_norm if s.xyz_norm is not None else np.zeros((21, 3)) for s in samples],
+        "has_3d": [float(s.xyz_norm is not None) for s in samples],
         "visible": [s.visible if s.visible is not None else np.ones(21, bool) for s in samples],
         "image_K": K, "centre": centre, "side": side,
         "flip": [float(cfg.canonical_side is not None and s.side != cfg.canonical_side)
                  for s in samples],
     }
     out = {k: np.array(v) for k, v in rows.items()}
-    for k in ("uv", "xyz_norm", "visible", "image_K", "centre", "side", "flip"):
+    for k in ("uv", "xyz_norm", "has_3d", "visible", "image_K", "centre", "side", "flip"):
         out[k] = out[k].astype(np.float32)
     return out
 
@@ -214,6 +217,7 @@ def make_pipeline(samples, config: PipelineConfig | None = None, repeat: bool = 
     ``targets``: dict with ``heatmaps`` (B, Hs, Hs, 21) float32 (peak 1),
     ``uv`` (B, 21, 2) joints in heatmap pixels, ``uv_input`` (B, 21, 2) in input pixels,
     ``xyz_norm`` (B, 21, 3) normalised 3D in the crop camera's frame (canonical side),
+    ``has_3d`` (B,) 1, or 0 for a sample without 3D joints (zeros in ``xyz_norm``),
     ``visible`` (B, 21) 0/1, and the crop: ``crop_R`` (B, 3, 3) camera -> crop frame
     (a reflection when flipped), ``crop_K`` (B, 3, 3) crop intrinsics, ``image_K``
     (B, 3, 3) intrinsics of the sample's image, ``crop_centre`` (B, 2) and
@@ -299,7 +303,7 @@ def make_pipeline(samples, config: PipelineConfig | None = None, repeat: bool = 
         image = tf.ensure_shape(image, [S, S, 3])
         f32 = lambda x: tf.cast(x, tf.float32)  # noqa: E731
         return image, {"heatmaps": tf.ensure_shape(heat, [Hs, Hs, 21]), "uv": uv_hm,
-                       "uv_input": uv_in, "xyz_norm": xyz, "visible": visible,
+                       "uv_input": uv_in, "xyz_norm": xyz, "has_3d": item["has_3d"], "visible": visible,
                        "crop_R": f32(R), "crop_K": f32(K), "image_K": item["image_K"],
                        "crop_centre": centre, "crop_side": side, "crop_angle": angle,
                        "flipped": item["flip"]}

@@ -127,7 +127,7 @@ def mean_pose(sources, input_size: int, mix=None, n: int = 512, seed: int = 0) -
                             batch_size=128, seed=seed, augment=False, shuffle=False)
     xyz, uv = [], []
     for _, t in pl.make_pipeline(pick, cfg):
-        xyz.append(np.asarray(t["xyz_norm"]))
+        xyz.append(np.asarray(t["xyz_norm"])[np.asarray(t["has_3d"]) > 0])  # 3D-labelled only
         uv.append(np.asarray(t["uv_input"]) / input_size)
     return {"xyz_norm": np.concatenate(xyz).mean(0).tolist(),
             "uv_fraction": np.concatenate(uv).mean(0).tolist(), "samples": len(pick),

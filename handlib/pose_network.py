@@ -412,7 +412,8 @@ def regnet_losses(targets, outputs, heatmap_size: int, sigma: float = hmaps.DEFA
       visible or not: an occluded joint still has a 2D position (fitting needs it), and a
       joint outside the crop has an empty target map, which teaches "not in this crop".
     - ``xyz``, ``xyz_intermediate``: squared 3D distance in hand scales (|W - M0| = 1),
-      averaged over joints (all joints: 3D labels are complete).
+      averaged over joints (all joints: 3D labels are complete); 0 for a sample whose
+      ``has_3d`` target is 0 (a teacher's 2D-only photo).
     - ``projection``: 2D distance between ProjLayer's joints and the labels in units of
       heatmap size / 8 (4 heatmap pixels at Hs = 32), squared up to 1 unit and linear
       beyond (Huber: a wild early guess must not swamp the other terms), averaged over
@@ -421,7 +422,8 @@ def regnet_losses(targets, outputs, heatmap_size: int, sigma: float = hmaps.DEFA
     vis = tf.cast(targets["visible"], tf.float32)
     hm = tf.reduce_mean(tf.reduce_sum(tf.square(outputs["heatmaps"] - targets["heatmaps"]),
                                       axis=[1, 2]), axis=-1) / heatmap_loss_unit(sigma)
-    d3 = lambda k: tf.reduce_mean(tf.reduce_sum(tf.square(outputs[k] - targets["xyz_norm"]), -1), -1)  # noqa: E731
+    has_3d = tf.cast(targets["has_3d"], tf.float32) if "has_3d" in targets else 1.0
+    d3 = lambda k: has_3d * tf.reduce_mean(tf.reduce_sum(tf.square(outputs[k] - targets["xyz_norm"]), -1), -1)  # noqa: E731
     d = tf.norm((outputs["uv_projected"] - targets["uv"]) / (heatmap_size / 8.0) + 1e-9, axis=-1)
     d2 = tf.where(d < 1.0, tf.square(d), 2.0 * d - 1.0)
     proj = tf.reduce_sum(d2 * vis, -1) / tf.maximum(tf.reduce_sum(vis, -1), 1.0)
@@ -477,7 +479,9 @@ class RegNetTrainer(keras.Model):
         d = tf.norm(uv - t["uv"], axis=-1) * (S / Hs)
         vis = tf.cast(t["visible"], tf.float32)
         self.trackers["uv_px"].update_state(d, sample_weight=vis)
-        self.trackers["xyz_err"].update_state(tf.norm(out["xyz"] - t["xyz_norm"], axis=-1))
+        has_3d = tf.cast(t["has_3d"], tf.float32)[:, None] if "has_3d" in t else None
+        self.trackers["xyz_err"].update_state(tf.norm(out["xyz"] - t["xyz_norm"], axis=-1),
+                                              sample_weight=has_3d)
         return {k: m.result() for k, m in self.trackers.items()}
 
     def train_step(self, data):

@@ -80,14 +80,18 @@ def make_strategy(name: str):
 
 
 def split_sources(data_dirs, limit: int | None = None, val_fraction: float = 0.1):
-    """Open each folder (any layout :func:`handlib.datasets.open_dataset` reads) and split
+    """Open each folder (any layout :func:`handlib.datasets.open_dataset` reads, or a peer
+    cache file: :func:`handlib.peer_reference.teacher_samples`) and split
     it by sequence (:func:`handlib.splits.split_by_sequence`; a rendered set's sequences
     are its 1,024-frame partitions, whose frames are independent draws).
     Returns [(folder, train samples, validation samples)]."""
-    from handlib import datasets, splits
+    from handlib import datasets, peer_reference, splits
     out = []
     for d in data_dirs:
-        samples = datasets.open_dataset(d, limit=limit)
+        if Path(d).suffix == ".json":       # a peer cache: a teacher's 2D on real photos
+            samples = peer_reference.teacher_samples(d, limit=limit)
+        else:
+            samples = datasets.open_dataset(d, limit=limit)
         if not samples:
             raise ValueError(f"{d}: no labelled frames found")
         train, val, _ = splits.split_by_sequence(samples, val_fraction=val_fraction, test_fraction=0.0)

@@ -32,8 +32,9 @@ BUDGET_KEYS = ("steps", "batch", "input_size", "steps_per_epoch", "seed")
 def read_plan(path) -> dict:
     """The plan at ``path``, checked: a ``budget`` with :data:`BUDGET_KEYS` (positive
     integers, seed 0 or more), a ``test`` folder, and ``arms``, each with a unique
-    ``name``, a ``change`` (one line, what differs from the baseline), ``data`` (folders)
-    and optional ``augment`` (:func:`handlib.pose_training.check_augment`)."""
+    ``name``, a ``change`` (one line, what differs from the baseline), ``data`` (folders,
+    or a peer cache file for a teacher's 2D), optional ``mix`` (a weight per folder) and
+    optional ``augment`` (:func:`handlib.pose_training.check_augment`)."""
     from handlib import files
     from handlib.pose_training import check_augment
     plan = files.read_json(path, "an experiment plan (budget, test, arms)")
@@ -61,13 +62,19 @@ def read_plan(path) -> dict:
         names.add(a["name"])
         if not isinstance(a["data"], list) or not a["data"]:
             raise ValueError(f"{where} arm {a['name']!r}: 'data' must list one or more folders")
+        mix = a.get("mix")
+        if mix is not None and (not isinstance(mix, list) or len(mix) != len(a["data"])
+                                or not all(isinstance(m, (int, float)) and m >= 0 for m in mix)
+                                or not sum(mix) > 0):
+            raise ValueError(f"{where} arm {a['name']!r}: 'mix' must give a weight (0 or more, "
+                             f"not all 0) per data folder ({len(a['data'])})")
         a["augment"] = check_augment(a.get("augment"))
     return plan
 
 
 def arm_settings(plan: dict, arm: dict) -> dict:
     """What makes an arm's result valid: its data, augmentation, budget and test set."""
-    return {"data": [str(d) for d in arm["data"]], "augment": arm["augment"],
+    return {"data": [str(d) for d in arm["data"]], "mix": arm.get("mix"), "augment": arm["augment"],
             "budget": plan["budget"], "test": str(plan["test"])}
 
 
@@ -106,7 +113,7 @@ def run_plan(plan_path, runs="build/runs/real-hands", out="data/results/real_han
         record = train_run(arm["data"], run, input_size=b["input_size"], steps=b["steps"],
                            batch_size=b["batch"], steps_per_epoch=b["steps_per_epoch"],
                            seed=b["seed"], limit=limit, command=command, progress=progress,
-                           augment=arm["augment"])
+                           augment=arm["augment"], mix=arm.get("mix"))
         model = wts.load_model(run / "regnet.keras")
         p = predict_batches(model, samples)
         test = metrics.evaluate(p["pred_uv_image"], gt_uv, p["pred_xyz_camera"], gt, bone, vis)["all"]

@@ -176,7 +176,7 @@ def read_real_photos(root, cache=None, limit: int | None = None, progress: bool 
     it accepts are read (before ``limit``), e.g. to leave the frozen scored photos of
     :mod:`handlib.peer_reference` out of training.
     """
-    from handlib import datasets
+    from handlib.realhands import read_realhands
     root = Path(root)
     if not root.is_dir():
         raise DataFileError(root, "a folder of hand photos", "no such folder")
@@ -184,7 +184,7 @@ def read_real_photos(root, cache=None, limit: int | None = None, progress: bool 
         files.REPO_ROOT / "build" / "real_masks" / f"{root.resolve().name}-{hashlib.sha1(str(root.resolve()).encode()).hexdigest()[:8]}"
     realhands = any(root.glob("user*/color"))
     if realhands:
-        samples = datasets.read_realhands(root, limit=limit)
+        samples = read_realhands(root, limit=limit)
         items = [(Path(s.image_path), Path(s.mask_path), s.sequence) for s in samples if s.mask_path]
     else:
         exts = {".jpg", ".jpeg", ".png", ".bmp"}

@@ -245,8 +245,8 @@ def test_crop_range_sets_the_box_from_the_joints_extent(tmp_path):
 
 def test_camera_effects_keep_the_range_and_are_seeded():
     import tensorflow as tf
-    rng = np.random.default_rng(0)
-    img = tf.constant(rng.uniform(0.2, 0.8, (64, 64, 3)), tf.float32)
+    y, x = np.mgrid[0:64, 0:64] / 63.0                     # a smooth picture, as photos are
+    img = tf.constant(np.stack([0.2 + 0.6 * x, 0.3 + 0.4 * y, 0.5 + 0.3 * x * y], -1), tf.float32)
     a = pipeline.camera_effects(img, tf.constant([1, 2], tf.int64)).numpy()
     b = pipeline.camera_effects(img, tf.constant([1, 2], tf.int64)).numpy()
     c = pipeline.camera_effects(img, tf.constant([3, 4], tf.int64)).numpy()
@@ -255,7 +255,7 @@ def test_camera_effects_keep_the_range_and_are_seeded():
     assert np.abs(a - c).mean() > 0.01
     # strength 0: at most JPEG at quality 95 and a blur of sigma 0.05 px (next to nothing)
     zero = [pipeline.camera_effects(img, tf.constant([s, 9], tf.int64), 0.0).numpy() for s in range(6)]
-    assert max(np.abs(z - img.numpy()).mean() for z in zero) < 0.03
+    assert max(np.abs(z - img.numpy()).mean() for z in zero) < 0.01
     # full strength changes photos a lot on average
     full = [pipeline.camera_effects(img, tf.constant([s, 9], tf.int64), 1.0).numpy() for s in range(6)]
     assert np.mean([np.abs(f - img.numpy()).mean() for f in full]) > 0.05
