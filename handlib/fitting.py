@@ -31,6 +31,10 @@ wrong joints pull little. A joint whose input is NaN is dropped, never propagate
 :func:`joint_jacobian` (NumPy): the global rotation is updated by a small rotation on the
 left (``R <- exp(delta) R``), the other parameters additively. Warm-started from the
 previous frame's pose with a small iteration budget per frame.
+
+**Two engines.** This module is the readable fit, and the reference; the tracker runs the
+same fit compiled (:mod:`handlib.fitting_compiled`, ``HandFitter(..., engine="compiled")``),
+which gives the same iterates to round-off in a small fraction of the time.
 """
 from __future__ import annotations
 
@@ -237,16 +241,24 @@ def _cauchy(r_norm, scale):
     return 1.0 / np.sqrt(1.0 + (r_norm / scale) ** 2)
 
 
+ENGINES = ("numpy", "compiled")
+
+
 class HandFitter:
     """Fits the hand model to :class:`Observation` s (one at a time, warm-started).
 
     ``K`` (3, 3) full-image intrinsics; ``bone_lengths`` (20,) mm (calibrated);
     ``side`` "left" or "right"; ``weights`` :class:`FitWeights`; ``iterations`` the
-    per-frame budget; ``history`` how many previous fitted frames the temporal term uses.
+    per-frame budget. ``engine``: "numpy" (this module's readable code, the reference) or
+    "compiled" (the same fit as machine code, :mod:`handlib.fitting_compiled`: the same
+    iterates to round-off, many times faster; the tracker's default).
     """
 
     def __init__(self, K, bone_lengths=None, side: str = "right", weights: FitWeights | None = None,
-                 iterations: int = 10):
+                 iterations: int = 10, engine: str = "numpy"):
+        if engine not in ENGINES:
+            raise ValueError(f"engine must be one of {ENGINES}, got {engine!r}")
+        self.engine = engine
         self.K = np.asarray(K, np.float64)
         self.bone_lengths = hm.default_bone_lengths() if bone_lengths is None else np.asarray(bone_lengths, float)
         self.side = side
@@ -340,6 +352,9 @@ class HandFitter:
         fitted before (``remember`` adds this one to them)."""
         p = np.asarray(init, np.float64).copy()
         pred = self._predicted()
+        if self.engine == "compiled":
+            return self._fit_compiled(obs, p, pred, self.iterations if iterations is None else int(iterations),
+                                      remember)
         lam = 1e-3
         n_iter = self.iterations if iterations is None else int(iterations)
         done = 0
@@ -372,6 +387,28 @@ class HandFitter:
         if remember:
             self.previous = (self.previous + [X])[-2:]
         return FitResult(params=p, joints=X, energy=E, terms=terms, iterations=done)
+
+    def _fit_compiled(self, obs: Observation, p, pred, n_iter: int, remember: bool) -> FitResult:
+        from handlib import fitting_compiled as fc
+        w = self.weights
+        uv = np.ascontiguousarray(obs.uv, np.float64)
+        conf = np.nan_to_num(np.asarray(obs.confidence, np.float64), nan=0.0)
+        ok2 = np.all(np.isfinite(uv), -1) & (conf > 0)
+        use3d = obs.xyz_norm is not None
+        y = np.ascontiguousarray(obs.xyz_norm if use3d else np.zeros((21, 3)), np.float64)
+        ok3 = np.all(np.isfinite(y), -1)
+        use_pred = pred is not None
+        pred_a = np.ascontiguousarray(pred if use_pred else np.zeros((21, 3)), np.float64)
+        p, X, E, terms, ends, done = fc.lm_fit(
+            p, n_iter, self.K, self.bone_lengths.astype(np.float64), self.side == "left",
+            self.hand_size, uv, conf, ok2, y, ok3, use3d, float(obs.pixel_scale), w.w_2d, w.w_3d,
+            w.w_limits, w.w_temporal, w.robust_2d_px, w.robust_3d_mm, pred_a, use_pred, fc.tables())
+        rows = np.diff(np.concatenate([[0], ends]))
+        names = ("2d", "3d", "limits", "temporal")
+        if remember:
+            self.previous = (self.previous + [X])[-2:]
+        return FitResult(params=p, joints=X, energy=float(E), iterations=int(done),
+                         terms={n: float(t) for n, t, k in zip(names, terms, rows) if k > 0})
 
     def reset(self) -> None:
         """Forget the previous frames (after a lost track)."""
@@ -447,19 +484,21 @@ default weights alone. Both are about 4 % too far on average there: RegNet's 2D 
 (5 % too small about the hand's centre), which no weighting of the fit removes."""
 
 
-def calibration_fit(obs: Observation, K, side: str = "right", iterations: int = 30) -> FitResult:
+def calibration_fit(obs: Observation, K, side: str = "right", iterations: int = 30,
+                    engine: str = "numpy") -> FitResult:
     """The calibration's fit of one frame at the model's size (depth free): from
     :func:`initial_pose`, first with the default weights (a strong 3D term turns the hand
     and bends the fingers from the rest pose), then with :data:`CALIBRATION_WEIGHTS` from
-    there, so that the 2D decides the depth (``iterations`` each)."""
-    coarse = HandFitter(K, side=side, weights=FitWeights(), iterations=iterations).fit(
+    there, so that the 2D decides the depth (``iterations`` each; ``engine`` as in
+    :class:`HandFitter`)."""
+    coarse = HandFitter(K, side=side, weights=FitWeights(), iterations=iterations, engine=engine).fit(
         obs, initial_pose(obs, K, side=side), remember=False)
-    return HandFitter(K, side=side, weights=CALIBRATION_WEIGHTS, iterations=iterations).fit(
+    return HandFitter(K, side=side, weights=CALIBRATION_WEIGHTS, iterations=iterations, engine=engine).fit(
         obs, coarse.params, remember=False)
 
 
 def calibrate_scale(observations, K, side: str = "right", distance_mm: float = START_DISTANCE_MM,
-                    hand_size_mm: float | None = None, iterations: int = 30) -> float:
+                    hand_size_mm: float | None = None, iterations: int = 30, engine: str = "numpy") -> float:
     """The hand's scale (bone lengths = default x scale) from the first frames.
 
     With ``hand_size_mm`` (|W - M0| in mm, when known) the scale is that over the model's.
@@ -475,7 +514,7 @@ def calibrate_scale(observations, K, side: str = "right", distance_mm: float = S
         return float(hand_size_mm) / size0
     scales = []
     for obs in observations:
-        res = calibration_fit(obs, K, side=side, iterations=iterations)
+        res = calibration_fit(obs, K, side=side, iterations=iterations, engine=engine)
         # the fitted hand's depth is where it looks right at the model's size; a hand of
         # scale k at the same 2D size sits k times as far: choose k so M0 is at distance
         scales.append(distance_mm / res.joints[ROOT, 2])
@@ -485,5 +524,5 @@ def calibrate_scale(observations, K, side: str = "right", distance_mm: float = S
 def with_weights(fitter: HandFitter, **changes) -> HandFitter:
     """A copy of ``fitter`` with some weights changed (the notebook switches terms off)."""
     f = HandFitter(fitter.K, fitter.bone_lengths, fitter.side, replace(fitter.weights, **changes),
-                   fitter.iterations)
+                   fitter.iterations, fitter.engine)
     return f

@@ -105,11 +105,16 @@ class Tracker:
     """Frame-by-frame tracking (see the module's docstring). ``model`` a RegNet;
     ``K`` (3, 3) the video's intrinsics; ``side`` "left", "right" or "auto" (decided at
     initialisation and kept while tracked); ``weights`` of the per-frame fit (default
-    :data:`handlib.fitting.TRACKING_WEIGHTS`); ``iterations`` per frame."""
+    :data:`handlib.fitting.TRACKING_WEIGHTS`); ``iterations`` per frame; ``engine`` of the
+    fits (:class:`handlib.fitting.HandFitter`: "compiled" by default, "numpy" the readable
+    reference, which gives the same answers more slowly)."""
 
     def __init__(self, model, K, side: str = "auto", hand_size_mm: float | None = None,
                  start_distance_mm: float = ft.START_DISTANCE_MM, weights: ft.FitWeights | None = None,
-                 iterations: int = 3):
+                 iterations: int = 3, engine: str = "compiled"):
+        if engine not in ft.ENGINES:
+            raise ValueError(f"engine must be one of {ft.ENGINES}, got {engine!r}")
+        self.engine = engine
         if side not in ("left", "right", "auto"):
             raise ValueError(f"side must be 'left', 'right' or 'auto', got {side!r}")
         self.model, self.K, self.side_arg = model, np.asarray(K, np.float64), side
@@ -183,13 +188,14 @@ class Tracker:
             if self.scale is None:
                 self.scale = ft.calibrate_scale([obs], self.K, side=self.side,
                                                 distance_mm=self.start_distance_mm,
-                                                hand_size_mm=self.hand_size_mm)
+                                                hand_size_mm=self.hand_size_mm, engine=self.engine)
             bl = hm.default_bone_lengths(self.scale)
-            self.fitter = ft.HandFitter(self.K, bl, self.side, self.weights, self.iterations)
+            self.fitter = ft.HandFitter(self.K, bl, self.side, self.weights, self.iterations, self.engine)
             init = ft.initial_pose(obs, self.K, bl, self.side)
             # from far away: the default weights (a strong 3D term) first, then the
             # tracking weights from there
-            coarse = ft.HandFitter(self.K, bl, self.side, ft.FitWeights(), 40).fit(obs, init, remember=False)
+            coarse = ft.HandFitter(self.K, bl, self.side, ft.FitWeights(), 40, self.engine).fit(
+                obs, init, remember=False)
             res = self.fitter.fit(obs, coarse.params, iterations=10)
             state = "init"
             self.low = 0
