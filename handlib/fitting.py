@@ -165,6 +165,18 @@ def _dof_table():
     return np.array(frames), np.array(local), np.array(pivots), moved
 
 
+@functools.lru_cache(maxsize=1)
+def compiled_tables() -> tuple:
+    """The chain's fixed tables as contiguous arrays for :mod:`handlib.fitting_compiled`:
+    those of :func:`_fk_tables` and :func:`_dof_table` (integers as int64), and the
+    finger angles' limits (20,) low and high."""
+    Kx, K2, dirs, idx = _fk_tables()
+    frames, local, pivots, moved = _dof_table()
+    c = np.ascontiguousarray
+    return (c(Kx), c(K2), c(dirs), c(idx.astype(np.int64)), c(frames.astype(np.int64)), c(local),
+            c(pivots.astype(np.int64)), c(moved), c(hm.JOINT_LIMITS[6:, 0]), c(hm.JOINT_LIMITS[6:, 1]))
+
+
 def apply_step(params, step) -> np.ndarray:
     """The pose after a solver step (26,): rotation ``exp(step[:3]) R``, the rest added."""
     p = np.asarray(params, np.float64).copy()
@@ -402,7 +414,7 @@ class HandFitter:
         p, X, E, terms, ends, done = fc.lm_fit(
             p, n_iter, self.K, self.bone_lengths.astype(np.float64), self.side == "left",
             self.hand_size, uv, conf, ok2, y, ok3, use3d, float(obs.pixel_scale), w.w_2d, w.w_3d,
-            w.w_limits, w.w_temporal, w.robust_2d_px, w.robust_3d_mm, pred_a, use_pred, fc.tables())
+            w.w_limits, w.w_temporal, w.robust_2d_px, w.robust_3d_mm, pred_a, use_pred, compiled_tables())
         rows = np.diff(np.concatenate([[0], ends]))
         names = ("2d", "3d", "limits", "temporal")
         if remember:

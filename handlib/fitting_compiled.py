@@ -21,8 +21,6 @@ does); nothing here is meant to be read before the NumPy version.
 """
 from __future__ import annotations
 
-import functools
-
 import numpy as np
 from numba import njit
 
@@ -31,19 +29,6 @@ from handlib import hand_model as hm
 MAX_ROWS = 42 + 63 + 40 + 63
 """Residual rows at most: 2D (21 x 2), 3D (21 x 3), joint limits (40), temporal (21 x 3)."""
 ROOT = hm.NORM_ROOT_JOINT
-
-
-@functools.lru_cache(maxsize=1)
-def tables():
-    """The kinematic chain's fixed tables as contiguous arrays for the compiled code
-    (those of :func:`handlib.fitting._fk_tables` and :func:`handlib.fitting._dof_table`,
-    and the finger angles' limits)."""
-    from handlib import fitting as ft
-    Kx, K2, dirs, idx = ft._fk_tables()
-    frames, local, pivots, moved = ft._dof_table()
-    c = np.ascontiguousarray
-    return (c(Kx), c(K2), c(dirs), c(idx.astype(np.int64)), c(frames.astype(np.int64)), c(local),
-            c(pivots.astype(np.int64)), c(moved), c(hm.JOINT_LIMITS[6:, 0]), c(hm.JOINT_LIMITS[6:, 1]))
 
 
 # ------------------------------------------------------------------ small pieces
@@ -190,7 +175,8 @@ def residuals(p, want_jacobian, fixed_rho, rho2, rho3, r, Jr, K, bl, left, hand_
               uv_obs, conf, ok2, y, ok3, use3d, pixel_scale, w2d, w3d, wlim, wtemp,
               robust2d, robust3d, pred, use_pred, tab):
     """:meth:`handlib.fitting.HandFitter.residuals`, written into ``r`` (MAX_ROWS,) and
-    ``Jr`` (MAX_ROWS, 26). ``rho2``, ``rho3`` (21,): robust weights, read when
+    ``Jr`` (MAX_ROWS, 26). ``tab``: the chain's fixed tables
+    (:func:`handlib.fitting.compiled_tables`). ``rho2``, ``rho3`` (21,): robust weights, read when
     ``fixed_rho``, else written. Returns the joints (21, 3), the rows used, and the
     blocks' ends (2D, 3D, limits, temporal: cumulative row counts)."""
     Kx, K2, dirs, idx, frames, local, pivots, moved, lo, hi = tab

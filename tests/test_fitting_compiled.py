@@ -45,7 +45,7 @@ def _compiled_residuals(fitter, p, obs, pred=None, rho=None, jacobian=True):
                               np.all(np.isfinite(uv), -1) & (conf > 0), y, np.all(np.isfinite(y), -1),
                               obs.xyz_norm is not None, obs.pixel_scale, w.w_2d, w.w_3d, w.w_limits,
                               w.w_temporal, w.robust_2d_px, w.robust_3d_mm,
-                              np.zeros((21, 3)) if pred is None else pred, pred is not None, fc.tables())
+                              np.zeros((21, 3)) if pred is None else pred, pred is not None, ft.compiled_tables())
     return r[:n], Jr[:n], X, {"2d": rho2, "3d": rho3}
 
 
@@ -56,7 +56,7 @@ def test_the_compiled_kinematics_equal_the_hand_models(side):
     for _ in range(5):
         p = np.concatenate([rng.normal(0, 1, 3), rng.uniform(-50, 50, 3) + [0, 0, 500],
                             rng.uniform(LO - 0.2, HI + 0.2)])
-        X, _ = fc.forward_kinematics(p, bl, side == "left", *fc.tables()[:4])
+        X, _ = fc.forward_kinematics(p, bl, side == "left", *ft.compiled_tables()[:4])
         np.testing.assert_allclose(X, hm.forward_kinematics(p, bl, side), atol=1e-9)
 
 
