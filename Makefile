@@ -5,6 +5,7 @@
 #   make course           execute every notebook in full mode into build/executed/full/
 #   make clean-notebooks  strip outputs from notebooks/ (they are committed without)
 #   make benchmarks       run the speed benchmarks (figures printed and written to build/)
+#   make weights          rebuild every shipped weight from nothing (hours on a CPU; resumes)
 #   make student          write the student copies (answers emptied) to build/student/
 #   make classroom        build/classroom/: what to copy to a room (no git history, no answers)
 #   make wheelhouse       download every wheel the course needs into wheelhouse/ (offline rooms)
@@ -20,7 +21,7 @@ KERNEL := handlib
 export TF_CPP_MIN_LOG_LEVEL := 3
 export PYTHONUNBUFFERED := 1
 
-.PHONY: setup lab test unit notebooks course clean-notebooks benchmarks clean \
+.PHONY: setup lab test unit notebooks course clean-notebooks benchmarks clean weights \
         student classroom wheelhouse html times offline-check
 
 # With a wheelhouse/ (make wheelhouse), every install comes from it, with no index: an
@@ -64,6 +65,11 @@ course: build/executed/full/times.json
 
 clean-notebooks: $(STAMP)
 	$(BIN)/jupyter nbconvert --clear-output --inplace notebooks/*.ipynb
+
+# data, SilNet, GeoConGAN, GANerated set, RegNet, evaluation: tools/make_weights.py says how
+# (--quick checks the path in minutes; every stage resumes after an interruption)
+weights: $(STAMP)
+	$(BIN)/python tools/make_weights.py
 
 benchmarks: $(STAMP)
 	@for b in benchmarks/[a-z]*.py; do $(BIN)/python -m benchmarks.$$(basename $$b .py) || exit 1; done

@@ -33,8 +33,9 @@ def read_plan(path) -> dict:
     """The plan at ``path``, checked: a ``budget`` with :data:`BUDGET_KEYS` (positive
     integers, seed 0 or more), a ``test`` folder, and ``arms``, each with a unique
     ``name``, a ``change`` (one line, what differs from the baseline), ``data`` (folders,
-    or a peer cache file for a teacher's 2D), optional ``mix`` (a weight per folder) and
-    optional ``augment`` (:func:`handlib.pose_training.check_augment`)."""
+    or a peer cache file for a teacher's 2D), optional ``mix`` (a weight per folder),
+    optional ``input_size`` (the crop's pixels, instead of the budget's: a light
+    configuration) and optional ``augment`` (:func:`handlib.pose_training.check_augment`)."""
     from handlib import files
     from handlib.pose_training import check_augment
     plan = files.read_json(path, "an experiment plan (budget, test, arms)")
@@ -68,6 +69,10 @@ def read_plan(path) -> dict:
                                 or not sum(mix) > 0):
             raise ValueError(f"{where} arm {a['name']!r}: 'mix' must give a weight (0 or more, "
                              f"not all 0) per data folder ({len(a['data'])})")
+        size = a.get("input_size")
+        if size is not None and (not isinstance(size, int) or size < 32 or size % 16):
+            raise ValueError(f"{where} arm {a['name']!r}: 'input_size' must be a multiple of 16, "
+                             f"32 or more, got {size!r}")
         a["augment"] = check_augment(a.get("augment"))
     return plan
 
@@ -75,7 +80,8 @@ def read_plan(path) -> dict:
 def arm_settings(plan: dict, arm: dict) -> dict:
     """What makes an arm's result valid: its data, augmentation, budget and test set."""
     return {"data": [str(d) for d in arm["data"]], "mix": arm.get("mix"), "augment": arm["augment"],
-            "budget": plan["budget"], "test": str(plan["test"])}
+            "budget": plan["budget"] | ({"input_size": arm["input_size"]} if "input_size" in arm else {}),
+            "test": str(plan["test"])}
 
 
 def run_plan(plan_path, runs="build/runs/real-hands", out="data/results/real_hand_arms",
@@ -110,7 +116,7 @@ def run_plan(plan_path, runs="build/runs/real-hands", out="data/results/real_han
             continue
         slug = "".join(c if c.isalnum() else "-" for c in name.lower()).strip("-")
         run = Path(runs) / slug
-        record = train_run(arm["data"], run, input_size=b["input_size"], steps=b["steps"],
+        record = train_run(arm["data"], run, input_size=arm.get("input_size", b["input_size"]), steps=b["steps"],
                            batch_size=b["batch"], steps_per_epoch=b["steps_per_epoch"],
                            seed=b["seed"], limit=limit, command=command, progress=progress,
                            augment=arm["augment"], mix=arm.get("mix"))

@@ -127,6 +127,7 @@ class Tracker:
         self.fitter = None
         self.side = None if side == "auto" else side
         self.pose = None                   # fitted params of the last frame
+        self.joints = None                 # and its joints (21, 3) mm
         self.low = 0
 
     # ------------------------------------------------------------ RegNet on crops
@@ -200,14 +201,14 @@ class Tracker:
             state = "init"
             self.low = 0
         else:
-            X = hm.forward_kinematics(self.pose, self.fitter.bone_lengths, self.side)
+            X = self.joints                      # the last fit's joints (at self.pose)
             crop = cc.crop_from_joints(cam.project(self.K, X), self.K, self.size,
                                        flip=self.side != self.net_side)
             (obs,), (score,) = self.run_crops(image, [crop])
             res = self.fitter.fit(obs, self.pose)
             self.low = self.low + 1 if score < LOST_CONFIDENCE else 0
             state = "tracked" if self.low == 0 else "low"
-        self.pose = res.params
+        self.pose, self.joints = res.params, res.joints
         out = FrameResult(index, time_s, state, self.side, uv=cam.project(self.K, res.joints),
                           xyz_mm=res.joints, params=res.params, confidence=obs.confidence,
                           box=(*crop.centre, crop.side), regnet_uv=obs.uv,
@@ -410,10 +411,14 @@ def track_video(video, out, weights=None, side: str = "auto", intrinsics=None, f
 
     def run(video_path):
         writer = None
+        last = time.perf_counter()
         try:
             for index, image in _until_interrupted(src):
                 try:
                     writer = one_frame(index, image, writer, video_path)
+                    now = time.perf_counter()
+                    clock.setdefault("frames", []).append(now - last)   # read, track, draw, write
+                    last = now
                 except KeyboardInterrupt:
                     if not src.live:          # a file: stop, write nothing (rerun to redo)
                         raise
@@ -473,6 +478,9 @@ def track_video(video, out, weights=None, side: str = "auto", intrinsics=None, f
                "processing_fps_means": "frames per second of tracking alone (crop, RegNet, fit), "
                                        "without reading, drawing and writing",
                "wall_fps": len(results) / max(wall, 1e-9), "wall_time_s": wall,
+               "frame_ms_median": float(1e3 * np.median(clock["frames"])) if clock.get("frames") else None,
+               "frame_ms_means": "median wall time per frame: reading, tracking, drawing and writing "
+                                 "(the first frame's search and one-off start-up costs are in wall_time_s)",
                "outputs": [str(out / n) for n in (["annotated.mp4"] if write_video else [])
                            + ["joints.csv", "joints.npz", "summary.json"]]}
     files.write_json(out / "summary.json", summary)

@@ -38,6 +38,7 @@ def test_the_shipped_plan_is_valid():
     (lambda p: p["arms"].append(dict(p["arms"][0])), "two arms are named"),
     (lambda p: p["arms"][0].update(data=[]), "one or more folders"),
     (lambda p: p["arms"][1].update(augment={"crop_range": [0.5, 1]}), "crop_range"),
+    (lambda p: p["arms"][1].update(input_size=100), "multiple of 16"),
 ])
 def test_a_bad_plan_names_the_file_and_the_mistake(tmp_path, edit, message):
     path = _plan(tmp_path, tmp_path)
