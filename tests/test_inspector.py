@@ -248,3 +248,19 @@ def test_stand_in_pictures_and_their_source_name(shipped, tmp_path):
     app = ins.inspector(shipped, images=tmp_path / "a", side="auto", images_name="your pictures (stand-ins)")
     assert list(app.sources) == ["your pictures (stand-ins)"]
     assert app.current.labels == ["stand_in_1.png", "stand_in_2.png"]
+
+
+def test_the_heatmap_panel_keeps_its_colours_through_jpeg(source):
+    """The heatmaps go to the browser as JPEG (quality 95, 4:4:4): every colour within a
+    few levels of the drawn panel, the red maxima crosses still red."""
+    import cv2
+    app = ins.Inspector({"rendered": source})
+    state = app.state()
+    drawn = ins.render_heatmaps(source, state["sample"], state["joint"])
+    got = cv2.cvtColor(cv2.imdecode(np.frombuffer(app.heat_image.value, np.uint8), cv2.IMREAD_COLOR),
+                       cv2.COLOR_BGR2RGB).astype(int)
+    assert got.shape == drawn.shape
+    diff = np.abs(got - drawn.astype(int))
+    assert np.percentile(diff, 99) <= 10 and diff.mean() < 1.5
+    red = np.all(drawn == (255, 40, 40), axis=-1)
+    assert red.sum() > 10 and np.all(got[red][:, 0] > 200) and np.all(got[red][:, 1] < 110)
