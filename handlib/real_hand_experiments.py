@@ -173,3 +173,38 @@ def format_arms(result: dict) -> str:
                     f"{f(r.get('video_low_confidence'), 100, 0, ' %')} | {f(t['2d_auc'])} | "
                     f"{f(t['3d_auc'])} | {f(e.get('wall_time_s'), 1 / 60, 0)} |")
     return "\n".join(rows)
+
+
+GOALS = {"2d_auc": 0.70, "3d_root_scale_auc": 0.60, "3d_aligned_auc": 0.90, "video_agreement": 0.15,
+         "video_low_confidence": 0.10}
+"""The course's goals on the yardstick (all scored photos; the video), for the figure."""
+
+
+def references(real_evaluation: dict, shipped: str = "shipped") -> dict:
+    """Reference lines for :func:`handlib.visualisation.plot_arms` from ``evaluate-real``'s
+    results: the shipped model (its own, longer budget) and the fixed open hand."""
+    photos = real_evaluation["sets"]["all_photos"]
+    out = {}
+    m = photos["models"].get(shipped)
+    if m is not None:
+        v = (real_evaluation.get("video") or {}).get("models", {}).get(shipped, {}).get("tracker", {})
+        out["shipped model"] = {"2d_auc": m["2d"]["auc"], "3d_root_scale_auc": m["3d_root_scale"]["auc"],
+                                "3d_aligned_auc": m["3d_aligned"]["auc"],
+                                "video_agreement": v.get("agreement_mean_hand_sizes")}
+    oh = (photos.get("baselines") or {}).get("fixed_open_hand")
+    if oh is not None:
+        out["fixed open hand"] = {"3d_root_scale_auc": oh["3d_root_scale"]["auc"],
+                                  "3d_aligned_auc": oh["3d_aligned"]["auc"]}
+    return out
+
+
+def yardstick_rows(result: dict) -> dict:
+    """``{arm: real_yardstick figures}`` in the plan's order, the baseline first."""
+    order = result.get("order") or list(result["arms"])
+    rows = {}
+    base = baseline_row(result)
+    if base is not None:
+        rows[result["baseline"]["name"] + " (start)"] = base["real_yardstick"]
+    rows |= {n: result["arms"][n]["real_yardstick"] for n in order
+             if n in result["arms"] and "real_yardstick" in result["arms"][n]}
+    return rows

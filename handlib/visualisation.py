@@ -836,3 +836,44 @@ def plot_error_against_geometry(depth_mm, angle_deg, errors: dict):
     axes[0].legend(fontsize=7)
     fig.tight_layout()
     return fig
+
+
+def plot_arms(rows: dict, references: dict | None = None, goals: dict | None = None):
+    """The real-hand experiments side by side: one panel per yardstick figure (2D AUC,
+    3D AUC root + scale, 3D AUC aligned, video agreement), a bar per arm. ``rows``:
+    ``{arm: real_yardstick figures}`` (:func:`handlib.real_hand_experiments.run_plan`'s
+    entries); ``references``: ``{label: {figure: value}}`` drawn as dashed lines (the
+    shipped model, the fixed open hand); ``goals``: ``{figure: value}`` dotted.
+    Returns the figure."""
+    import matplotlib.pyplot as plt
+    panels = [("2d_auc", "2D AUC 0-30 px"), ("3d_root_scale_auc", "3D AUC, root + scale"),
+              ("3d_aligned_auc", "3D AUC, aligned"), ("video_agreement", "video agreement\n(hand sizes, lower is better)")]
+    names = list(rows)
+    fig, axes = plt.subplots(1, len(panels), figsize=(3.2 * len(panels), 0.42 * len(names) + 1.6), sharey=True)
+    styles = ["--", "-."]
+    for ax, (key, title) in zip(axes, panels):
+        vals = [rows[n].get(key) for n in names]
+        y = np.arange(len(names))
+        ax.barh(y, [np.nan if v is None else v for v in vals], color="#4c72b0", height=0.6)
+        for yi, v in zip(y, vals):
+            if v is not None:
+                ax.text(v, yi, f" {v:.2f}", va="center", fontsize=7)
+        for k, (label, ref) in enumerate((references or {}).items()):
+            if ref.get(key) is not None:
+                ax.axvline(ref[key], color="k", ls=styles[k % 2], lw=1, label=label)
+        if goals and goals.get(key) is not None:
+            ax.axvline(goals[key], color="#c44e52", ls=":", lw=1.5, label="goal")
+        ax.set_title(title, fontsize=9)
+        ax.set_xlim(0, 1.0 if "auc" in key else max([v for v in vals if v is not None] + [0.5]) * 1.3)
+        ax.grid(axis="x", alpha=0.3)
+        ax.tick_params(labelsize=8)
+    axes[0].set_yticks(np.arange(len(names)), names)
+    axes[0].invert_yaxis()
+    handles, labels = {}, {}
+    for ax in axes:
+        for h, lab in zip(*ax.get_legend_handles_labels()):
+            handles.setdefault(lab, h)
+    fig.legend(list(handles.values()), list(handles), loc="lower center", ncol=len(handles), fontsize=8,
+               frameon=False, bbox_to_anchor=(0.5, -0.02))
+    fig.tight_layout(rect=(0, 0.06, 1, 1))
+    return fig

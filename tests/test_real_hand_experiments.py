@@ -89,3 +89,24 @@ def test_the_table_shows_missing_figures_as_dashes():
                                                "real_yardstick": {"2d_auc": 0.3, "video_agreement": None}}}}
     row = rhe.format_arms(result).splitlines()[-1]
     assert row == "| a | c | 0.300 | - | - | - | - | 0.500 | 0.250 | 2 |"
+
+
+def test_references_and_rows_for_the_figure_come_from_the_results():
+    import matplotlib
+    matplotlib.use("Agg")
+    from handlib import files, visualisation as vis
+    real = files.read_json(files.REPO_ROOT / "data" / "results" / "real_evaluation.json", "results")
+    refs = rhe.references(real)
+    shipped = real["sets"]["all_photos"]["models"]["shipped"]
+    assert refs["shipped model"]["2d_auc"] == shipped["2d"]["auc"]
+    oh = real["sets"]["all_photos"]["baselines"]["fixed_open_hand"]["3d_root_scale"]["auc"]
+    assert refs["fixed open hand"]["3d_root_scale_auc"] == oh and "2d_auc" not in refs["fixed open hand"]
+    result = {"baseline": {"name": "synth+GANerated", "from": "data/results/regnet_ablation.json"},
+              "order": ["b", "a"], "arms": {
+                  "a": {"real_yardstick": {"2d_auc": 0.5, "video_agreement": None}},
+                  "b": {"real_yardstick": {"2d_auc": 0.4, "video_agreement": 0.2}}}}
+    rows = rhe.yardstick_rows(result)
+    assert list(rows) == ["synth+GANerated (start)", "b", "a"]
+    fig = vis.plot_arms(rows, refs, rhe.GOALS)
+    assert len(fig.axes) == 4
+    assert [t.get_text() for t in fig.axes[0].get_yticklabels()] == list(rows)
