@@ -410,7 +410,9 @@ def train_run(synth, out, real=None, silnet_path=None, geo_weight: float = 5.0, 
     before = files.read_json(clock_file, "a wall-time record")["seconds"] if clock_file.is_file() else 0.0
     clock = weights.Stopwatch(before)
     pick = np.linspace(0, len(s) - 1, 4).astype(int), np.linspace(0, len(real_train) - 1, 4).astype(int)
+    from handlib.training_callbacks import StopOnNaN
     callbacks = [
+        StopOnNaN(LOGGED),                   # first: before BackupAndRestore saves an epoch
         keras.callbacks.BackupAndRestore(str(out / "backup"), double_checkpoint=True,
                                          delete_checkpoint=False),
         keras.callbacks.CSVLogger(str(out / "log.csv"), append=True),

@@ -20,6 +20,7 @@ import numpy as np
 from handlib import backend
 from handlib import pipeline as pl
 from handlib import pose_network as pn
+from handlib.training_callbacks import StopOnNaN, TrainingDiverged  # noqa: F401  (re-exported)
 from handlib.pose_evaluation import (_labels, baseline_predictions, mean_pose, predict_batches,
                                      real_yardstick, regression_figures)
 
@@ -27,39 +28,6 @@ tf = backend.tensorflow()
 import keras  # noqa: E402
 
 STRATEGIES = ("default", "mirrored", "multiworker")
-
-
-class TrainingDiverged(ValueError):
-    """A run whose loss (or weights) stopped being finite: nothing is saved or shipped."""
-
-
-class StopOnNaN(keras.callbacks.TerminateOnNaN):
-    """``TerminateOnNaN`` that raises :class:`TrainingDiverged` at the first batch (or
-    epoch's validation) whose loss is NaN or infinite. Put it first among the callbacks:
-    it then runs before ``BackupAndRestore`` saves the epoch, so no backup holds the
-    diverged weights and ``fit`` ends without a model."""
-
-    epoch = 0
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self.epoch = epoch
-
-    def on_train_batch_end(self, batch, logs=None):
-        self._check(logs, f"step {batch + 1} of epoch {self.epoch + 1}")
-
-    def on_batch_end(self, batch, logs=None):
-        pass
-
-    def on_epoch_end(self, epoch, logs=None):
-        self._check(logs, f"the end of epoch {epoch + 1}")
-
-    def _check(self, logs, where):
-        for key in ("loss", "val_loss"):
-            value = (logs or {}).get(key)
-            if value is not None and not np.isfinite(float(np.asarray(value))):
-                raise TrainingDiverged(
-                    f"training diverged: {key} became {float(np.asarray(value))} at {where}; "
-                    "no model was saved (try a lower --lr, in a new --out)")
 
 
 def make_strategy(name: str):

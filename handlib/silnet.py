@@ -154,7 +154,8 @@ def train(model, train_domains, epochs: int, steps_per_epoch: int, backup_dir=No
     schedule = keras.optimizers.schedules.CosineDecay(learning_rate, total, alpha=0.05)
     model.compile(optimizer=keras.optimizers.Adam(schedule), loss=SilhouetteLoss(),
                   metrics=[keras.metrics.BinaryIoU(target_class_ids=[1], name="iou")])
-    callbacks = list(callbacks)
+    from handlib.training_callbacks import StopOnNaN
+    callbacks = [StopOnNaN()] + list(callbacks)     # first: before a backup saves the epoch
     if backup_dir is not None:
         callbacks.append(keras.callbacks.BackupAndRestore(str(backup_dir), double_checkpoint=True,
                                                           delete_checkpoint=False))

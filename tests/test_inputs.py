@@ -497,3 +497,25 @@ def test_multiworker_without_tf_config_is_refused_before_writing(tmp_path, monke
     with pytest.raises(ValueError, match="TF_CONFIG"):
         pose_training.train_run([str(tmp_path / "data")], tmp_path / "run", strategy="multiworker")
     assert not (tmp_path / "run").exists()
+
+
+def test_a_gan_or_silnet_run_whose_loss_becomes_nan_stops_and_saves_nothing(tmp_path, monkeypatch):
+    """train-gan and train-silnet stop at the first non-finite loss as train-regnet does:
+    TrainingDiverged (one line, exit status 2 from the command), no model written."""
+    from handlib import backend, gan, silnet
+    from handlib.synthetic import make_dataset
+    tf = backend.tensorflow()
+    from handlib.training_callbacks import TrainingDiverged
+    monkeypatch.setenv("HANDLIB_REALDATA_DIR", str(tmp_path / "no-real-data"))
+    synth = tmp_path / "synth"
+    make_dataset(synth, 6, look="synth", seed=5, size=128, progress=False)
+    monkeypatch.setattr(gan, "lsgan_loss", lambda logits, target: tf.reduce_mean(logits) * float("nan"))
+    with pytest.raises(TrainingDiverged, match="became nan at step 1 of epoch 1"):
+        gan.train_run(synth, tmp_path / "gan", size=32, steps=2, steps_per_epoch=1, filters=4, blocks=1,
+                      disc_filters=4, limit=6, progress=False)
+    assert not list((tmp_path / "gan").glob("*.keras"))
+    monkeypatch.setattr(silnet.SilhouetteLoss, "call", lambda self, y, p: tf.reduce_mean(p) * float("nan"))
+    with pytest.raises(TrainingDiverged, match="loss became nan"):
+        silnet.train_run(synth, tmp_path / "sil", size=32, epochs=1, steps_per_epoch=2, batch_size=2,
+                         limit=6, progress=False)
+    assert not list((tmp_path / "sil").glob("*.keras"))
