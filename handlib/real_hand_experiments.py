@@ -20,7 +20,8 @@ and the video, agreement with MediaPipe, not ground truth). The results file is 
 after every arm, so an interrupted plan loses at most the arm it was measuring; rerunning
 the command measures only the arms whose entry is missing or whose settings changed.
 The ``baseline`` arm (the starting recipe, trained by ``compare-regnet`` under the same
-budget) is read from its results file rather than trained again.
+budget) is read from its results file rather than trained again. ``OUT.png`` shows the
+yardstick figures of every arm beside the shipped model, the open hand and the goals.
 """
 from __future__ import annotations
 
@@ -75,6 +76,13 @@ def read_plan(path) -> dict:
                              f"32 or more, got {size!r}")
         a["augment"] = check_augment(a.get("augment"))
     return plan
+
+
+def _in_repo(path) -> Path:
+    """A path as given, or, where it is relative and not found here, under the repository."""
+    from handlib import files
+    path = Path(path)
+    return files.REPO_ROOT / path if not path.is_absolute() and not path.exists() else path
 
 
 def arm_settings(plan: dict, arm: dict) -> dict:
@@ -135,7 +143,29 @@ def run_plan(plan_path, runs="build/runs/real-hands", out="data/results/real_han
         result["arms"][name] = entry
         files.write_json(out, result)
     files.write_json(out, result)
+    write_figure(result, out.with_suffix(".png"))
     return result
+
+
+def write_figure(result: dict, path, real_evaluation="data/results/real_evaluation.json") -> bool:
+    """The arms' yardstick figures as a PNG (:func:`handlib.visualisation.plot_arms`,
+    beside the shipped model and the open hand from ``evaluate-real``'s results, where
+    that file exists); False where no arm has yardstick figures."""
+    import matplotlib
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    from handlib import files, visualisation
+    rows = yardstick_rows(result)
+    if not rows:
+        return False
+    real = _in_repo(real_evaluation)
+    refs = references(files.read_json(real, "the real-hand yardstick's results")) if real.is_file() else {}
+    fig = visualisation.plot_arms(rows, refs, GOALS)
+    with files.atomic_path(Path(path), suffix=".png") as tmp:
+        fig.savefig(tmp, dpi=90, bbox_inches="tight")
+    plt.close(fig)
+    return True
 
 
 def baseline_row(result: dict) -> dict | None:
@@ -143,9 +173,12 @@ def baseline_row(result: dict) -> dict | None:
     (``compare-regnet``'s), or None where the plan names none or the file lacks it."""
     from handlib import files
     base = result.get("baseline")
-    if not base or not Path(base["from"]).is_file():
+    if not base:
         return None
-    arm = files.read_json(base["from"], "the baseline's results").get("arms", {}).get(base["name"])
+    path = _in_repo(base["from"])
+    if not path.is_file():
+        return None
+    arm = files.read_json(path, "the baseline's results").get("arms", {}).get(base["name"])
     if not arm or "real_yardstick" not in arm:
         return None
     return {"change": "the starting recipe (compare-regnet)", "real_yardstick": arm["real_yardstick"],

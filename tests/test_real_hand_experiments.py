@@ -110,3 +110,12 @@ def test_references_and_rows_for_the_figure_come_from_the_results():
     fig = vis.plot_arms(rows, refs, rhe.GOALS)
     assert len(fig.axes) == 4
     assert [t.get_text() for t in fig.axes[0].get_yticklabels()] == list(rows)
+
+
+def test_the_figure_is_written_where_arms_have_yardstick_figures(tmp_path):
+    result = {"baseline": {"name": "synth+GANerated", "from": "data/results/regnet_ablation.json"},
+              "order": ["a"], "arms": {"a": {"real_yardstick": {"2d_auc": 0.5, "3d_root_scale_auc": 0.4,
+                                                               "3d_aligned_auc": 0.8, "video_agreement": 0.2}}}}
+    assert rhe.write_figure(result, tmp_path / "arms.png")
+    assert (tmp_path / "arms.png").read_bytes()[:4] == b"\x89PNG"
+    assert not rhe.write_figure({"baseline": None, "arms": {"a": {}}}, tmp_path / "none.png")
