@@ -242,10 +242,23 @@ def real_yardstick(weights, name: str, out, limit: int | None = None) -> dict | 
         print(f"no peer reference (run `{peer_reference.MAKE_CACHE}`): the real-hand yardstick is skipped")
         return None
     r = real_evaluation.evaluate_real([weights], [name], out, limit=limit)
+    return yardstick_summary(r, name)
+
+
+def yardstick_summary(r: dict, name: str) -> dict:
+    """The headline figures of model ``name`` in ``evaluate-real``'s results ``r``: all
+    scored photos (2D AUC, 3D AUCs, the tilt: median rotation to the reference and how far
+    the fingertips sit in front of the wrist, the reference's too) and the video."""
+    from handlib import real_evaluation
     f = r["sets"]["all_photos"]["models"][name]
     out = {"photos": r["sets"]["all_photos"]["photos"], "2d_auc": f["2d"]["auc"],
            "3d_root_scale_auc": f["3d_root_scale"]["auc"], "3d_aligned_auc": f["3d_aligned"]["auc"],
            "label": real_evaluation.LABEL}
+    tilt = f.get("tilt")
+    if tilt:
+        out |= {"median_rotation_deg": tilt["median_rotation_deg"],
+                "tips_in_front_of_wrist_mm": tilt["tips_in_front_of_wrist_mm"],
+                "reference_tips_in_front_of_wrist_mm": tilt["reference_tips_in_front_of_wrist_mm"]}
     if r.get("video"):
         t = r["video"]["models"][name]["tracker"]
         out |= {"video_agreement": t["agreement_mean_hand_sizes"], "video_low_confidence": t["low_confidence_share"]}

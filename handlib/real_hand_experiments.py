@@ -98,7 +98,7 @@ def run_plan(plan_path, runs="build/runs/real-hands", out="data/results/real_han
     module's docstring. Returns the results, also written to ``OUT.json``."""
     from handlib import datasets, files, metrics
     from handlib import weights as wts
-    from handlib.pose_evaluation import _labels, predict_batches, real_yardstick
+    from handlib.pose_evaluation import _labels, predict_batches, real_yardstick, yardstick_summary
     from handlib.pose_training import train_run
     plan = read_plan(plan_path)
     names = [a["name"] for a in plan["arms"]]
@@ -119,11 +119,16 @@ def run_plan(plan_path, runs="build/runs/real-hands", out="data/results/real_han
         name = arm["name"]
         settings = arm_settings(plan, arm)
         done = result["arms"].get(name)
-        if (only and name not in only) or (done and done.get("settings") == settings
-                                           and done.get("limit") == limit):
-            continue
         slug = "".join(c if c.isalnum() else "-" for c in name.lower()).strip("-")
         run = Path(runs) / slug
+        if (only and name not in only) or (done and done.get("settings") == settings
+                                           and done.get("limit") == limit):
+            stored = run / "real_evaluation.json"      # the yardstick's full figures, where kept
+            if done and stored.is_file():
+                r = files.read_json(stored, "the arm's real-hand figures")
+                if name in r.get("sets", {}).get("all_photos", {}).get("models", {}):
+                    done["real_yardstick"] = yardstick_summary(r, name)
+            continue
         record = train_run(arm["data"], run, input_size=arm.get("input_size", b["input_size"]), steps=b["steps"],
                            batch_size=b["batch"], steps_per_epoch=b["steps_per_epoch"],
                            seed=b["seed"], limit=limit, command=command, progress=progress,
@@ -189,9 +194,9 @@ def baseline_row(result: dict) -> dict | None:
 def format_arms(result: dict) -> str:
     """A Markdown table: the baseline and every arm, real-hand yardstick and rendered test."""
     rows = ["| arm | change from the starting recipe | 2D AUC 0-30 px | 3D AUC root + scale | "
-            "3D AUC aligned | video agreement (hand sizes) | video low-confidence | "
-            "rendered 2D AUC | rendered 3D AUC | minutes |",
-            "|---|---|---|---|---|---|---|---|---|---|"]
+            "3D AUC aligned | median rotation (tips in front of the wrist) | video agreement (hand sizes) | "
+            "video low-confidence | rendered 2D AUC | rendered 3D AUC | minutes |",
+            "|---|---|---|---|---|---|---|---|---|---|---|"]
     order = result.get("order") or list(result["arms"])          # the plan's order
     arms = {n: result["arms"][n] for n in order if n in result["arms"]}
     base = baseline_row(result)
@@ -201,8 +206,10 @@ def format_arms(result: dict) -> str:
         return "-" if x is None else f"{scale * x:.{digits}f}{unit}"
     for name, e in arms.items():
         r, t = e.get("real_yardstick", {}), e["test"]
+        tilt = "-" if r.get("median_rotation_deg") is None else \
+            f"{r['median_rotation_deg']:.0f}° ({r['tips_in_front_of_wrist_mm']:.0f} mm)"
         rows.append(f"| {name} | {e['change']} | {f(r.get('2d_auc'))} | {f(r.get('3d_root_scale_auc'))} | "
-                    f"{f(r.get('3d_aligned_auc'))} | {f(r.get('video_agreement'))} | "
+                    f"{f(r.get('3d_aligned_auc'))} | {tilt} | {f(r.get('video_agreement'))} | "
                     f"{f(r.get('video_low_confidence'), 100, 0, ' %')} | {f(t['2d_auc'])} | "
                     f"{f(t['3d_auc'])} | {f(e.get('wall_time_s'), 1 / 60, 0)} |")
     return "\n".join(rows)

@@ -88,7 +88,7 @@ def test_the_table_shows_missing_figures_as_dashes():
                                                "wall_time_s": 120.0,
                                                "real_yardstick": {"2d_auc": 0.3, "video_agreement": None}}}}
     row = rhe.format_arms(result).splitlines()[-1]
-    assert row == "| a | c | 0.300 | - | - | - | - | 0.500 | 0.250 | 2 |"
+    assert row == "| a | c | 0.300 | - | - | - | - | - | 0.500 | 0.250 | 2 |"
 
 
 def test_references_and_rows_for_the_figure_come_from_the_results():
