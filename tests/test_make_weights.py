@@ -48,6 +48,7 @@ def test_the_quick_rebuild_makes_every_weight(tmp_path):
         assert (out / f"{name}.keras").is_file(), name
     for name in ("silnet", "geocongan_synth_to_real", "regnet"):
         assert "command" in json.loads((out / f"{name}.json").read_text())
+    from handlib import pose_network  # noqa: F401  (registers RegNet's layers before loading)
     model = wts.load_model(out / "regnet.keras")
     assert model.name
     assert (out / "regnet_evaluation.json").is_file()

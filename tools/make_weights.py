@@ -21,7 +21,8 @@ continues from its run folder's last checkpoint, so after an interruption the sa
 command goes on where it stopped (``--from`` skips stages known to be done). Each weight
 is written with its training record (``NAME.json``: command, machine, minutes).
 ``--quick``: the same commands with a few frames and steps, into ``build/weights-quick/``
-data (checks the path in a few minutes; the weights are useless). Real photos are used
+(checks the path in a few minutes; the weights are useless). With ``--out`` other than
+``data/weights``, data sets and run folders go to ``OUT-work/`` beside it. Real photos are used
 where ``HANDLIB_REALDATA_DIR`` (default ``../shared/realdata``) has them, rendered
 stand-ins otherwise. On a 2-core CPU the full rebuild takes about three hours (SilNet
 14 min, GeoConGAN 63 min, GANerating 4,000 frames 12 min, RegNet 65 min, data sets
@@ -95,10 +96,14 @@ def main(argv=None) -> int:
     ap.add_argument("--from", dest="start", default=STAGES[0], choices=STAGES, help="first stage to run")
     ap.add_argument("--dry-run", action="store_true", help="print the commands, run nothing")
     args = ap.parse_args(argv)
-    base = ROOT / "build" / "weights-quick"
-    out = Path(args.out) if args.out else (base / "weights" if args.quick else ROOT / "data" / "weights")
-    data = base / "data" if args.quick else ROOT / "build"
-    runs = base / "runs" if args.quick else ROOT / "build" / "runs"     # the records' run folders
+    out = Path(args.out) if args.out else (ROOT / "build" / "weights-quick" / "weights" if args.quick
+                                           else ROOT / "data" / "weights")
+    shipped = out.resolve() == (ROOT / "data" / "weights").resolve()
+    # the shipped weights: the records' data and run folders; any other --out: its own work
+    # folder beside it (OUT-work/), so that two rebuilds never resume each other's runs
+    work = out.resolve().parent / f"{out.name}-work"
+    data = ROOT / "build" if shipped and not args.quick else work / "data"
+    runs = ROOT / "build" / "runs" if shipped and not args.quick else work / "runs"
     def short(path: Path) -> Path:       # inside the repository: relative, as the records write it
         path = path.resolve()
         return path.relative_to(ROOT) if ROOT in path.parents else path
