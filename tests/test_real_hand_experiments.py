@@ -119,3 +119,14 @@ def test_the_figure_is_written_where_arms_have_yardstick_figures(tmp_path):
     assert rhe.write_figure(result, tmp_path / "arms.png")
     assert (tmp_path / "arms.png").read_bytes()[:4] == b"\x89PNG"
     assert not rhe.write_figure({"baseline": None, "arms": {"a": {}}}, tmp_path / "none.png")
+
+
+def test_the_readme_shows_the_committed_arms():
+    """README's table of the real-hand experiments is format_arms of the committed results."""
+    from handlib import files
+    text = (files.REPO_ROOT / "README.md").read_text(encoding="utf-8")
+    start, end = "<!-- real-hand-arms: start -->", "<!-- real-hand-arms: end -->"
+    assert text.count(start) == 1 and text.count(end) == 1
+    block = text.split(start)[1].split(end)[0].strip()
+    result = files.read_json(files.REPO_ROOT / "data" / "results" / "real_hand_arms.json", "results")
+    assert block == rhe.format_arms(result).strip()
