@@ -13,7 +13,7 @@
 2. Real time, everything beside one compiled RegNet forward pass of the default model
    (its milliseconds printed): the tracker per frame (no video) with each engine (target
    <= 1.3x), the tracker's per-frame fit alone (3 iterations, temporal term; target
-   <= 0.15x), ``track`` end to end on ``make-video`` seed 7 (256 px, writing
+   <= 0.15x), ``track`` end to end on ``make-video`` seed 7 (320x240, writing
    ``annotated.mp4``; the median per frame, target <= 1.6x), and the light configuration
    (a 96 px RegNet, ``--light``; default: the ``light 96 px`` arm of
    ``python -m handlib real-hand-arms``): its forward pass and its ``track`` end to end
@@ -211,7 +211,7 @@ def bench_tracker(frames: int, light=None) -> tuple[list[dict], list[dict]]:
     t_base = float(np.median([before, forward_median(model)]))
     rows.append({"what": "RegNet forward again, just before and after track (median)", "ms_per_frame": 1e3 * t_base,
                  "ratio": f"{t_base / t_fwd:.2f}x"})
-    rows.append({"what": "track end to end, make-video seed 7 (256 px, writing annotated.mp4), median per frame",
+    rows.append({"what": "track end to end, make-video seed 7 (320x240, writing annotated.mp4), median per frame",
                  "ms_per_frame": 1e3 * t_e2e, "ratio": f"{t_e2e / t_base:.2f}x (target <= 1.6x)"})
     if light is not None and Path(light).is_file():
         light_model = wts.load_model(light)
