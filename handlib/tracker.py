@@ -386,7 +386,7 @@ def track_video(video, out, weights=None, side: str = "auto", intrinsics=None, f
     t_start = time.perf_counter()
     clock = {"busy": 0.0}
 
-    def one_frame(index, image, writer, video_path):
+    def one_frame(index, image, sink, video_path):
         t0 = time.perf_counter()
         t_video = index / src.fps
         if image is None:
@@ -396,26 +396,26 @@ def track_video(video, out, weights=None, side: str = "auto", intrinsics=None, f
         clock["busy"] += time.perf_counter() - t0
         results.append(res)
         if video_path is not None:
-            if writer is None:
+            if sink is None:
                 writer = cv2.VideoWriter(str(video_path), cv2.VideoWriter_fourcc(*"mp4v"), src.fps,
                                          (src.width, src.height))
                 if not writer.isOpened():
                     raise OSError(f"{out / 'annotated.mp4'}: OpenCV cannot write mp4v video here "
                                   "(use --no-video for the joint files alone)")
+                sink = _VideoSink(writer, K)
             frame = np.zeros((src.height, src.width, 3), np.uint8) if image is None else image
-            drawn = draw_frame(frame, res, K, fps=len(results) / max(clock["busy"], 1e-9))
-            writer.write(np.ascontiguousarray(drawn[..., ::-1]))
+            sink.put(frame, res, len(results) / max(clock["busy"], 1e-9))
         if bar is not None:
             bar.update(1)
-        return writer
+        return sink
 
     def run(video_path):
-        writer = None
+        sink = None
         last = time.perf_counter()
         try:
             for index, image in _until_interrupted(src):
                 try:
-                    writer = one_frame(index, image, writer, video_path)
+                    sink = one_frame(index, image, sink, video_path)
                     now = time.perf_counter()
                     clock.setdefault("frames", []).append(now - last)   # read, track, draw, write
                     last = now
@@ -424,8 +424,8 @@ def track_video(video, out, weights=None, side: str = "auto", intrinsics=None, f
                         raise
                     break                     # a live camera stops here and keeps what it has
         finally:
-            if writer is not None:
-                writer.release()
+            if sink is not None:
+                sink.close()            # every frame drawn and written (or the thread's error)
         if video_path is not None:
             check = cv2.VideoCapture(str(video_path))
             written = int(check.get(cv2.CAP_PROP_FRAME_COUNT))
@@ -485,6 +485,48 @@ def track_video(video, out, weights=None, side: str = "auto", intrinsics=None, f
                            + ["joints.csv", "joints.npz", "summary.json"]]}
     files.write_json(out / "summary.json", summary)
     return summary
+
+
+class _VideoSink:
+    """Draws and writes the annotated frames in a second thread, in order, so that the next
+    frame is tracked meanwhile (drawing and encoding cost about as much as the crop and the
+    fit together). An error in the thread is raised in the caller at the next frame or at
+    :meth:`close`."""
+
+    def __init__(self, writer, K, depth: int = 8):
+        import queue
+        import threading
+        self.writer, self.K = writer, K
+        self.queue = queue.Queue(maxsize=depth)
+        self.error = None
+        self.thread = threading.Thread(target=self._run, name="annotated-video", daemon=True)
+        self.thread.start()
+
+    def _run(self):
+        while True:
+            item = self.queue.get()
+            if item is None:
+                return
+            if self.error is not None:
+                continue                  # drain; the caller raises the error
+            try:
+                frame, res, fps = item
+                drawn = draw_frame(frame, res, self.K, fps=fps)
+                self.writer.write(np.ascontiguousarray(drawn[..., ::-1]))
+            except BaseException as exc:  # noqa: BLE001  (handed to the caller)
+                self.error = exc
+
+    def put(self, frame, res, fps) -> None:
+        if self.error is not None:
+            raise self.error
+        self.queue.put((frame, res, fps))
+
+    def close(self) -> None:
+        self.queue.put(None)
+        self.thread.join()
+        self.writer.release()
+        if self.error is not None:
+            raise self.error
 
 
 def _until_interrupted(src):

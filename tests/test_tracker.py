@@ -188,3 +188,23 @@ def test_the_compiled_and_the_readable_fit_track_alike(demo):
     for a, b in zip(runs["numpy"], runs["compiled"]):
         assert a.state == b.state
         np.testing.assert_allclose(b.xyz_mm, a.xyz_mm, atol=1e-4)
+
+
+def test_an_error_while_drawing_the_video_stops_the_command_and_writes_nothing(demo, tmp_path, monkeypatch):
+    """The annotated video is drawn and written in a second thread: an error there reaches
+    the command, and no half-written video or joint file is left."""
+    video, gt = demo
+    K = gt["K"]
+    real_draw = tr.draw_frame
+
+    def draw(image, res, K, **kw):
+        if res.index == 3:
+            raise RuntimeError("drawing failed on purpose")
+        return real_draw(image, res, K, **kw)
+    monkeypatch.setattr(tr, "draw_frame", draw)
+    with pytest.raises(RuntimeError, match="on purpose"):
+        tr.track_video(video, tmp_path / "out", side="right", intrinsics=(K[0, 0], K[1, 1], K[0, 2], K[1, 2]),
+                       progress=False)
+    assert not (tmp_path / "out" / "annotated.mp4").exists()
+    assert not (tmp_path / "out" / "joints.csv").exists()
+    assert not list((tmp_path / "out").glob("*.tmp*"))
