@@ -9,12 +9,14 @@ iterates, to round-off: ``tests/test_fitting_compiled.py``). Its cost is Python'
 energy evaluation is a few dozen small NumPy calls of a few microseconds each, and a fit
 needs dozens of evaluations. Here the same arithmetic, in the same order, runs as loops
 that Numba compiles once (``cache=True``: the machine code is kept on disk beside this
-file, so later sessions load it in well under a second).
+file, so later sessions load it in about a second).
 
-Chosen by measurement (``python -m benchmarks.fitting``): Numba's ``@njit`` against one
-``tf.function(jit_compile=True)`` of the same loop; a TensorFlow call costs tens of
-microseconds before it computes anything, which is most of the budget of a 3-iteration
-per-frame fit, where a compiled Numba call costs about one microsecond.
+Why Numba: the fit is thousands of operations on arrays of 3 to 208 numbers, where the
+cost of each call, not the arithmetic, decides. Numba compiles the loops as written into
+one machine-code function per piece, cheap to call; a TensorFlow graph
+(``tf.function``, with or without XLA) has a fixed cost per call and per operation that is
+large against arrays this small. A TensorFlow version of the fit was not built to compare;
+``python -m benchmarks.fitting`` measures this one against the readable fit and scipy.
 
 Use it through :class:`handlib.fitting.HandFitter` with ``engine="compiled"`` (the tracker
 does); nothing here is meant to be read before the NumPy version.
