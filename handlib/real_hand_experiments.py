@@ -36,7 +36,8 @@ def read_plan(path) -> dict:
     ``name``, a ``change`` (one line, what differs from the baseline), ``data`` (folders,
     or a peer cache file for a teacher's 2D), optional ``mix`` (a weight per folder),
     optional ``input_size`` (the crop's pixels, instead of the budget's: a light
-    configuration) and optional ``augment`` (:func:`handlib.pose_training.check_augment`)."""
+    configuration), optional ``seed`` (instead of the budget's: a repeat of an arm) and
+    optional ``augment`` (:func:`handlib.pose_training.check_augment`)."""
     from handlib import files
     from handlib.pose_training import check_augment
     plan = files.read_json(path, "an experiment plan (budget, test, arms)")
@@ -74,6 +75,9 @@ def read_plan(path) -> dict:
         if size is not None and (not isinstance(size, int) or size < 32 or size % 16):
             raise ValueError(f"{where} arm {a['name']!r}: 'input_size' must be a multiple of 16, "
                              f"32 or more, got {size!r}")
+        seed = a.get("seed")
+        if seed is not None and (not isinstance(seed, int) or seed < 0):
+            raise ValueError(f"{where} arm {a['name']!r}: 'seed' must be a whole number 0 or more, got {seed!r}")
         a["augment"] = check_augment(a.get("augment"))
     return plan
 
@@ -88,7 +92,7 @@ def _in_repo(path) -> Path:
 def arm_settings(plan: dict, arm: dict) -> dict:
     """What makes an arm's result valid: its data, augmentation, budget and test set."""
     return {"data": [str(d) for d in arm["data"]], "mix": arm.get("mix"), "augment": arm["augment"],
-            "budget": plan["budget"] | ({"input_size": arm["input_size"]} if "input_size" in arm else {}),
+            "budget": plan["budget"] | {k: arm[k] for k in ("input_size", "seed") if k in arm},
             "test": str(plan["test"])}
 
 
@@ -131,7 +135,7 @@ def run_plan(plan_path, runs="build/runs/real-hands", out="data/results/real_han
             continue
         record = train_run(arm["data"], run, input_size=arm.get("input_size", b["input_size"]), steps=b["steps"],
                            batch_size=b["batch"], steps_per_epoch=b["steps_per_epoch"],
-                           seed=b["seed"], limit=limit, command=command, progress=progress,
+                           seed=arm.get("seed", b["seed"]), limit=limit, command=command, progress=progress,
                            augment=arm["augment"], mix=arm.get("mix"))
         model = wts.load_model(run / "regnet.keras")
         p = predict_batches(model, samples)
