@@ -190,17 +190,22 @@ def camera_effects(image, seed, strength: float = 1.0):
     x = tf.range(-3, 4, dtype=tf.float32)
     g = tf.exp(-0.5 * tf.square(x / sigma))
     g /= tf.reduce_sum(g)
-    blurred = image[None]
-    for kern, pad in ((tf.reshape(g, [1, 7, 1, 1]), [[0, 0], [0, 0], [3, 3], [0, 0]]),
-                      (tf.reshape(g, [7, 1, 1, 1]), [[0, 0], [3, 3], [0, 0], [0, 0]])):
-        blurred = tf.nn.depthwise_conv2d(tf.pad(blurred, pad, "SYMMETRIC"),
+
+    def blur(img):
+        out = img[None]
+        for kern, pad in ((tf.reshape(g, [1, 7, 1, 1]), [[0, 0], [0, 0], [3, 3], [0, 0]]),
+                          (tf.reshape(g, [7, 1, 1, 1]), [[0, 0], [3, 3], [0, 0], [0, 0]])):
+            out = tf.nn.depthwise_conv2d(tf.pad(out, pad, "SYMMETRIC"),
                                          tf.tile(kern, [1, 1, 3, 1]), [1, 1, 1, 1], "VALID")
-    image = tf.where(u(7, 0.0, 1.0) < 0.5, blurred[0], image)
+        return out[0]
+    # computed only for the crops that get it (tf.cond), not for all and then chosen
+    image = tf.cond(u(7, 0.0, 1.0) < 0.5, lambda: blur(image), lambda: image)
     image = image + tf.random.stateless_normal(tf.shape(image), k[8], 0.0, 1.0) * u(9, 0.0, 0.04 * a)
     image = tf.clip_by_value(image, 0.0, 1.0)
     quality = tf.cast(tf.round(95.0 - u(10, 0.0, 65.0 * a)), tf.int32)
-    jpeg = tf.reshape(tf.image.adjust_jpeg_quality(image, quality), tf.shape(image))
-    image = tf.where(u(11, 0.0, 1.0) < 0.5, jpeg, image)
+    image = tf.cond(u(11, 0.0, 1.0) < 0.5,
+                     lambda: tf.reshape(tf.image.adjust_jpeg_quality(image, quality), tf.shape(image)),
+                     lambda: image)
     return tf.clip_by_value(image, 0.0, 1.0)
 
 
