@@ -8,6 +8,8 @@ are pixels of the image drawn on.
 """
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from handlib import hand_model as hm
@@ -23,11 +25,13 @@ BONE_RGB = [_hex_rgb(hm.FINGER_COLORS[hm.FINGER_NAMES[(c - 1) // 4]]) for _, c i
 MIN_SCALE = 0.3    # the smallest font scale a caption is shrunk to (about 8 px high)
 
 
+@functools.lru_cache(maxsize=1024)
 def fit_text(s: str, scale: float, width: int) -> tuple[str, float]:
     """``s`` and a font scale at which it fits ``width`` pixels: ``scale`` where it fits,
     else smaller (down to :data:`MIN_SCALE`), else cut with ".." at the smallest scale.
     The panels' own captions are written to fit at their scale (the tests check it); this
-    keeps long names (a source, a file) from running off the picture."""
+    keeps long names (a source, a file) from running off the picture. Remembered: a redraw
+    writes mostly the same captions again."""
     import cv2
     font = cv2.FONT_HERSHEY_SIMPLEX
     w = cv2.getTextSize(s, font, scale, 1)[0][0]
@@ -90,20 +94,13 @@ def skeleton_3d_image(layers, azimuth: float = 35.0, elevation: float = -20.0, s
     thickness)``, drawn in order, each far to near. ``caption``: the view's line at the
     bottom (sizes of 160 pixels and more). RGB uint8 (size, size, 3)."""
     import cv2
-    img = np.full((size, size, 3), 40, np.uint8)
+    img = _view_background(float(azimuth), float(elevation), int(size), float(extent_mm), bool(caption)).copy()
     R = view_rotation(azimuth, elevation)
     s = (size / 2 - 8) / extent_mm
 
     def to_px(xyz):
         return (xyz @ R.T)[:, :2] * s + (size - 1) / 2
 
-    for k, (name, col) in enumerate((("x", (230, 80, 80)), ("y", (80, 200, 80)), ("z", (90, 140, 255)))):
-        a = np.zeros((2, 3))
-        a[1, k] = 30.0                                   # the camera's axes, 30 mm long
-        p = to_px(a)
-        cv2.arrowedLine(img, tuple(np.round(p[0]).astype(int)), tuple(np.round(p[1]).astype(int)),
-                        col, 1, cv2.LINE_AA, tipLength=0.2)
-        text(img, name, tuple(np.round(p[1] + 3).astype(int)), 0.35, color=col, box=False)
     bones = np.asarray(hm.BONES)
     for xyz, col, t in layers:
         xyz = np.asarray(xyz, np.float64)
@@ -116,6 +113,27 @@ def skeleton_3d_image(layers, azimuth: float = 35.0, elevation: float = -20.0, s
             cv2.circle(img, q, (t + 1) * 16, col or (255, 255, 255), -1, cv2.LINE_AA, 4)
     if legend:
         text(img, legend, (4, 14), 0.33)
+    return img
+
+
+@functools.lru_cache(maxsize=128)
+def _view_background(azimuth: float, elevation: float, size: int, extent_mm: float,
+                     caption: bool) -> np.ndarray:
+    """What :func:`skeleton_3d_image` draws before any skeleton: the dark panel, the
+    camera's axes at M0 (30 mm long) and the view's caption. Drawn once per view and
+    remembered (a new sample redraws only the skeletons). Read-only."""
+    import cv2
+    img = np.full((size, size, 3), 40, np.uint8)
+    R = view_rotation(azimuth, elevation)
+    s = (size / 2 - 8) / extent_mm
+    for k, (name, col) in enumerate((("x", (230, 80, 80)), ("y", (80, 200, 80)), ("z", (90, 140, 255)))):
+        a = np.zeros((2, 3))
+        a[1, k] = 30.0
+        p = (a @ R.T)[:, :2] * s + (size - 1) / 2
+        cv2.arrowedLine(img, tuple(np.round(p[0]).astype(int)), tuple(np.round(p[1]).astype(int)),
+                        col, 1, cv2.LINE_AA, tipLength=0.2)
+        text(img, name, tuple(np.round(p[1] + 3).astype(int)), 0.35, color=col, box=False)
     if caption and size >= 160:
         text(img, f"mm, M0 at centre, az {azimuth:.0f} el {elevation:.0f}", (4, size - 6), 0.33)
+    img.setflags(write=False)
     return img

@@ -30,6 +30,7 @@ network sees it).
 from __future__ import annotations
 
 import base64
+import functools
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -70,7 +71,8 @@ class SourcePredictions:
     Derived: ``uv`` (N, 21, 2) and ``confidence`` (N, 21) from the heatmap maxima;
     ``refinement_px`` (N, 21) how far refinement moved each joint from the ProjLayer's
     2D (crop pixels); ``rendered_uv`` and ``target_uv`` (N, 21, 2) the maxima of the
-    other maps; with labels, ``err_2d`` (N, 21) crop pixels, ``err_3d_mm`` and
+    other maps; ``all_joints`` {"predicted", "rendered"[, "target"]}: (N, Hs, Hs) each
+    map's maximum over the 21 joints (what the all-joints view shows); with labels, ``err_2d`` (N, 21) crop pixels, ``err_3d_mm`` and
     ``err_2d_projected`` (the ProjLayer's 2D against the label, crop pixels).
     """
 
@@ -95,6 +97,7 @@ class SourcePredictions:
     refinement_px: np.ndarray = field(init=False)
     rendered_uv: np.ndarray = field(init=False)
     target_uv: np.ndarray | None = field(init=False, default=None)
+    all_joints: dict = field(init=False, default_factory=dict)
     err_2d: np.ndarray | None = field(init=False, default=None)
     err_3d_mm: np.ndarray | None = field(init=False, default=None)
     err_2d_projected: np.ndarray | None = field(init=False, default=None)
@@ -109,6 +112,8 @@ class SourcePredictions:
         self.rendered_uv = hmaps.heatmap_maxima(self.rendered)[0]
         if self.target is not None:
             self.target_uv = hmaps.heatmap_maxima(self.target)[0]
+        self.all_joints = {n: m.max(-1) for n, m in (("predicted", self.heatmaps), ("target", self.target),
+                                                      ("rendered", self.rendered)) if m is not None}
         if self.gt_uv is not None:
             self.err_2d = metrics.epe_2d(self.uv, self.gt_uv) * to_px
             self.err_2d_projected = metrics.epe_2d(self.uv_projected, self.gt_uv) * to_px
@@ -327,12 +332,14 @@ def render_crop(src: SourcePredictions, i: int, joint: int = ALL_JOINTS, scale: 
 
 
 _STRIP = 16        # pixels of the title and value strips above and below a heatmap panel
+_BAR = 46          # pixels of the colour bar's column
 
 
-def _heat_panel(h, lo, hi, f, marks, title, note):
-    """One heatmap (Hs, Hs) enlarged ``f`` times, coloured on [lo, hi], maxima marked
+def _heat_panel(out, h, lo, hi, f, marks, title, note):
+    """Draw one heatmap (Hs, Hs), enlarged ``f`` times and coloured on [lo, hi], into
+    ``out`` (a white (Hs * f + 2 * _STRIP, Hs * f, 3) view of the row): its maxima marked
     with red crosses, a title strip above and a note strip below (each one short line:
-    the panel is only ``Hs * f`` pixels wide). RGB uint8."""
+    the panel is only ``Hs * f`` pixels wide). RGB uint8, in place."""
     import cv2
     lut = _colormap_lut()
     idx = np.clip((h - lo) * (255.0 / max(hi - lo, 1e-9)), 0, 255).astype(np.uint8)
@@ -341,23 +348,29 @@ def _heat_panel(h, lo, hi, f, marks, title, note):
     for (u, v) in marks:
         p = (int(round((u + 0.5) * f - 0.5)), int(round((v + 0.5) * f - 0.5)))
         cv2.drawMarker(img, p, (255, 40, 40), cv2.MARKER_CROSS, 9 if len(marks) > 1 else 14, 2)
-    top = np.full((_STRIP, img.shape[1], 3), 255, np.uint8)
-    bottom = top.copy()
-    _text(top, title, (2, 12), 0.4, color=(0, 0, 0), box=False)
-    _text(bottom, note, (2, 12), 0.36, color=(0, 0, 0), box=False)
-    return np.concatenate([top, img, bottom])
+    out[_STRIP:_STRIP + img.shape[0]] = img
+    _text(out[:_STRIP], title, (2, 12), 0.4, color=(0, 0, 0), box=False)
+    _text(out[_STRIP + img.shape[0]:], note, (2, 12), 0.36, color=(0, 0, 0), box=False)
 
 
-def _colour_bar(lo, hi, height, width=46) -> np.ndarray:
+@functools.lru_cache(maxsize=64)
+def _colour_bar_cached(labels: tuple, height: int, width: int) -> np.ndarray:
     lut = _colormap_lut()
     bar = np.full((height, width, 3), 255, np.uint8)
-    ramp = lut[np.linspace(255, 0, height).astype(np.uint8)]
-    bar[:, 2:12] = ramp[:, None, :]
-    for frac in (0.0, 0.5, 1.0):
+    bar[:, 2:12] = lut[np.linspace(255, 0, height).astype(np.uint8)][:, None, :]
+    for frac, label in zip((0.0, 0.5, 1.0), labels):
         y = int(round((1 - frac) * (height - 1)))
-        _text(bar, f"{lo + frac * (hi - lo):.2f}", (14, min(max(y + 4, 9), height - 2)), 0.33,
-              color=(0, 0, 0), box=False)
+        _text(bar, label, (14, min(max(y + 4, 9), height - 2)), 0.33, color=(0, 0, 0), box=False)
+    bar.setflags(write=False)
     return bar
+
+
+def _colour_bar(lo, hi, height, width=_BAR) -> np.ndarray:
+    """The colour scale [lo, hi] as a (height, width, 3) RGB uint8 column, labelled at its
+    bottom, middle and top (drawn once per scale and size: the scale is almost always
+    [0, 1]). Read-only."""
+    labels = tuple(f"{lo + frac * (hi - lo):.2f}" for frac in (0.0, 0.5, 1.0))
+    return _colour_bar_cached(labels, int(height), int(width))
 
 
 def render_heatmaps(src: SourcePredictions, i: int, joint: int = ALL_JOINTS, panel: int = 128,
@@ -369,30 +382,27 @@ def render_heatmaps(src: SourcePredictions, i: int, joint: int = ALL_JOINTS, pan
     for one joint, its place (heatmap pixels) below it. RGB uint8."""
     Hs = src.heatmap_size
     f = max(1, panel // Hs)
-    maps = [("predicted", src.heatmaps[i], src.uv[i])]
+    maps = [("predicted", src.heatmaps, src.uv)]
     # (a map without a peak, e.g. a joint outside the crop, still has a maximum: it is
     # marked like the others; its value below the map says how little it means)
     if src.target is not None:
-        maps.append(("target", src.target[i], src.target_uv[i]))
-    maps.append(("rendered", src.rendered[i], src.rendered_uv[i]))
-    shown = [(n, m.max(-1) if joint == ALL_JOINTS else m[..., joint],
-              uv if joint == ALL_JOINTS else uv[joint:joint + 1]) for n, m, uv in maps]
+        maps.append(("target", src.target, src.target_uv))
+    maps.append(("rendered", src.rendered, src.rendered_uv))
+    if joint == ALL_JOINTS:        # the maxima over joints, computed once with the cache
+        shown = [(n, src.all_joints[n][i], uv[i]) for n, _, uv in maps]
+    else:
+        shown = [(n, m[i, ..., joint], uv[i, joint:joint + 1]) for n, m, uv in maps]
+    peaks = [float(s.max()) for _, s, _ in shown]
     lo = min(0.0, min(float(s.min()) for _, s, _ in shown))
-    hi = max(1.0, max(float(s.max()) for _, s, _ in shown))
-    panels = []
-    for n, s, marks in shown:
+    hi = max(1.0, max(peaks))
+    h, w = Hs * f, Hs * f
+    out = np.full((h + 2 * _STRIP, len(shown) * (w + gap) + _BAR, 3), 255, np.uint8)
+    for k, ((n, s, marks), peak) in enumerate(zip(shown, peaks)):
         note = (f"peak at ({marks[0, 0]:.1f}, {marks[0, 1]:.1f})" if len(marks) == 1
                 else "+: each joint's peak")
-        panels.append(_heat_panel(s, lo, hi, f, marks, f"{n}, max {float(s.max()):.2f}", note))
-    h = Hs * f
-    sep = np.full((h + 2 * _STRIP, gap, 3), 255, np.uint8)
-    row = []
-    for p in panels:
-        row += [p, sep]
-    bar = np.full((h + 2 * _STRIP, 46, 3), 255, np.uint8)
-    bar[_STRIP:_STRIP + h] = _colour_bar(lo, hi, h)
-    row.append(bar)
-    return np.concatenate(row, axis=1)
+        _heat_panel(out[:, k * (w + gap):k * (w + gap) + w], s, lo, hi, f, marks, f"{n}, max {peak:.2f}", note)
+    out[_STRIP:_STRIP + h, -_BAR:] = _colour_bar(lo, hi, h)
+    return out
 
 
 def render_3d(src: SourcePredictions, i: int, azimuth: float = 35.0, elevation: float = -20.0,

@@ -224,17 +224,25 @@ GOALS = {"2d_auc": 0.70, "3d_root_scale_auc": 0.60, "3d_aligned_auc": 0.90, "vid
 """The course's goals on the yardstick (all scored photos; the video), for the figure."""
 
 
-def references(real_evaluation: dict, shipped: str = "shipped") -> dict:
+PREVIOUS_SHIPPED = "previous shipped"
+"""The name ``evaluate-real`` gives the model the shipped one replaced (README, notebook 03)."""
+
+
+def references(real_evaluation: dict, shipped: str = "shipped",
+               previous: str = PREVIOUS_SHIPPED) -> dict:
     """Reference lines for :func:`handlib.visualisation.plot_arms` from ``evaluate-real``'s
-    results: the shipped model (its own, longer budget) and the fixed open hand."""
+    results: the shipped model and, where measured, the model it replaced (both with their
+    own, longer budget), and the fixed open hand."""
     photos = real_evaluation["sets"]["all_photos"]
     out = {}
-    m = photos["models"].get(shipped)
-    if m is not None:
-        v = (real_evaluation.get("video") or {}).get("models", {}).get(shipped, {}).get("tracker", {})
-        out["shipped model"] = {"2d_auc": m["2d"]["auc"], "3d_root_scale_auc": m["3d_root_scale"]["auc"],
-                                "3d_aligned_auc": m["3d_aligned"]["auc"],
-                                "video_agreement": v.get("agreement_mean_hand_sizes")}
+    for name, label in ((shipped, "shipped model"), (previous, "previous shipped model")):
+        m = photos["models"].get(name)
+        if m is None:
+            continue
+        v = (real_evaluation.get("video") or {}).get("models", {}).get(name, {}).get("tracker", {})
+        out[label] = {"2d_auc": m["2d"]["auc"], "3d_root_scale_auc": m["3d_root_scale"]["auc"],
+                      "3d_aligned_auc": m["3d_aligned"]["auc"],
+                      "video_agreement": v.get("agreement_mean_hand_sizes")}
     oh = (photos.get("baselines") or {}).get("fixed_open_hand")
     if oh is not None:
         out["fixed open hand"] = {"3d_root_scale_auc": oh["3d_root_scale"]["auc"],

@@ -850,7 +850,7 @@ def plot_arms(rows: dict, references: dict | None = None, goals: dict | None = N
               ("3d_aligned_auc", "3D AUC, aligned"), ("video_agreement", "video agreement\n(hand sizes, lower is better)")]
     names = list(rows)
     fig, axes = plt.subplots(1, len(panels), figsize=(3.2 * len(panels), 0.42 * len(names) + 1.6), sharey=True)
-    styles = ["--", "-."]
+    styles = ["--", "-.", (0, (6, 2, 1, 2, 1, 2))]
     for ax, (key, title) in zip(axes, panels):
         vals = [rows[n].get(key) for n in names]
         y = np.arange(len(names))
@@ -860,7 +860,7 @@ def plot_arms(rows: dict, references: dict | None = None, goals: dict | None = N
                 ax.text(v, yi, f" {v:.2f}", va="center", fontsize=7)
         for k, (label, ref) in enumerate((references or {}).items()):
             if ref.get(key) is not None:
-                ax.axvline(ref[key], color="k", ls=styles[k % 2], lw=1, label=label)
+                ax.axvline(ref[key], color="k", ls=styles[k % len(styles)], lw=1, label=label)
         if goals and goals.get(key) is not None:
             ax.axvline(goals[key], color="#c44e52", ls=":", lw=1.5, label="goal")
         ax.set_title(title, fontsize=9)

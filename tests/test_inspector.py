@@ -94,6 +94,33 @@ def test_the_heatmap_panel_marks_each_maximum_where_it_is(source):
     np.testing.assert_allclose(source.target[i, ..., j], target, atol=1e-4)
 
 
+def test_the_all_joints_view_colours_each_pixel_by_its_largest_joint(source):
+    """In the all-joints view every heatmap pixel is coloured by the maximum over the 21
+    maps (computed here from the raw heatmaps, not the cache's precomputed maxima), on
+    the shared scale; away from the crosses and strips the panel is exactly that colour."""
+    i = 5
+    img = ins.render_heatmaps(source, i, ins.ALL_JOINTS)
+    Hs, f = source.heatmap_size, 128 // source.heatmap_size
+    lut = ins._colormap_lut()
+    maps = [source.heatmaps[i], source.target[i], source.rendered[i]]
+    lo = min(0.0, min(float(m.max(-1).min()) for m in maps))
+    hi = max(1.0, max(float(m.max()) for m in maps))
+    for k, m in enumerate(maps):
+        expect = lut[np.clip((m.max(-1) - lo) * 255.0 / (hi - lo), 0, 255).astype(np.uint8)]
+        panel = img[ins._STRIP:ins._STRIP + Hs * f, k * (128 + 6):k * (128 + 6) + Hs * f]
+        shown = panel[f // 2::f, f // 2::f]                  # one pixel per heatmap pixel
+        agree = np.all(shown == expect, axis=-1)
+        assert agree.mean() > 0.8, (k, agree.mean())         # the rest: the 21 red crosses
+
+
+def test_the_colour_bar_is_drawn_once_per_scale_and_labels_its_scale():
+    a, b = ins._colour_bar(0.0, 1.0, 128), ins._colour_bar(0.0, 1.0, 128)
+    assert a is b and not a.flags.writeable               # remembered, and nobody can draw on it
+    c = ins._colour_bar(-0.2, 1.4, 128)
+    assert c is not a and not np.array_equal(c, a)        # other labels
+    np.testing.assert_array_equal(c[:, 2:12], a[:, 2:12])  # the same ramp
+
+
 def test_the_crop_panel_draws_the_skeleton_on_the_joints(source):
     i = 2
     plain = cv2.resize(source.crops[i], (256, 256), interpolation=cv2.INTER_LINEAR)

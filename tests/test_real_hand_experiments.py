@@ -99,6 +99,10 @@ def test_references_and_rows_for_the_figure_come_from_the_results():
     refs = rhe.references(real)
     shipped = real["sets"]["all_photos"]["models"]["shipped"]
     assert refs["shipped model"]["2d_auc"] == shipped["2d"]["auc"]
+    previous = real["sets"]["all_photos"]["models"][rhe.PREVIOUS_SHIPPED]      # the model it replaced
+    assert refs["previous shipped model"]["3d_aligned_auc"] == previous["3d_aligned"]["auc"]
+    assert refs["previous shipped model"]["video_agreement"] == \
+        real["video"]["models"][rhe.PREVIOUS_SHIPPED]["tracker"]["agreement_mean_hand_sizes"]
     oh = real["sets"]["all_photos"]["baselines"]["fixed_open_hand"]["3d_root_scale"]["auc"]
     assert refs["fixed open hand"]["3d_root_scale_auc"] == oh and "2d_auc" not in refs["fixed open hand"]
     result = {"baseline": {"name": "synth+GANerated", "from": "data/results/regnet_ablation.json"},
