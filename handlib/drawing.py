@@ -22,6 +22,22 @@ def _hex_rgb(h: str) -> tuple[int, int, int]:
 BONE_RGB = [_hex_rgb(hm.FINGER_COLORS[hm.FINGER_NAMES[(c - 1) // 4]]) for _, c in hm.BONES]
 
 
+def _chains(bones, colours):
+    """The bones as chains of joints (each bone continuing the previous one: a finger from
+    the wrist to its tip), split where the colour changes: ``[(joint indices, colour)]``.
+    One polyline per chain draws what one line per bone draws, with fewer calls."""
+    chains = []
+    for (p, c), col in zip(bones, colours):
+        if chains and chains[-1][0][-1] == p and chains[-1][1] == col:
+            chains[-1][0].append(c)
+        else:
+            chains.append(([p, c], col))
+    return [(np.array(j), col) for j, col in chains]
+
+
+_BONE_CHAINS = _chains(hm.BONES, BONE_RGB)
+
+
 MIN_SCALE = 0.3    # the smallest font scale a caption is shrunk to (about 8 px high)
 
 
@@ -59,16 +75,20 @@ def text(img, s, org, scale=0.4, color=(255, 255, 255), box=True, thickness: int
 
 
 def draw_skeleton(img, uv, colors=None, thickness=2, radius=3, highlight=None, outline=False):
-    """Draw a 21-joint skeleton (pixel coordinates of ``img``) in place."""
+    """Draw a 21-joint skeleton (pixel coordinates of ``img``) in place: the bones in the
+    fingers' colours (or all in ``colors``), on a black outline when asked, then the joints,
+    and a ring around joint ``highlight``."""
     import cv2
     shift = 4                                    # sub-pixel drawing: coordinates x 16
-    pts = [tuple(q) for q in np.round(np.asarray(uv) * (1 << shift)).astype(np.int64).tolist()]
+    fixed = np.round(np.asarray(uv) * (1 << shift)).astype(np.int32)
+    pts = [tuple(q) for q in fixed.tolist()]
     fill = colors if isinstance(colors, tuple) else (255, 255, 255)
-    for b, (p, c) in enumerate(hm.BONES):
-        col = colors if isinstance(colors, tuple) else BONE_RGB[b]
+    for joints, col in _BONE_CHAINS:             # a finger's bones in one polyline
+        chain = [fixed[joints]]
         if outline:
-            cv2.line(img, pts[p], pts[c], (0, 0, 0), thickness + 2, cv2.LINE_AA, shift)
-        cv2.line(img, pts[p], pts[c], col, thickness, cv2.LINE_AA, shift)
+            cv2.polylines(img, chain, False, (0, 0, 0), thickness + 2, cv2.LINE_AA, shift)
+        cv2.polylines(img, chain, False, colors if isinstance(colors, tuple) else col, thickness,
+                      cv2.LINE_AA, shift)
     for q in pts:
         cv2.circle(img, q, radius << shift, (0, 0, 0), -1, cv2.LINE_AA, shift)
         cv2.circle(img, q, max(radius - 1, 1) << shift, fill, -1, cv2.LINE_AA, shift)
@@ -91,7 +111,7 @@ def skeleton_3d_image(layers, azimuth: float = 35.0, elevation: float = -20.0, s
     ``azimuth``/``elevation`` degrees, orthographic at a fixed scale (the panel spans
     +-``extent_mm`` around M0, so sizes compare across frames), the camera's axes at M0.
     ``layers``: ``(joints (21, 3) mm, colour RGB or None for the finger colours,
-    thickness)``, drawn in order, each far to near. ``caption``: the view's line at the
+    thickness)``, drawn in order, each finger by finger from far to near. ``caption``: the view's line at the
     bottom (sizes of 160 pixels and more). RGB uint8 (size, size, 3)."""
     import cv2
     img = _view_background(float(azimuth), float(elevation), int(size), float(extent_mm), bool(caption)).copy()
@@ -101,16 +121,17 @@ def skeleton_3d_image(layers, azimuth: float = 35.0, elevation: float = -20.0, s
     def to_px(xyz):
         return (xyz @ R.T)[:, :2] * s + (size - 1) / 2
 
-    bones = np.asarray(hm.BONES)
     for xyz, col, t in layers:
         xyz = np.asarray(xyz, np.float64)
         xyz = xyz - xyz[hm.NORM_ROOT_JOINT]
         depth = (xyz @ R.T)[:, 2]
-        p = [tuple(q) for q in np.round(to_px(xyz) * 16).astype(int).tolist()]   # 4-bit sub-pixels
-        for b in np.argsort(-(depth[bones[:, 0]] + depth[bones[:, 1]])):      # far to near
-            cv2.line(img, p[bones[b, 0]], p[bones[b, 1]], col or BONE_RGB[b], t, cv2.LINE_AA, 4)
-        for q in p:
-            cv2.circle(img, q, (t + 1) * 16, col or (255, 255, 255), -1, cv2.LINE_AA, 4)
+        fixed = np.round(to_px(xyz) * 16).astype(np.int32)                   # 4-bit sub-pixels
+        # one polyline per finger, the fingers far to near (a finger's mean depth)
+        for k in np.argsort([-depth[j].mean() for j, _ in _BONE_CHAINS]):
+            joints, finger_col = _BONE_CHAINS[k]
+            cv2.polylines(img, [fixed[joints]], False, col or finger_col, t, cv2.LINE_AA, 4)
+        for q in fixed.tolist():
+            cv2.circle(img, tuple(q), (t + 1) * 16, col or (255, 255, 255), -1, cv2.LINE_AA, 4)
     if legend:
         text(img, legend, (4, 14), 0.33)
     return img

@@ -345,12 +345,25 @@ def _heat_panel(out, h, lo, hi, f, marks, title, note):
     idx = np.clip((h - lo) * (255.0 / max(hi - lo, 1e-9)), 0, 255).astype(np.uint8)
     # colour the small map, then enlarge (nearest neighbour keeps each heatmap pixel)
     img = cv2.resize(lut[idx], None, fx=f, fy=f, interpolation=cv2.INTER_NEAREST)
-    for (u, v) in marks:
-        p = (int(round((u + 0.5) * f - 0.5)), int(round((v + 0.5) * f - 0.5)))
-        cv2.drawMarker(img, p, (255, 40, 40), cv2.MARKER_CROSS, 9 if len(marks) > 1 else 14, 2)
+    arm = 4 if len(marks) > 1 else 7         # half the cross's length, pixels (2 wide)
+    centres = np.round((np.asarray(marks) + 0.5) * f - 0.5).astype(int)
+    dx, dy = _cross_offsets(arm)
+    x, y = (centres[:, :1] + dx).ravel(), (centres[:, 1:] + dy).ravel()
+    ok = (x >= 0) & (x < img.shape[1]) & (y >= 0) & (y < img.shape[0])
+    img[y[ok], x[ok]] = (255, 40, 40)                                  # all crosses at once
     out[_STRIP:_STRIP + img.shape[0]] = img
     _text(out[:_STRIP], title, (2, 12), 0.4, color=(0, 0, 0), box=False)
     _text(out[_STRIP + img.shape[0]:], note, (2, 12), 0.36, color=(0, 0, 0), box=False)
+
+
+@functools.lru_cache(maxsize=4)
+def _cross_offsets(arm: int) -> tuple:
+    """Pixel offsets (dx, dy) of a cross centred on a pixel: a horizontal and a vertical
+    bar ``2 * arm + 1`` long and 2 pixels wide (the centre pixel and the one after it)."""
+    along = np.arange(-arm, arm + 1)
+    dx = np.concatenate([along, along, np.zeros_like(along), np.ones_like(along)])
+    dy = np.concatenate([np.zeros_like(along), np.ones_like(along), along, along])
+    return dx[None, :], dy[None, :]
 
 
 @functools.lru_cache(maxsize=64)

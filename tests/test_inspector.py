@@ -121,6 +121,29 @@ def test_the_colour_bar_is_drawn_once_per_scale_and_labels_its_scale():
     np.testing.assert_array_equal(c[:, 2:12], a[:, 2:12])  # the same ramp
 
 
+def test_a_skeleton_covers_the_pixels_of_its_bones_in_their_colours():
+    """draw_skeleton draws each finger as one polyline: against an independent drawing of
+    one line per bone (plain OpenCV, same colours and widths), the bone pixels are the
+    same, and each bone's midpoint has its finger's colour."""
+    rng = np.random.default_rng(3)
+    uv = rng.uniform(20, 230, (21, 2))
+    mine = np.zeros((256, 256, 3), np.uint8)
+    drawing.draw_skeleton(mine, uv, thickness=3, radius=0)
+    ref = np.zeros_like(mine)
+    for b, (p, c) in enumerate(drawing.hm.BONES):
+        cv2.line(ref, tuple(np.round(uv[p] * 16).astype(int)), tuple(np.round(uv[c] * 16).astype(int)),
+                 drawing.BONE_RGB[b], 3, cv2.LINE_AA, 4)
+    a, b = mine.any(-1), ref.any(-1)
+    assert (a & b).sum() / (a | b).sum() > 0.97
+    circles = np.zeros(mine.shape[:2], bool)            # the joints' dots (radius 1) aside
+    for q in np.round(uv).astype(int):
+        circles[max(q[1] - 3, 0):q[1] + 4, max(q[0] - 3, 0):q[0] + 4] = True
+    for b, (p, c) in enumerate(drawing.hm.BONES):
+        m = np.round((uv[p] + uv[c]) / 2).astype(int)
+        if not circles[m[1], m[0]]:
+            assert np.abs(mine[m[1], m[0]].astype(int) - drawing.BONE_RGB[b]).max() <= 40, b
+
+
 def test_the_crop_panel_draws_the_skeleton_on_the_joints(source):
     i = 2
     plain = cv2.resize(source.crops[i], (256, 256), interpolation=cv2.INTER_LINEAR)
@@ -128,8 +151,20 @@ def test_the_crop_panel_draws_the_skeleton_on_the_joints(source):
     uv = (hmaps.to_image_coords(source.uv[i], 128, source.heatmap_size) + 0.5) * 2 - 0.5
     changed = np.abs(drawn.astype(int) - plain).sum(-1) > 30
     inside = [(0 <= x < 256 and 0 <= y < 230) for x, y in uv]          # above the legend
-    hits = [changed[int(round(y)), int(round(x))] for (x, y), ok in zip(uv, inside) if ok]
+    # each joint's dot (white fill in a black ring, radius 3 px): its centre may be the
+    # colour of a white background, its ring cannot be
+    hits = [changed[max(int(round(y)) - 3, 0):int(round(y)) + 4, max(int(round(x)) - 3, 0):int(round(x)) + 4].any()
+            for (x, y), ok in zip(uv, inside) if ok]
     assert len(hits) >= 10 and all(hits)
+    # and nothing is drawn away from the two skeletons (predicted and labelled)
+    label = (hmaps.to_image_coords(source.gt_uv[i], 128, source.heatmap_size) + 0.5) * 2 - 0.5
+    near = np.zeros((256, 256), np.uint8)
+    for pts in (uv, label):
+        for p, c in drawing.hm.BONES:
+            cv2.line(near, tuple(np.round(pts[p]).astype(int)), tuple(np.round(pts[c]).astype(int)), 1, 9)
+        for q in np.round(pts).astype(int):
+            cv2.circle(near, tuple(q), 9, 1, -1)
+    assert not (changed & (near == 0))[:230].any()
 
 
 def test_view_rotation_is_a_rotation_that_turns_about_the_vertical():
