@@ -302,6 +302,12 @@ def main(argv=None) -> int:
     e.add_argument("--out", default="data/results/regnet_evaluation",
                    help="results file (OUT.json)")
     e.add_argument("--limit", type=_int_in(1, None, "--limit"), default=None)
+    e.add_argument("--crop-range", nargs=2, type=float, default=None, metavar=("LO", "HI"),
+                   help="cut the test crops with a box side log-uniform between LO and HI times the "
+                        "joints' extent (seeded, the same for every model; default: the course's "
+                        "fixed 1.7 times), as train-regnet --crop-range trains")
+    e.add_argument("--shift-jitter", type=_float_in(0, 0.5, "--shift-jitter"), default=None,
+                   help="with --crop-range: box centre moved by up to this fraction of its side (default 0)")
     rr = sub.add_parser("evaluate-real", help="RegNets on real photos and a real video, scored "
                         "against a peer (MediaPipe), beside baselines (agreement, not ground truth)")
     rr.add_argument("--weights", nargs="+", default=["data/weights/regnet.keras"],
@@ -392,9 +398,18 @@ def main(argv=None) -> int:
         return _run(lambda: rhe.run_plan(args.plan, args.runs, args.out, args.only, args.limit, command),
                     lambda r: print(rhe.format_arms(r)), " (each arm resumes its run folder)")
     if args.command == "evaluate-regnet":
-        from handlib import pose_evaluation
+        from handlib import pose_evaluation, pose_training
+        if args.shift_jitter is not None and args.crop_range is None:
+            parser.error("--shift-jitter moves the boxes of --crop-range: give --crop-range too")
+        framing = None
+        if args.crop_range is not None:
+            try:
+                framing = pose_training.check_augment({"crop_range": args.crop_range,
+                                                       "shift_jitter": args.shift_jitter or 0.0})
+            except ValueError as e:
+                parser.error(str(e).replace("crop_range", "--crop-range"))
         return _run(lambda: pose_evaluation.evaluate_run(args.weights, args.test, args.out,
-                                                       args.limit, command),
+                                                       args.limit, command, framing=framing),
                     lambda r: print(pose_evaluation.format_results(r)))
     if args.command == "evaluate-real":
         if args.names is not None and len(args.names) != len(args.weights):

@@ -7,6 +7,8 @@ Introduced in ``notebooks/03_regnet_training.ipynb``. Training lives in
 """
 from __future__ import annotations
 
+from dataclasses import replace
+
 from pathlib import Path
 
 import numpy as np
@@ -20,9 +22,14 @@ tf = backend.tensorflow()
 REGRESSION_SEED, REGRESSION_FRAMES = 2027, 24
 
 
-def predict_batches(model, samples, batch_size: int = 32, keep_images: bool = False):
+def predict_batches(model, samples, batch_size: int = 32, keep_images: bool = False,
+                    framing: dict | None = None):
     """Run ``model`` on labelled samples, cut as in training but without augmentation
-    (canonical side, crop from the labelled joints). Returns a dict of NumPy arrays:
+    (canonical side, crop from the labelled joints). ``framing``: ``{"crop_range": [lo,
+    hi], "shift_jitter": s}`` cuts each crop instead with a box side drawn log-uniformly
+    between ``lo`` and ``hi`` times the joints' extent and its centre moved by up to ``s``
+    of the side (seeded: the same boxes for every model; nothing else is augmented), as
+    ``train-regnet --crop-range`` trains. Returns a dict of NumPy arrays:
     the model's outputs, the targets, and per sample the prediction mapped back to the
     sample's image: ``pred_uv_image`` (N, 21, 2) pixels (from the sub-pixel heatmap
     maxima), ``pred_xyz_camera`` (N, 21, 3) normalised, camera frame, the sample's side
@@ -33,6 +40,10 @@ def predict_batches(model, samples, batch_size: int = 32, keep_images: bool = Fa
     S, Hs = info["input_size"], info["heatmap_size"]
     cfg = pl.PipelineConfig(input_size=S, heatmap_size=Hs, sigma=info["sigma"], augment=False,
                             shuffle=False, batch_size=batch_size, canonical_side=info["side"])
+    if framing:        # the pipeline's augmentation with everything but the box switched off
+        cfg = replace(cfg, augment=True, crop_range=tuple(framing["crop_range"]),
+                      shift_jitter=float(framing.get("shift_jitter", 0.0)), max_rotation=0.0,
+                      color_jitter=0.0, appearance=0.0, background_prob=0.0, seed=0)
     outs, tgts, crops = [], [], []
     for image, t in pl.make_pipeline(samples, cfg):
         outs.append(pn.forward(model, image, t["crop_K"]))
@@ -162,21 +173,23 @@ def side_accuracy(model, samples) -> dict:
     return {"samples": len(samples), "correct": int(right), "accuracy": right / max(len(samples), 1)}
 
 
-def evaluate_run(weights, test_dirs, out=None, limit: int | None = None, command: str = "") -> dict:
+def evaluate_run(weights, test_dirs, out=None, limit: int | None = None, command: str = "",
+                 framing: dict | None = None) -> dict:
     """The ``evaluate-regnet`` command: metrics of a RegNet on each test folder (2D in the
     pixels of the sets' images, 3D in mm), beside the mean-pose baseline stored in the
-    model's training record, and the accuracy of ``side="auto"``. Written to
-    ``OUT.json`` (atomically) when ``out`` is given."""
+    model's training record, and the accuracy of ``side="auto"``. ``framing``: the test
+    crops' boxes varied as :func:`predict_batches` says (the side and the real checks
+    keep their own crops). Written to ``OUT.json`` (atomically) when ``out`` is given."""
     from handlib import datasets, files, metrics
     from handlib import weights as wts
     model = wts.load_model(weights)
     record = files.read_json(wts.record_path(weights), "a RegNet training record")
     info = pn.model_info(model)
     result = {"weights": str(weights), "command": command, "git_commit": wts.git_commit(),
-              "sets": {}}
+              "framing": framing or "fixed: the course's crop, 1.7 times the joints' extent", "sets": {}}
     for d in test_dirs:
         samples = datasets.open_dataset(d, limit=limit)
-        p = predict_batches(model, samples)
+        p = predict_batches(model, samples, framing=framing)
         gt_uv, gt, bone, vis = _labels(samples)
         entry = {"frames": len(samples), "sides": {k: sum(s.side == k for s in samples)
                                                    for k in ("left", "right")},
@@ -205,6 +218,10 @@ def format_results(result) -> str:
     """A Markdown table of :func:`evaluate_run`'s headline figures (all joints)."""
     rows = ["| test set | model | 2D EPE (px) | 2D AUC 0-30 px | 3D EPE (mm) | 3D AUC 20-50 mm | 3D AUC, LS scale |",
             "|---|---|---|---|---|---|---|"]
+    f = result.get("framing")
+    if isinstance(f, dict):
+        rows.insert(0, f"test crops: box side {f['crop_range'][0]:g}-{f['crop_range'][1]:g}x the joints' "
+                       f"extent, centre moved up to {f.get('shift_jitter', 0):g} of the side\n")
     for d, e in result["sets"].items():
         for name in ("regnet", "mean_pose"):
             if name not in e:
