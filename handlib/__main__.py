@@ -307,7 +307,8 @@ def main(argv=None) -> int:
                         "joints' extent (seeded, the same for every model; default: the course's "
                         "fixed 1.7 times), as train-regnet --crop-range trains")
     e.add_argument("--shift-jitter", type=_float_in(0, 0.5, "--shift-jitter"), default=None,
-                   help="with --crop-range: box centre moved by up to this fraction of its side (default 0)")
+                   help="with --crop-range: box centre moved by up to this fraction of its side "
+                        "(default 0.08, as in training)")
     rr = sub.add_parser("evaluate-real", help="RegNets on real photos and a real video, scored "
                         "against a peer (MediaPipe), beside baselines (agreement, not ground truth)")
     rr.add_argument("--weights", nargs="+", default=["data/weights/regnet.keras"],
@@ -404,8 +405,9 @@ def main(argv=None) -> int:
         framing = None
         if args.crop_range is not None:
             try:
-                framing = pose_training.check_augment({"crop_range": args.crop_range,
-                                                       "shift_jitter": args.shift_jitter or 0.0})
+                framing = pose_training.check_augment(
+                    {"crop_range": args.crop_range} | ({} if args.shift_jitter is None
+                                                       else {"shift_jitter": args.shift_jitter}))
             except ValueError as e:
                 parser.error(str(e).replace("crop_range", "--crop-range"))
         return _run(lambda: pose_evaluation.evaluate_run(args.weights, args.test, args.out,

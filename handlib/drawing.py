@@ -36,6 +36,7 @@ def _chains(bones, colours):
 
 
 _BONE_CHAINS = _chains(hm.BONES, BONE_RGB)
+_BONES = np.asarray(hm.BONES)
 
 
 MIN_SCALE = 0.3    # the smallest font scale a caption is shrunk to (about 8 px high)
@@ -111,10 +112,10 @@ def skeleton_3d_image(layers, azimuth: float = 35.0, elevation: float = -20.0, s
     ``azimuth``/``elevation`` degrees, orthographic at a fixed scale (the panel spans
     +-``extent_mm`` around M0, so sizes compare across frames), the camera's axes at M0.
     ``layers``: ``(joints (21, 3) mm, colour RGB or None for the finger colours,
-    thickness)``, drawn in order, each finger by finger from far to near. ``caption``: the view's line at the
+    thickness)``, drawn in order, each bone by bone from far to near. ``caption``: the view's line at the
     bottom (sizes of 160 pixels and more). RGB uint8 (size, size, 3)."""
     import cv2
-    img = _view_background(float(azimuth), float(elevation), int(size), float(extent_mm), bool(caption)).copy()
+    img = _view_background(float(azimuth), float(elevation), int(size), float(extent_mm)).copy()
     R = view_rotation(azimuth, elevation)
     s = (size / 2 - 8) / extent_mm
 
@@ -125,24 +126,23 @@ def skeleton_3d_image(layers, azimuth: float = 35.0, elevation: float = -20.0, s
         xyz = np.asarray(xyz, np.float64)
         xyz = xyz - xyz[hm.NORM_ROOT_JOINT]
         depth = (xyz @ R.T)[:, 2]
-        fixed = np.round(to_px(xyz) * 16).astype(np.int32)                   # 4-bit sub-pixels
-        # one polyline per finger, the fingers far to near (a finger's mean depth)
-        for k in np.argsort([-depth[j].mean() for j, _ in _BONE_CHAINS]):
-            joints, finger_col = _BONE_CHAINS[k]
-            cv2.polylines(img, [fixed[joints]], False, col or finger_col, t, cv2.LINE_AA, 4)
-        for q in fixed.tolist():
-            cv2.circle(img, tuple(q), (t + 1) * 16, col or (255, 255, 255), -1, cv2.LINE_AA, 4)
+        p = [tuple(q) for q in np.round(to_px(xyz) * 16).astype(int).tolist()]   # 4-bit sub-pixels
+        for b in np.argsort(-(depth[_BONES[:, 0]] + depth[_BONES[:, 1]])):    # bone by bone, far to near
+            cv2.line(img, p[_BONES[b, 0]], p[_BONES[b, 1]], col or BONE_RGB[b], t, cv2.LINE_AA, 4)
+        for q in p:
+            cv2.circle(img, q, (t + 1) * 16, col or (255, 255, 255), -1, cv2.LINE_AA, 4)
     if legend:
         text(img, legend, (4, 14), 0.33)
+    if caption and size >= 160:       # last, over anything drawn near the bottom
+        text(img, f"mm, M0 at centre, az {azimuth:.0f} el {elevation:.0f}", (4, size - 6), 0.33)
     return img
 
 
 @functools.lru_cache(maxsize=128)
-def _view_background(azimuth: float, elevation: float, size: int, extent_mm: float,
-                     caption: bool) -> np.ndarray:
-    """What :func:`skeleton_3d_image` draws before any skeleton: the dark panel, the
-    camera's axes at M0 (30 mm long) and the view's caption. Drawn once per view and
-    remembered (a new sample redraws only the skeletons). Read-only."""
+def _view_background(azimuth: float, elevation: float, size: int, extent_mm: float) -> np.ndarray:
+    """What :func:`skeleton_3d_image` draws before any skeleton: the dark panel and the
+    camera's axes at M0 (30 mm long). Drawn once per view and remembered (a new sample
+    redraws only the skeletons and the captions). Read-only."""
     import cv2
     img = np.full((size, size, 3), 40, np.uint8)
     R = view_rotation(azimuth, elevation)
@@ -154,7 +154,5 @@ def _view_background(azimuth: float, elevation: float, size: int, extent_mm: flo
         cv2.arrowedLine(img, tuple(np.round(p[0]).astype(int)), tuple(np.round(p[1]).astype(int)),
                         col, 1, cv2.LINE_AA, tipLength=0.2)
         text(img, name, tuple(np.round(p[1] + 3).astype(int)), 0.35, color=col, box=False)
-    if caption and size >= 160:
-        text(img, f"mm, M0 at centre, az {azimuth:.0f} el {elevation:.0f}", (4, size - 6), 0.33)
     img.setflags(write=False)
     return img

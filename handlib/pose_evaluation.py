@@ -28,7 +28,7 @@ def predict_batches(model, samples, batch_size: int = 32, keep_images: bool = Fa
     (canonical side, crop from the labelled joints). ``framing``: ``{"crop_range": [lo,
     hi], "shift_jitter": s}`` cuts each crop instead with a box side drawn log-uniformly
     between ``lo`` and ``hi`` times the joints' extent and its centre moved by up to ``s``
-    of the side (seeded: the same boxes for every model; nothing else is augmented), as
+    of the side (default: training's, 0.08; seeded: the same boxes for every model; nothing else is augmented), as
     ``train-regnet --crop-range`` trains. Returns a dict of NumPy arrays:
     the model's outputs, the targets, and per sample the prediction mapped back to the
     sample's image: ``pred_uv_image`` (N, 21, 2) pixels (from the sub-pixel heatmap
@@ -42,7 +42,7 @@ def predict_batches(model, samples, batch_size: int = 32, keep_images: bool = Fa
                             shuffle=False, batch_size=batch_size, canonical_side=info["side"])
     if framing:        # the pipeline's augmentation with everything but the box switched off
         cfg = replace(cfg, augment=True, crop_range=tuple(framing["crop_range"]),
-                      shift_jitter=float(framing.get("shift_jitter", 0.0)), max_rotation=0.0,
+                      shift_jitter=float(framing.get("shift_jitter", cfg.shift_jitter)), max_rotation=0.0,
                       color_jitter=0.0, appearance=0.0, background_prob=0.0, seed=0)
     outs, tgts, crops = [], [], []
     for image, t in pl.make_pipeline(samples, cfg):
@@ -185,6 +185,9 @@ def evaluate_run(weights, test_dirs, out=None, limit: int | None = None, command
     model = wts.load_model(weights)
     record = files.read_json(wts.record_path(weights), "a RegNet training record")
     info = pn.model_info(model)
+    if framing:        # recorded with the shift it used
+        framing = {"crop_range": list(framing["crop_range"]),
+                   "shift_jitter": float(framing.get("shift_jitter", pl.PipelineConfig.shift_jitter))}
     result = {"weights": str(weights), "command": command, "git_commit": wts.git_commit(),
               "framing": framing or "fixed: the course's crop, 1.7 times the joints' extent", "sets": {}}
     for d in test_dirs:
@@ -221,7 +224,7 @@ def format_results(result) -> str:
     f = result.get("framing")
     if isinstance(f, dict):
         rows.insert(0, f"test crops: box side {f['crop_range'][0]:g}-{f['crop_range'][1]:g}x the joints' "
-                       f"extent, centre moved up to {f.get('shift_jitter', 0):g} of the side\n")
+                       f"extent, centre moved up to {f['shift_jitter']:g} of the side\n")
     for d, e in result["sets"].items():
         for name in ("regnet", "mean_pose"):
             if name not in e:

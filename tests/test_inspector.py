@@ -151,11 +151,15 @@ def test_the_crop_panel_draws_the_skeleton_on_the_joints(source):
     uv = (hmaps.to_image_coords(source.uv[i], 128, source.heatmap_size) + 0.5) * 2 - 0.5
     changed = np.abs(drawn.astype(int) - plain).sum(-1) > 30
     inside = [(0 <= x < 256 and 0 <= y < 230) for x, y in uv]          # above the legend
-    # each joint's dot (white fill in a black ring, radius 3 px): its centre may be the
-    # colour of a white background, its ring cannot be
-    hits = [changed[max(int(round(y)) - 3, 0):int(round(y)) + 4, max(int(round(x)) - 3, 0):int(round(x)) + 4].any()
-            for (x, y), ok in zip(uv, inside) if ok]
+    # each joint's dot: a white fill (radius 2 px) in a black ring (radius 3 px), so both
+    # a bright and a dark pixel within 3 px of the joint, whatever the crop's colour there
+    def dot(x, y):
+        x, y = int(round(x)), int(round(y))
+        win = drawn[max(y - 3, 0):y + 4, max(x - 3, 0):x + 4].astype(int).sum(-1)
+        return win.min() < 60 and win.max() > 3 * 230
+    hits = [dot(x, y) for (x, y), ok in zip(uv, inside) if ok]
     assert len(hits) >= 10 and all(hits)
+    assert np.abs(drawn.astype(int) - plain).sum(-1)[:230].max() > 30
     # and nothing is drawn away from the two skeletons (predicted and labelled)
     label = (hmaps.to_image_coords(source.gt_uv[i], 128, source.heatmap_size) + 0.5) * 2 - 0.5
     near = np.zeros((256, 256), np.uint8)
@@ -246,6 +250,10 @@ def test_captions_are_drawn_whole_at_their_size(source, shipped, monkeypatch):
     """Every caption of the panels fits its picture at its own font size: none is
     shrunk or cut (a clipped "max 0.93 at (17.7, 18.5" was the bug), for one joint, all
     joints, the intermediate shown, labelled and unlabelled sources."""
+    # the colour bar, the 3D view's background and fitted captions are remembered: start
+    # from empty caches so that every caption passes through fit_text here
+    for cached in (ins._colour_bar_cached, drawing._view_background, drawing.fit_text):
+        cached.cache_clear()
     drawn = []
     real = drawing.fit_text
 

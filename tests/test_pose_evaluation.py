@@ -50,3 +50,15 @@ def test_evaluate_regnet_refuses_a_bad_framing(args, message):
     r = subprocess.run([sys.executable, "-m", "handlib", "evaluate-regnet", "--test", "nowhere", *args],
                        capture_output=True, text=True, cwd=files.REPO_ROOT)
     assert r.returncode == 2 and message in r.stderr
+
+
+def test_the_framing_is_recorded_and_printed_with_its_shift(tmp_path):
+    """evaluate_run records the boxes it cut (the shift defaults to training's, 0.08) and
+    the table says so in its first line."""
+    from handlib import datasets, pipeline as pl, synthetic
+    path = tmp_path / "set"
+    synthetic.make_dataset(path, frames=4, look="synth", seed=5)
+    assert len(datasets.open_dataset(path)) == 4
+    r = pe.evaluate_run("data/weights/regnet.keras", [path], framing={"crop_range": [1.2, 2.2]})
+    assert r["framing"] == {"crop_range": [1.2, 2.2], "shift_jitter": pl.PipelineConfig.shift_jitter}
+    assert pe.format_results(r).splitlines()[0].startswith("test crops: box side 1.2-2.2x")

@@ -24,7 +24,7 @@ is written with its training record (``NAME.json``: command, machine, minutes).
 (checks the path in a few minutes; the weights are useless). With ``--out`` other than
 ``data/weights``, data sets and run folders go to ``OUT-work/`` beside it. Real photos are used
 where ``HANDLIB_REALDATA_DIR`` (default ``../shared/realdata``) has them, rendered
-stand-ins otherwise. On a 2-core CPU the full rebuild takes about two and a half hours (SilNet
+stand-ins otherwise. On a 2-core CPU the full rebuild takes about two hours and ten minutes (SilNet
 14 min, GeoConGAN 63 min, GANerating 4,000 frames 12 min, RegNet 26 min, data sets
 about 15 min; the records give each figure).
 """
