@@ -25,7 +25,7 @@ is written with its training record (``NAME.json``: command, machine, minutes).
 ``data/weights``, data sets and run folders go to ``OUT-work/`` beside it. Real photos are used
 where ``HANDLIB_REALDATA_DIR`` (default ``../shared/realdata``) has them, rendered
 stand-ins otherwise. On a 2-core CPU the full rebuild takes about two hours and ten minutes (SilNet
-14 min, GeoConGAN 63 min, GANerating 4,000 frames 12 min, RegNet 26 min, data sets
+14 min, GeoConGAN 63 min, GANerating 4,000 frames 12 min, RegNet 25 min, data sets
 about 15 min; the records give each figure).
 """
 from __future__ import annotations
@@ -66,8 +66,8 @@ def stages(out: Path, data: Path, runs: Path, quick: bool) -> dict[str, list[lis
         "regnet-data": [
             hl + ["make-dataset", "--out", str(D / "synth-heldup"), "--frames", n(8000, 24), "--look", "synth",
                   "--seed", "100", "--held-up", "0.5", "--workers", "2"],
-            hl + ["make-dataset", "--out", str(D / "real-like"), "--frames", n(8000, 24), "--look", "real-like",
-                  "--seed", "101", "--workers", "2"],
+            hl + ["make-dataset", "--out", str(D / "real-like-heldup"), "--frames", n(8000, 24), "--look", "real-like",
+                  "--seed", "101", "--held-up", "0.5", "--workers", "2"],
             hl + ["make-dataset", "--out", str(D / "gan-src"), "--frames", n(4000, 12), "--look", "synth",
                   "--seed", "102", "--workers", "2"],
             hl + ["ganerate", "--src", str(D / "gan-src"), "--out", str(D / "ganerated"), "--seed", "103",
@@ -76,8 +76,9 @@ def stages(out: Path, data: Path, runs: Path, quick: bool) -> dict[str, list[lis
                   "--seed", "900", "--workers", "2"],
             hl + ["make-dataset", "--out", str(D / "test-real-like"), "--frames", n(400, 8), "--look", "real-like",
                   "--seed", "901", "--workers", "2"]],
-        "regnet": [hl + ["train-regnet", "--data", str(D / "synth-heldup"), str(D / "ganerated"), str(D / "real-like"),
-                         "--out", str(runs / "regnet-128-real"), "--crop-range", "1.2", "2.2",
+        "regnet": [hl + ["train-regnet", "--data", str(D / "synth-heldup"), str(D / "ganerated"),
+                         str(D / "real-like-heldup"),
+                         "--out", str(runs / "regnet-128-real-heldup"), "--crop-range", "1.2", "2.2",
                          "--shift-jitter", "0.15", "--appearance", "1",
                          "--input-size", n(128, 32), "--steps", n(3600, 4),
                          "--steps-per-epoch", n(50, 2), "--batch", n(32, 2), "--lr", "1e-3", "--seed", "0",
