@@ -24,6 +24,32 @@ input's exact rendered mask.
 
 ``python -m handlib compare-gan`` writes these figures (JSON) and a grid (PNG) to
 ``data/results/``.
+
+**The peer judge.** A second judge, independent of training: does a real-trained hand
+detector find the hands, and their joints, as well in GANerated frames as in the renders
+they came from?
+
+The keying judge above shares its method with the GAN's real domain. The **peer judge**
+shares nothing with it: MediaPipe Hands 0.10.21 (the real-hand yardstick's peer, run by
+``tools/mediapipe_reference.py --folders``, never a dependency of the course) is given
+the same rendered frames in several versions, each a folder of PNGs written by
+:func:`peer_frames`:
+
+* ``render, own background``: the frame as rendered (the renderer's plain background);
+* ``render over a photo``: the untranslated hand composited through its exact silhouette
+  onto a background photo, the same photo as the translated versions get (so that only
+  the hand's pixels differ between this arm and a generator's);
+* one arm per generator: the hand translated as ``ganerate`` translates it
+  (:func:`handlib.ganerate.translate_frame`), over the same photo.
+
+Per arm: the share of frames where the peer finds a hand, and where it does, its 2D
+joints' mean distance from the render's labels (pixels of the 256 px frame; the labels
+are exact, so this is the peer's error on that version of the frame). Between a generator
+and ``render over a photo``: the paired difference of the detection rate (same frames)
+and of the error over the frames detected in both. A translation that makes hands look
+more real to a real-trained peer raises the first and lowers the second.
+
+``python tools/gan_peer_judge.py`` writes its figures and a picture to ``data/results/``.
 """
 from __future__ import annotations
 
@@ -207,4 +233,197 @@ def format_table(res: dict) -> str:
         if both:
             lines.append(f"  where the judge found a hand in both ({both['n']} images): mean "
                          f"{num(both['mean'], '+.3f')} {ci(both['mean_ci95'], '+')}")
+    return "\n".join(lines)
+
+
+# ----------------------------------------------------------------- the peer judge
+# (see "The peer judge" in the module docstring)
+
+
+PEER_FRAMES_FORMAT = "handlib-gan-peer-frames/1"
+PEER_RENDER = "render, own background"
+PEER_RENDER_OVER_PHOTO = "render over a photo"
+
+
+def _slug(name: str) -> str:
+    import re
+    return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-") or "arm"
+
+
+def peer_frames(src, out, generators: dict | None = None, frames: int = 300, seed: int = 0,
+                progress: bool = True) -> dict:
+    """Write the peer judge's frames: ``frames`` rendered frames of the set ``src`` (GANerated
+    layout, e.g. ``make-dataset --look synth``), evenly spaced through it, in every arm's
+    version (module section above), as ``out/<arm>/NNNN.png`` (256 px, or the set's size),
+    and ``out/frames.json`` (the arms, their folders, the generators' files and each frame's
+    source and 2D labels ``uv_px`` (21, 2) in pixels of the frame; ``arm_order``, the arms
+    in the order above). ``generators``: arm name
+    -> synth->real generator (.keras, with its training record). Backgrounds: the shipped
+    photo crops, frame ``i`` drawn with :func:`handlib.synthetic.frame_rng` (``seed``, i).
+    Images are written atomically; a rerun with the same settings keeps those that exist.
+    Returns the contents of ``frames.json``."""
+    import hashlib
+    from pathlib import Path
+
+    from handlib import files, ganerate, images
+    from handlib import gan as gan_mod  # noqa: F401  (registers the generator's layers)
+    from handlib import weights as wts
+    from handlib.synthetic import frame_rng
+    src, out = Path(src), Path(out)
+    generators = dict(generators or {})
+    clash = {_slug(n) for n in generators} & {_slug(PEER_RENDER), _slug(PEER_RENDER_OVER_PHOTO)}
+    if clash or len({_slug(n) for n in generators}) != len(generators):
+        raise ValueError(f"generator names must differ from each other and from the render arms: {list(generators)}")
+    every = list(ganerate._source_frames(src))
+    if not every:
+        raise files.DataFileError(src, "a rendered set in the GANerated layout (make-dataset)", "no frames")
+    if not 1 <= frames:
+        raise ValueError(f"frames must be at least 1, got {frames}")
+    pick = np.unique(np.linspace(0, len(every) - 1, min(frames, len(every))).round().astype(int))
+    gens, sizes, gen_info = {}, {}, {}
+    for name, path in generators.items():
+        path = Path(path)
+        if not path.is_file():
+            raise FileNotFoundError(f"{path}: expected a synth->real generator (.keras) for {name!r}")
+        rec = files.read_json(wts.record_path(path), "the generator's training record (its image size)")
+        try:
+            sizes[name] = int(rec["config"]["size"])
+        except (KeyError, TypeError, ValueError):
+            raise files.DataFileError(wts.record_path(path), 'a training record with "config": {"size": ...}',
+                                      "no size") from None
+        gens[name] = wts.load_model(path)
+        gen_info[name] = {"weights": str(path), "sha256": hashlib.sha256(path.read_bytes()).hexdigest()[:16],
+                          "size": sizes[name]}
+    arms = [PEER_RENDER, PEER_RENDER_OVER_PHOTO, *generators]
+    info = {"format": PEER_FRAMES_FORMAT, "source": str(src), "seed": int(seed), "frames": len(pick),
+            "arms": {a: _slug(a) for a in arms}, "arm_order": arms, "generators": gen_info}
+    index_path = out / "frames.json"
+    if index_path.is_file():
+        old = files.read_json(index_path, "the peer judge's frame index")
+        if {k: old.get(k) for k in info} != info:
+            raise ValueError(f"{out} holds frames made with other settings; choose another folder "
+                             "or the same settings")
+    from handlib import backgrounds
+    backgrounds.background_files()          # fails early, naming the folder, if there are none
+    records = []
+    it = enumerate(pick)
+    if progress:
+        from tqdm.auto import tqdm
+        it = tqdm(it, total=len(pick), unit="frame", desc="peer judge frames")
+    for k, i in it:
+        part, stem = every[i]
+        base = part / stem
+        uv = files.read_floats(f"{base}_joint2D.txt", 42, "2D joints in crop pixels").reshape(21, 2)
+        name = f"{k:04d}.png"
+        records.append({"file": name, "source": str(Path(part).relative_to(src) / stem),
+                        "uv_px": np.round(uv, 3).tolist()})
+        todo = [a for a in arms if not (out / _slug(a) / name).is_file()]
+        if not todo:
+            continue
+        rgb = images.read_image(f"{base}_color_composed.png")
+        mask = images.read_image(f"{base}_mask.png", gray=True) > 127
+        bg = ganerate.background_image("photos", rgb.shape[0], frame_rng(seed, int(i)))
+        if bg.shape[:2] != rgb.shape[:2]:
+            import cv2
+            bg = cv2.resize(bg, (rgb.shape[1], rgb.shape[0]), interpolation=cv2.INTER_AREA)
+        for a in todo:
+            if a == PEER_RENDER:
+                img = rgb
+            elif a == PEER_RENDER_OVER_PHOTO:
+                img = ganerate.composite(rgb, mask, bg)
+            else:
+                img = ganerate.composite(ganerate.translate_frame(gens[a], rgb, uv, mask, sizes[a]), mask, bg)
+            (out / _slug(a)).mkdir(parents=True, exist_ok=True)
+            images.write_image(out / _slug(a) / name, img)
+    info["images"] = records
+    files.write_json(index_path, info)
+    return info
+
+
+def peer_judge(frames_dir, caches: dict | None = None, seed: int = 0) -> dict:
+    """Score the peer's answers on the frames of :func:`peer_frames` (``frames_dir``).
+    ``caches``: arm -> the peer's answers for that arm's folder (a file written by
+    ``tools/mediapipe_reference.py --folders``; default ``<arm folder>/`` +
+    :data:`handlib.peer_reference.FOLDER_CACHE`). Returns ``{"arms": {arm: {"frames",
+    "detected", "detection_rate", "detection_rate_ci95", "error_px_mean", "error_px_median",
+    "error_px_mean_ci95"}}, "differences": {generator arm: {"detection_rate",
+    "detection_rate_ci95", "both_detected", "error_px_mean", "error_px_mean_ci95"}}}``:
+    errors are the mean over the 21 joints of the distance between the peer's 2D joints and
+    the labels, in pixels of the frame, over the frames where the peer found a hand; the
+    differences are the generator's figure minus ``render over a photo``'s, paired over
+    the same frames (95 % bootstrap intervals, ``seed``)."""
+    from pathlib import Path
+
+    from handlib import files, peer_reference
+    frames_dir = Path(frames_dir)
+    index = files.read_json(frames_dir / "frames.json", f"the peer judge's frame index ({PEER_FRAMES_FORMAT})")
+    if not isinstance(index, dict) or index.get("format") != PEER_FRAMES_FORMAT:
+        raise files.DataFileError(frames_dir / "frames.json", f"a frame index of format {PEER_FRAMES_FORMAT!r}",
+                                  repr(index.get("format") if isinstance(index, dict) else type(index).__name__))
+    labels = {r["file"]: np.asarray(r["uv_px"], float) for r in index["images"]}
+    names = sorted(labels)
+    caches = dict(caches or {})
+    per_arm = {}
+    order = index.get("arm_order") or list(index["arms"])
+    for arm in order:
+        slug = index["arms"][arm]
+        path = Path(caches.get(arm, frames_dir / slug / peer_reference.FOLDER_CACHE))
+        answers = peer_reference.read_folder_cache(path)
+        missing = [n for n in names if n not in answers]
+        if missing:
+            raise files.DataFileError(path, f"the peer's answer for every frame of {frames_dir}",
+                                      f"none for {len(missing)} (first {missing[0]})")
+        found = np.array([answers[n] is not None for n in names])
+        err = np.array([np.linalg.norm(answers[n] - labels[n], axis=1).mean() if answers[n] is not None
+                        else np.nan for n in names])
+        per_arm[arm] = (found, err)
+    res = {"frames": len(names), "source": index["source"], "seed_backgrounds": index["seed"],
+           "generators": index["generators"], "arm_order": order, "arms": {}, "differences": {},
+           "peer": peer_reference.PEER,
+           "error_means": "mean over the 21 joints of the distance between the peer's 2D joints "
+                          "and the render's labels, pixels of the frame, frames where it found a hand",
+           "intervals": "95 % percentile bootstrap over frames; differences paired over the same frames"}
+    for arm, (found, err) in per_arm.items():
+        ok = err[found]
+        res["arms"][arm] = {
+            "frames": int(len(found)), "detected": int(found.sum()),
+            "detection_rate": float(found.mean()),
+            "detection_rate_ci95": bootstrap_interval(found.astype(float), np.mean, seed=seed),
+            "error_px_mean": float(ok.mean()) if len(ok) else None,
+            "error_px_median": float(np.median(ok)) if len(ok) else None,
+            "error_px_mean_ci95": bootstrap_interval(ok, np.mean, seed=seed) if len(ok) > 1 else None}
+    base_found, base_err = per_arm[PEER_RENDER_OVER_PHOTO]
+    for arm in index["generators"]:
+        found, err = per_arm[arm]
+        both = base_found & found
+        d = {"detection_rate": float(found.mean() - base_found.mean()),
+             "detection_rate_ci95": paired_interval(base_found.astype(float), found.astype(float), np.mean,
+                                                    seed=seed),
+             "both_detected": int(both.sum()), "error_px_mean": None, "error_px_mean_ci95": None}
+        if both.sum() > 1:
+            d["error_px_mean"] = float(err[both].mean() - base_err[both].mean())
+            d["error_px_mean_ci95"] = paired_interval(base_err[both], err[both], np.mean, seed=seed)
+        res["differences"][arm] = d
+    return res
+
+
+def format_peer_table(res: dict) -> str:
+    """The figures of :func:`peer_judge` as a Markdown table (the README's)."""
+    def ci(v, fmt):
+        return "" if v is None else f" ({format(v[0], fmt)} to {format(v[1], fmt)})"
+    lines = ["| frames | peer found a hand | its 2D error where found (px of 256, mean; median) |",
+             "|---|---|---|"]
+    for arm in res.get("arm_order") or list(res["arms"]):
+        r = res["arms"][arm]
+        err = "-" if r["error_px_mean"] is None else (
+            f"{r['error_px_mean']:.1f}{ci(r['error_px_mean_ci95'], '.1f')}; {r['error_px_median']:.1f}")
+        lines.append(f"| {arm} | {100 * r['detection_rate']:.0f} %"
+                     f"{ci([100 * v for v in r['detection_rate_ci95']], '.0f')} of {r['frames']} | {err} |")
+    for arm in [a for a in res.get("arm_order") or list(res["arms"]) if a in res["differences"]]:
+        d = res["differences"][arm]
+        err = "-" if d["error_px_mean"] is None else (
+            f"{d['error_px_mean']:+.1f}{ci(d['error_px_mean_ci95'], '+.1f')} over the {d['both_detected']} "
+            "frames found in both")
+        lines.append(f"| {arm} − {PEER_RENDER_OVER_PHOTO} (paired) | {100 * d['detection_rate']:+.0f} points"
+                     f"{ci([100 * v for v in d['detection_rate_ci95']], '+.0f')} | {err} |")
     return "\n".join(lines)

@@ -77,6 +77,13 @@ VIDEO = "asl_hand/asl_hand.25fps.mp4"
 VIDEO_TRACKS_2D = "asl_hand/asl_hand.full.json"
 VIDEO_TRACKS_3D = "asl_hand/asl_hand_3d.full.json"
 MAKE_CACHE = "python tools/mediapipe_reference.py"
+FOLDER_FORMAT = "handlib-peer-folder/1"
+FOLDER_CACHE = "mediapipe-0.10.21.json"
+"""The peer's answers for a folder of images (``tools/mediapipe_reference.py --folders DIR``
+writes ``DIR/`` + this name): ``{"format": "handlib-peer-folder/1", "peer", "settings",
+"images": [{"file": "<name in DIR>", "readable", "width", "height", "detected",
+"uv_px": 21 x [u, v], "handedness_label", "handedness_score"}, ...]}`` (the same fields as a
+photo set's cache, without ``world_mm``)."""
 
 
 @dataclass(frozen=True)
@@ -301,4 +308,24 @@ def read_video_reference(folder=None) -> dict | None:
     if len(out["uv"]) != len(out["world_mm"]):
         raise DataFileError(base / VIDEO_TRACKS_3D, f"{len(out['uv'])} frames (as the 2D tracks)",
                             str(len(out["world_mm"])))
+    return out
+
+
+def read_folder_cache(path) -> dict:
+    """The peer's answers for a folder of images (:data:`FOLDER_FORMAT`): file name ->
+    its 2D joints (21, 2) in image pixels, or None where it found no hand (or could not
+    read the image). A missing or malformed file raises :class:`DataFileError` naming it."""
+    path = Path(path)
+    data = files.read_json(path, f"the peer's answers for a folder ({FOLDER_FORMAT}; made by "
+                                 f"`{MAKE_CACHE} --folders DIR`)")
+    if not isinstance(data, dict) or data.get("format") != FOLDER_FORMAT:
+        found = data.get("format") if isinstance(data, dict) else type(data).__name__
+        raise DataFileError(path, f"the peer's answers of format {FOLDER_FORMAT!r}", repr(found))
+    if not isinstance(data.get("images"), list):
+        raise DataFileError(path, "an 'images' list", type(data.get("images")).__name__)
+    out = {}
+    for i, rec in enumerate(data["images"]):
+        if not isinstance(rec, dict) or not isinstance(rec.get("file"), str):
+            raise DataFileError(path, f"images[{i}]: an object with a 'file' name", repr(rec)[:60])
+        out[rec["file"]] = _array(path, rec, "uv_px", (21, 2), i) if rec.get("detected") else None
     return out

@@ -877,3 +877,51 @@ def plot_arms(rows: dict, references: dict | None = None, goals: dict | None = N
                frameon=False, bbox_to_anchor=(0.5, -0.02))
     fig.tight_layout(rect=(0, 0.06, 1, 1))
     return fig
+
+
+def show_peer_judge(frames_dir, res: dict, frames: int = 5, size: float = 2.3):
+    """The peer judge's frames (:func:`handlib.gan_evaluation.peer_frames` in ``frames_dir``,
+    scored in ``res`` by :func:`~handlib.gan_evaluation.peer_judge`): one row per arm, one
+    column per frame (evenly spaced; each panel the labels' box, 1.6x their extent), the peer's 2D answer in the finger colours over the
+    render's labels in :data:`REFERENCE_COLOR`; "no hand" where the peer found none.
+    Returns the figure."""
+    from pathlib import Path
+
+    import matplotlib.pyplot as plt
+    from matplotlib.lines import Line2D
+
+    from handlib import files, images, peer_reference
+    frames_dir = Path(frames_dir)
+    index = files.read_json(frames_dir / "frames.json", "the peer judge's frame index")
+    recs = index["images"]
+    pick = np.linspace(0, len(recs) - 1, min(frames, len(recs))).round().astype(int)
+    arms = [(a, index["arms"][a]) for a in index.get("arm_order") or list(index["arms"])]
+    fig, axes = plt.subplots(len(arms), len(pick), figsize=(size * len(pick), size * len(arms) + 0.4),
+                             squeeze=False)
+    for r, (arm, slug) in enumerate(arms):
+        answers = peer_reference.read_folder_cache(frames_dir / slug / peer_reference.FOLDER_CACHE)
+        for c, k in enumerate(pick):
+            ax = axes[r, c]
+            ax.axis("off")
+            name = recs[k]["file"]
+            ax.imshow(images.read_image(frames_dir / slug / name))
+            uv = np.asarray(recs[k]["uv_px"], float)
+            plot_reference_2d(ax, uv, linewidth=1.2)
+            if answers.get(name) is not None:
+                plot_skeleton_2d(ax, answers[name], linewidth=1.6, markersize=2.0)
+            else:
+                ax.text(0.5, 0.06, "no hand", transform=ax.transAxes, ha="center", fontsize=9,
+                        color="white", bbox={"facecolor": "black", "alpha": 0.6, "pad": 2})
+            centre, half = (uv.min(0) + uv.max(0)) / 2, 0.8 * max(np.ptp(uv, axis=0).max(), 40.0)
+            ax.set_xlim(centre[0] - half, centre[0] + half)      # the hand's box, 1.6x its extent
+            ax.set_ylim(centre[1] + half, centre[1] - half)
+            if c == 0:
+                a = res["arms"].get(arm, {})
+                rate = a.get("detection_rate")
+                ax.set_title(f"{arm}" + ("" if rate is None else f": {100 * rate:.0f} % found"),
+                             fontsize=9, loc="left")
+    handles = [Line2D([], [], color=hm.FINGER_COLORS["index"], lw=1.6, label="MediaPipe's answer"),
+               Line2D([], [], color=REFERENCE_COLOR, lw=1.2, label="the render's labels")]
+    fig.legend(handles=handles, loc="lower center", ncol=2, fontsize=9, frameon=False)
+    fig.tight_layout(rect=(0, 0.03, 1, 1))
+    return fig

@@ -169,3 +169,118 @@ def test_every_label_file_of_a_frame_is_copied_byte_for_byte(rendered, generator
         for suffix in sorted(source - {"_color_composed.png", "_scene.json"}):
             assert (out / f"{stem}{suffix}").is_file(), suffix
             assert filecmp.cmp(rendered / f"{stem}{suffix}", out / f"{stem}{suffix}", shallow=False), suffix
+
+
+# ----------------------------------------------------------------- the peer judge
+def _answers(path, items):
+    """A peer cache for a folder (handlib.peer_reference.FOLDER_FORMAT): file -> uv or None."""
+    files.write_json(path, {"format": "handlib-peer-folder/1", "images": [
+        {"file": f, "readable": True, "width": 64, "height": 64, "detected": uv is not None,
+         **({} if uv is None else {"uv_px": np.asarray(uv).tolist()})} for f, uv in items.items()]})
+
+
+def test_peer_frames_differ_only_where_they_should(rendered, generator_file, tmp_path):
+    out = tmp_path / "judge"
+    ident = tmp_path / "ident.keras"
+    weights.save_model(keras.Sequential([keras.Input((None, None, 3)), keras.layers.Identity()],
+                                        name="g_synth_to_real"), ident)
+    files.write_json(weights.record_path(ident), {"config": {"size": 64}})
+    index = gan_evaluation.peer_frames(rendered, out, {"g": generator_file, "identity": ident},
+                                       frames=3, seed=5, progress=False)
+    assert index["arm_order"] == [gan_evaluation.PEER_RENDER, gan_evaluation.PEER_RENDER_OVER_PHOTO,
+                                  "g", "identity"]
+    src = ganerated.read_ganerated(rendered)
+    chosen = [0, 2, 4]                                   # 3 of 5 frames, evenly spaced
+    for rec, k in zip(index["images"], chosen):
+        s = src[k]
+        assert Path(s.image_path).name.startswith(Path(rec["source"]).name)
+        np.testing.assert_allclose(rec["uv_px"], s.uv, atol=1e-3)
+        img, mask = s.load_image(), s.load_mask()
+        read = {a: images_read(out / slug / rec["file"]) for a, slug in index["arms"].items()}
+        np.testing.assert_array_equal(read[gan_evaluation.PEER_RENDER], img)
+        over, g = read[gan_evaluation.PEER_RENDER_OVER_PHOTO], read["g"]
+        np.testing.assert_array_equal(over[mask], img[mask])         # the untranslated hand
+        np.testing.assert_array_equal(over[~mask], g[~mask])         # the same photo behind both
+        assert not np.array_equal(g[mask], img[mask])                # a translated hand
+        # an identity "generator" keeps the hand far closer to the render than a random one
+        gap = {a: np.abs(read[a][mask].astype(int) - img[mask]).mean() for a in ("identity", "g")}
+        assert gap["identity"] < 0.25 * gap["g"]
+    # a rerun with the same settings keeps the files; other settings are refused
+    before = (out / "g" / "0001.png").stat().st_mtime_ns
+    gan_evaluation.peer_frames(rendered, out, {"g": generator_file, "identity": ident}, frames=3, seed=5,
+                               progress=False)
+    assert (out / "g" / "0001.png").stat().st_mtime_ns == before
+    with pytest.raises(ValueError, match="other settings"):
+        gan_evaluation.peer_frames(rendered, out, {"g": generator_file}, frames=3, seed=6, progress=False)
+    with pytest.raises(ValueError, match="differ"):
+        gan_evaluation.peer_frames(rendered, tmp_path / "x", {gan_evaluation.PEER_RENDER: ident}, progress=False)
+    # the picture: a row per arm, a column per frame, "no hand" where the peer found none
+    import matplotlib
+    matplotlib.use("Agg")
+    from handlib import visualisation as vis
+    for a, slug in index["arms"].items():
+        _answers(out / slug / "mediapipe-0.10.21.json",
+                 {r["file"]: (None if a == "g" else r["uv_px"]) for r in index["images"]})
+    res = gan_evaluation.peer_judge(out)
+    assert res["arms"]["g"]["detected"] == 0 and res["arms"]["identity"]["error_px_mean"] == pytest.approx(0)
+    fig = vis.show_peer_judge(out, res, frames=2)
+    axes = np.array(fig.axes).reshape(4, 2)
+    texts = [[t.get_text() for t in ax.texts] for ax in axes.ravel()]
+    assert texts == [[]] * 4 + [["no hand"]] * 2 + [[]] * 2
+    assert axes[0, 0].get_title(loc="left").startswith(gan_evaluation.PEER_RENDER)
+
+
+def images_read(path):
+    from handlib import images
+    return images.read_image(path)
+
+
+def test_peer_judge_scores_against_direct_computations(tmp_path):
+    labels = {f"{k:04d}.png": np.full((21, 2), 10.0 + k) for k in range(4)}
+    files.write_json(tmp_path / "frames.json", {
+        "format": gan_evaluation.PEER_FRAMES_FORMAT, "source": "s", "seed": 0, "frames": 4,
+        "arms": {"render, own background": "a", "render over a photo": "b", "gen": "c"},
+        "arm_order": ["render, own background", "render over a photo", "gen"],
+        "generators": {"gen": {}},
+        "images": [{"file": f, "source": f, "uv_px": uv.tolist()} for f, uv in labels.items()]})
+    off = lambda d: {f: uv + d for f, uv in labels.items()}            # noqa: E731
+    for d in "abc":
+        (tmp_path / d).mkdir()
+    _answers(tmp_path / "a" / "mediapipe-0.10.21.json", off([3.0, 4.0]))   # 5 px everywhere
+    b = off([0.0, 2.0])                                                     # 2 px; one missed
+    b["0003.png"] = None
+    _answers(tmp_path / "b" / "mediapipe-0.10.21.json", b)
+    c = off([6.0, 8.0])                                                     # 10 px; two missed
+    c["0000.png"] = c["0001.png"] = None
+    _answers(tmp_path / "c" / "mediapipe-0.10.21.json", c)
+    res = gan_evaluation.peer_judge(tmp_path)
+    a, b_, c_ = (res["arms"][k] for k in res["arm_order"])
+    assert (a["detected"], b_["detected"], c_["detected"]) == (4, 3, 2)
+    assert a["error_px_mean"] == pytest.approx(5.0) and b_["error_px_mean"] == pytest.approx(2.0)
+    assert c_["error_px_median"] == pytest.approx(10.0)
+    d = res["differences"]["gen"]
+    assert d["detection_rate"] == pytest.approx(2 / 4 - 3 / 4)
+    assert d["both_detected"] == 1                      # only frame 2 is found in b and c
+    assert d["error_px_mean"] is None                   # one frame: no interval, no figure
+    table = gan_evaluation.format_peer_table(res)
+    assert table.index("render, own background") < table.index("render over a photo") < table.index("| gen |")
+    assert "-25 points" in table
+    # a frame without an answer, and a malformed cache, are named
+    _answers(tmp_path / "c" / "mediapipe-0.10.21.json", {"0000.png": None})
+    with pytest.raises(files.DataFileError, match="0001.png"):
+        gan_evaluation.peer_judge(tmp_path)
+    (tmp_path / "c" / "mediapipe-0.10.21.json").write_text('{"format": "other"}')
+    with pytest.raises(files.DataFileError, match="mediapipe-0.10.21.json"):
+        gan_evaluation.peer_judge(tmp_path)
+
+
+def test_the_readme_shows_the_committed_peer_judge_figures():
+    """The README's peer-judge table is :func:`format_peer_table` of the committed results."""
+    import json
+    text = (files.REPO_ROOT / "README.md").read_text(encoding="utf-8")
+    start, end = "<!-- gan-peer-judge: start -->", "<!-- gan-peer-judge: end -->"
+    assert text.count(start) == 1 and text.count(end) == 1
+    block = text.split(start)[1].split(end)[0].strip()
+    result = json.loads((files.REPO_ROOT / "data/results/gan_peer_judge.json").read_text())
+    assert block == gan_evaluation.format_peer_table(result).strip()
+    assert result["command"].startswith("python tools/gan_peer_judge.py")

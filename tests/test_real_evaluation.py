@@ -330,3 +330,16 @@ def test_results_of_other_models_measured_otherwise_are_never_dropped_silently(t
         rev.evaluate_real(["data/weights/regnet.keras"], ["shipped"], out, cache_dir=FIX, folder=FIX / "none",
                           boot=10, video=False)
     assert json.loads(out.read_text())["models"] == {"older model": {}}
+
+
+def test_the_cache_tools_folder_mode_agrees_with_the_reader_and_names_a_missing_folder(tmp_path):
+    """``--folders``: its format and file name are the reader's; a missing folder is named
+    before anything is installed."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("mp_tool", files.REPO_ROOT / "tools" / "mediapipe_reference.py")
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    assert tool.FOLDER_FORMAT == pr.FOLDER_FORMAT and tool.FOLDER_CACHE == pr.FOLDER_CACHE
+    r = _tool(["--folders", str(tmp_path / "nowhere"), "--venv", str(tmp_path / "venv")], tmp_path, tmp_path)
+    assert r.returncode == 2 and str(tmp_path / "nowhere") in r.stderr
+    assert not (tmp_path / "venv").exists()

@@ -2,6 +2,7 @@
 
     python tools/mediapipe_reference.py                 # both photo sets, cache in build/
     python tools/mediapipe_reference.py --sets asl_letters --force
+    python tools/mediapipe_reference.py --folders DIR [DIR ...]   # any folders of images
 
 The course has no 3D labels for real hands, so its real-hand yardstick
 (``python -m handlib evaluate-real``, :mod:`handlib.real_evaluation`) compares RegNet
@@ -40,6 +41,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 MEDIAPIPE_VERSION = "0.10.21"
 FORMAT = "handlib-peer-reference/1"
+FOLDER_FORMAT = "handlib-peer-folder/1"     # --folders: handlib.peer_reference.FOLDER_FORMAT
+FOLDER_CACHE = f"mediapipe-{MEDIAPIPE_VERSION}.json"
 REQUIREMENTS = [f"mediapipe=={MEDIAPIPE_VERSION}", "numpy<2", "protobuf<5",
                 "opencv-contrib-python<4.12"]      # 4.12 needs numpy 2
 SETTINGS = {"static_image_mode": True, "max_num_hands": 1, "model_complexity": 1,
@@ -117,6 +120,42 @@ def run_worker(base: Path, name: str, out: Path) -> dict:
     return cache
 
 
+def run_folder_worker(folder: Path) -> dict:
+    """MediaPipe over every PNG and JPEG of ``folder``; writes ``folder/FOLDER_CACHE``
+    (format ``FOLDER_FORMAT``, see handlib.peer_reference) and returns it."""
+    import cv2
+    import mediapipe as mp
+    import numpy as np
+
+    paths = sorted(p for p in folder.iterdir() if p.suffix.lower() in (".png", ".jpg", ".jpeg"))
+    if not paths:
+        raise SystemExit(f"{folder}: expected images (.png, .jpg), found none")
+    records, t0 = [], time.time()
+    with mp.solutions.hands.Hands(**SETTINGS) as hands:
+        for path in paths:
+            bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
+            rec = {"file": path.name}
+            if bgr is None:
+                rec.update(readable=False, detected=False)
+                records.append(rec)
+                continue
+            H, W = bgr.shape[:2]
+            res = hands.process(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
+            rec.update(readable=True, width=W, height=H, detected=bool(res.multi_hand_landmarks))
+            if rec["detected"]:
+                lm = res.multi_hand_landmarks[0].landmark
+                cls = res.multi_handedness[0].classification[0]
+                rec["uv_px"] = np.round([[p.x * W, p.y * H] for p in lm], 3).tolist()
+                rec["handedness_label"] = cls.label
+                rec["handedness_score"] = round(float(cls.score), 4)
+            records.append(rec)
+    cache = {"format": FOLDER_FORMAT, "peer": f"MediaPipe Hands {MEDIAPIPE_VERSION} (legacy solution API)",
+             "settings": SETTINGS, "images": records, "detected": sum(r["detected"] for r in records),
+             "seconds": round(time.time() - t0, 1)}
+    write_json_atomic(folder / FOLDER_CACHE, cache)
+    return cache
+
+
 # ------------------------------------------------------------------ the driver
 def ensure_venv(venv: Path, wheelhouse: Path | None) -> Path:
     python = venv / "bin" / "python"
@@ -141,9 +180,27 @@ def main(argv=None) -> int:
     p.add_argument("--venv", default=str(DEFAULT_VENV), help="MediaPipe's own virtual environment")
     p.add_argument("--wheelhouse", default=None, help="install MediaPipe from this folder of wheels, no index")
     p.add_argument("--force", action="store_true", help="recompute sets that are already cached")
+    p.add_argument("--folders", nargs="+", default=None, metavar="DIR",
+                   help="instead of the photo sets: every image of each folder, answers written to "
+                        f"DIR/{FOLDER_CACHE} (always recomputed)")
     p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     base, out = realdata_dir(), Path(args.out)
+    if args.folders:
+        folders = [Path(f).resolve() for f in args.folders]
+        bad = [str(f) for f in folders if not f.is_dir()]
+        if bad:
+            print(f"error: not folders: {', '.join(bad)}", file=sys.stderr)
+            return 2
+        if args.worker:
+            for f in folders:
+                c = run_folder_worker(f)
+                print(f"{f}: MediaPipe found a hand in {c['detected']} of {len(c['images'])} images "
+                      f"in {c['seconds']} s -> {f / FOLDER_CACHE}")
+            return 0
+        python = ensure_venv(Path(args.venv), Path(args.wheelhouse) if args.wheelhouse else None)
+        cmd = [str(python), str(Path(__file__).resolve()), "--worker", "--folders", *map(str, folders)]
+        return subprocess.run(cmd).returncode
     if args.worker:
         for name in args.sets:
             c = run_worker(base, name, out)
