@@ -24,8 +24,8 @@ is written with its training record (``NAME.json``: command, machine, minutes).
 (checks the path in a few minutes; the weights are useless). With ``--out`` other than
 ``data/weights``, data sets and run folders go to ``OUT-work/`` beside it. Real photos are used
 where ``HANDLIB_REALDATA_DIR`` (default ``../shared/realdata``) has them, rendered
-stand-ins otherwise. On a 2-core CPU the full rebuild takes about two hours and ten minutes (SilNet
-14 min, GeoConGAN 63 min, GANerating 4,000 frames 12 min, RegNet 25 min, data sets
+stand-ins otherwise. On a 2-core CPU the full rebuild takes about two hours and thirty-five minutes (SilNet
+14 min, GeoConGAN 63 min, GANerating 4,000 frames 12 min, RegNet 50 min, data sets
 about 15 min; the records give each figure).
 """
 from __future__ import annotations
@@ -78,9 +78,9 @@ def stages(out: Path, data: Path, runs: Path, quick: bool) -> dict[str, list[lis
                   "--seed", "901", "--workers", "2"]],
         "regnet": [hl + ["train-regnet", "--data", str(D / "synth-heldup"), str(D / "ganerated"),
                          str(D / "real-like-heldup"),
-                         "--out", str(runs / "regnet-128-real-heldup"), "--crop-range", "1.2", "2.2",
+                         "--out", str(runs / "regnet-128-real-heldup-7200"), "--crop-range", "1.2", "2.2",
                          "--shift-jitter", "0.15", "--appearance", "1",
-                         "--input-size", n(128, 32), "--steps", n(3600, 4),
+                         "--input-size", n(128, 32), "--steps", n(7200, 4),
                          "--steps-per-epoch", n(50, 2), "--batch", n(32, 2), "--lr", "1e-3", "--seed", "0",
                          "--save", str(out / "regnet.keras")]],
         "evaluate": [hl + ["evaluate-regnet", "--weights", str(out / "regnet.keras"),
