@@ -104,9 +104,11 @@ def test_a_camera_that_cannot_be_opened_is_named(tmp_path):
 
 
 def test_the_search_finds_the_hand_on_the_real_videos_first_frame():
-    """The real video (portrait 620x1080, the hand about a third of the width), where one
-    centred crop of the whole frame fails: the search's answer agrees with the reference
-    tracks (a peer's, not ground truth) far better than the centred crop's."""
+    """The real video (portrait 620x1080, the hand about a third of the width): the
+    search's answer agrees with the reference tracks (a peer's, not ground truth) within
+    half a hand size and better than one centred crop of the whole frame. (With the model
+    shipped before the 7,200-step one the centred crop failed outright; the current model,
+    trained on looser crops, gets near the hand from it too.)"""
     from handlib import prediction, real_checks, weights
     base = files.realdata_dir(quiet=True)
     if base is None or not (base / real_checks.VIDEO).is_file():
@@ -120,7 +122,7 @@ def test_the_search_finds_the_hand_on_the_real_videos_first_frame():
     found = np.linalg.norm(obs.uv - ref, axis=-1).mean() / hand
     centred = prediction.predict_hand(model, frame, side="right", K=K)
     centred_d = np.linalg.norm(centred.uv - ref, axis=-1).mean() / hand
-    assert found < 0.5 and centred_d > 2 * found
+    assert found < 0.5 and found < centred_d
 
 
 @pytest.fixture(scope="module")

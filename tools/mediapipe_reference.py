@@ -78,11 +78,33 @@ def write_json_atomic(path: Path, obj) -> None:
 
 
 # ------------------------------------------------------------------ inside the venv
+def answer(hands, path: Path, world: bool) -> dict:
+    """MediaPipe's answer for one image file: ``readable``, ``width``, ``height``,
+    ``detected`` and, where it found a hand, ``uv_px`` (21 x [u, v] pixels),
+    ``handedness_label`` and ``_score`` (and ``world_mm`` with ``world``)."""
+    import cv2
+    import numpy as np
+    bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if bgr is None:
+        return {"readable": False, "detected": False}
+    H, W = bgr.shape[:2]
+    res = hands.process(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
+    rec = {"readable": True, "width": W, "height": H, "detected": bool(res.multi_hand_landmarks)}
+    if rec["detected"]:
+        lm = res.multi_hand_landmarks[0].landmark
+        cls = res.multi_handedness[0].classification[0]
+        rec["uv_px"] = np.round([[p.x * W, p.y * H] for p in lm], 3).tolist()
+        if world:
+            wl = res.multi_hand_world_landmarks[0].landmark
+            rec["world_mm"] = np.round([[1000 * p.x, 1000 * p.y, 1000 * p.z] for p in wl], 3).tolist()
+        rec["handedness_label"] = cls.label
+        rec["handedness_score"] = round(float(cls.score), 4)
+    return rec
+
+
 def run_worker(base: Path, name: str, out: Path) -> dict:
     """MediaPipe over one set; returns the cache's dict (see handlib.peer_reference)."""
-    import cv2
     import mediapipe as mp
-    import numpy as np
 
     folder, patterns = SETS[name]
     root = base / folder
@@ -92,24 +114,7 @@ def run_worker(base: Path, name: str, out: Path) -> dict:
     records, t0 = [], time.time()
     with mp.solutions.hands.Hands(**SETTINGS) as hands:
         for i, path in enumerate(paths):
-            bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
-            rec = {"file": path.relative_to(root).as_posix()}
-            if bgr is None:
-                rec.update(readable=False, detected=False)
-                records.append(rec)
-                continue
-            H, W = bgr.shape[:2]
-            res = hands.process(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
-            rec.update(readable=True, width=W, height=H, detected=bool(res.multi_hand_landmarks))
-            if rec["detected"]:
-                lm = res.multi_hand_landmarks[0].landmark
-                wl = res.multi_hand_world_landmarks[0].landmark
-                cls = res.multi_handedness[0].classification[0]
-                rec["uv_px"] = np.round([[p.x * W, p.y * H] for p in lm], 3).tolist()
-                rec["world_mm"] = np.round([[1000 * p.x, 1000 * p.y, 1000 * p.z] for p in wl], 3).tolist()
-                rec["handedness_label"] = cls.label
-                rec["handedness_score"] = round(float(cls.score), 4)
-            records.append(rec)
+            records.append({"file": path.relative_to(root).as_posix(), **answer(hands, path, world=True)})
             if (i + 1) % 200 == 0:
                 print(f"  {name}: {i + 1}/{len(paths)} photos, {time.time() - t0:.0f} s", flush=True)
     cache = {"format": FORMAT, "peer": f"MediaPipe Hands {MEDIAPIPE_VERSION} (legacy solution API)",
@@ -123,9 +128,7 @@ def run_worker(base: Path, name: str, out: Path) -> dict:
 def run_folder_worker(folder: Path) -> dict:
     """MediaPipe over every PNG and JPEG of ``folder``; writes ``folder/FOLDER_CACHE``
     (format ``FOLDER_FORMAT``, see handlib.peer_reference) and returns it."""
-    import cv2
     import mediapipe as mp
-    import numpy as np
 
     paths = sorted(p for p in folder.iterdir() if p.suffix.lower() in (".png", ".jpg", ".jpeg"))
     if not paths:
@@ -133,22 +136,7 @@ def run_folder_worker(folder: Path) -> dict:
     records, t0 = [], time.time()
     with mp.solutions.hands.Hands(**SETTINGS) as hands:
         for path in paths:
-            bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
-            rec = {"file": path.name}
-            if bgr is None:
-                rec.update(readable=False, detected=False)
-                records.append(rec)
-                continue
-            H, W = bgr.shape[:2]
-            res = hands.process(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
-            rec.update(readable=True, width=W, height=H, detected=bool(res.multi_hand_landmarks))
-            if rec["detected"]:
-                lm = res.multi_hand_landmarks[0].landmark
-                cls = res.multi_handedness[0].classification[0]
-                rec["uv_px"] = np.round([[p.x * W, p.y * H] for p in lm], 3).tolist()
-                rec["handedness_label"] = cls.label
-                rec["handedness_score"] = round(float(cls.score), 4)
-            records.append(rec)
+            records.append({"file": path.name, **answer(hands, path, world=False)})
     cache = {"format": FOLDER_FORMAT, "peer": f"MediaPipe Hands {MEDIAPIPE_VERSION} (legacy solution API)",
              "settings": SETTINGS, "images": records, "detected": sum(r["detected"] for r in records),
              "seconds": round(time.time() - t0, 1)}
