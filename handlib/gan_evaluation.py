@@ -43,8 +43,10 @@ the same rendered frames in several versions, each a folder of PNGs written by
   (:func:`handlib.ganerate.translate_frame`), over the same photo.
 
 Per arm: the share of frames where the peer finds a hand, and where it does, its 2D
-joints' mean distance from the render's labels (pixels of the 256 px frame; the labels
-are exact, so this is the peer's error on that version of the frame). Between a generator
+joints' mean distance from the render's labels (pixels of the 256 px frame). The labels
+are exact, but MediaPipe's joints are not defined exactly as the course's hand model's
+(where a knuckle or the wrist sits), so part of that distance is the definitions' and is
+the same in every version; the paired differences cancel most of it. Between a generator
 and ``render over a photo``: the paired difference of the detection rate (same frames)
 and of the error over the frames detected in both. A translation that makes hands look
 more real to a real-trained peer raises the first and lowers the second.
@@ -260,7 +262,10 @@ def peer_frames(src, out, generators: dict | None = None, frames: int = 300, see
     in the order above). ``generators``: arm name
     -> synth->real generator (.keras, with its training record). Backgrounds: the shipped
     photo crops, frame ``i`` drawn with :func:`handlib.synthetic.frame_rng` (``seed``, i).
-    Images are written atomically; a rerun with the same settings keeps those that exist.
+    Images are written atomically; the settings are written to ``frames.json`` before the
+    first image, so a rerun with the same settings keeps the images that exist and one with
+    others is refused (after regenerating frames, run the peer again: its answers carry no
+    link to the images).
     Returns the contents of ``frames.json``."""
     import hashlib
     from pathlib import Path
@@ -305,7 +310,9 @@ def peer_frames(src, out, generators: dict | None = None, frames: int = 300, see
                              "or the same settings")
     from handlib import backgrounds
     backgrounds.background_files()          # fails early, naming the folder, if there are none
-    records = []
+    out.mkdir(parents=True, exist_ok=True)
+    files.write_json(index_path, info)      # the settings first, so that a rerun after an
+    records = []                            # interruption is checked against them
     it = enumerate(pick)
     if progress:
         from tqdm.auto import tqdm
@@ -335,7 +342,7 @@ def peer_frames(src, out, generators: dict | None = None, frames: int = 300, see
                 img = ganerate.composite(ganerate.translate_frame(gens[a], rgb, uv, mask, sizes[a]), mask, bg)
             (out / _slug(a)).mkdir(parents=True, exist_ok=True)
             images.write_image(out / _slug(a) / name, img)
-    info["images"] = records
+    info = info | {"images": records}       # the labels last: the frames are all written
     files.write_json(index_path, info)
     return info
 
@@ -360,15 +367,19 @@ def peer_judge(frames_dir, caches: dict | None = None, seed: int = 0) -> dict:
     if not isinstance(index, dict) or index.get("format") != PEER_FRAMES_FORMAT:
         raise files.DataFileError(frames_dir / "frames.json", f"a frame index of format {PEER_FRAMES_FORMAT!r}",
                                   repr(index.get("format") if isinstance(index, dict) else type(index).__name__))
+    for key in ("images", "arm_order"):
+        if key not in index:
+            raise files.DataFileError(frames_dir / "frames.json", f"a finished frame index with {key!r} "
+                                      "(rerun peer_frames / tools/gan_peer_judge.py)", "none")
     labels = {r["file"]: np.asarray(r["uv_px"], float) for r in index["images"]}
     names = sorted(labels)
     caches = dict(caches or {})
     per_arm = {}
-    order = index.get("arm_order") or list(index["arms"])
+    order = index["arm_order"]
     for arm in order:
         slug = index["arms"][arm]
         path = Path(caches.get(arm, frames_dir / slug / peer_reference.FOLDER_CACHE))
-        answers = peer_reference.read_folder_cache(path)
+        answers = peer_reference.read_folder_cache(path, unreadable="raise")
         missing = [n for n in names if n not in answers]
         if missing:
             raise files.DataFileError(path, f"the peer's answer for every frame of {frames_dir}",
@@ -411,15 +422,15 @@ def format_peer_table(res: dict) -> str:
     """The figures of :func:`peer_judge` as a Markdown table (the README's)."""
     def ci(v, fmt):
         return "" if v is None else f" ({format(v[0], fmt)} to {format(v[1], fmt)})"
-    lines = ["| frames | peer found a hand | its 2D error where found (px of 256, mean; median) |",
+    lines = ["| frames | peer found a hand | its 2D error where found (px of the frame, mean; median) |",
              "|---|---|---|"]
-    for arm in res.get("arm_order") or list(res["arms"]):
+    for arm in res["arm_order"]:
         r = res["arms"][arm]
         err = "-" if r["error_px_mean"] is None else (
             f"{r['error_px_mean']:.1f}{ci(r['error_px_mean_ci95'], '.1f')}; {r['error_px_median']:.1f}")
         lines.append(f"| {arm} | {100 * r['detection_rate']:.0f} %"
                      f"{ci([100 * v for v in r['detection_rate_ci95']], '.0f')} of {r['frames']} | {err} |")
-    for arm in [a for a in res.get("arm_order") or list(res["arms"]) if a in res["differences"]]:
+    for arm in [a for a in res["arm_order"] if a in res["differences"]]:
         d = res["differences"][arm]
         err = "-" if d["error_px_mean"] is None else (
             f"{d['error_px_mean']:+.1f}{ci(d['error_px_mean_ci95'], '+.1f')} over the {d['both_detected']} "

@@ -311,10 +311,12 @@ def read_video_reference(folder=None) -> dict | None:
     return out
 
 
-def read_folder_cache(path) -> dict:
+def read_folder_cache(path, unreadable: str = "none") -> dict:
     """The peer's answers for a folder of images (:data:`FOLDER_FORMAT`): file name ->
-    its 2D joints (21, 2) in image pixels, or None where it found no hand (or could not
-    read the image). A missing or malformed file raises :class:`DataFileError` naming it."""
+    its 2D joints (21, 2) in image pixels, or None where it found no hand. An image the
+    peer could not read gives None too, or with ``unreadable="raise"`` a
+    :class:`DataFileError` naming it. A missing or malformed file raises
+    :class:`DataFileError` naming it."""
     path = Path(path)
     data = files.read_json(path, f"the peer's answers for a folder ({FOLDER_FORMAT}; made by "
                                  f"`{MAKE_CACHE} --folders DIR`)")
@@ -327,5 +329,7 @@ def read_folder_cache(path) -> dict:
     for i, rec in enumerate(data["images"]):
         if not isinstance(rec, dict) or not isinstance(rec.get("file"), str):
             raise DataFileError(path, f"images[{i}]: an object with a 'file' name", repr(rec)[:60])
+        if unreadable == "raise" and rec.get("readable") is False:
+            raise DataFileError(path, f"images[{i}]: an image the peer could read", f"{rec['file']} unreadable")
         out[rec["file"]] = _array(path, rec, "uv_px", (21, 2), i) if rec.get("detected") else None
     return out

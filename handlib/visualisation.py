@@ -895,7 +895,7 @@ def show_peer_judge(frames_dir, res: dict, frames: int = 5, size: float = 2.3):
     index = files.read_json(frames_dir / "frames.json", "the peer judge's frame index")
     recs = index["images"]
     pick = np.linspace(0, len(recs) - 1, min(frames, len(recs))).round().astype(int)
-    arms = [(a, index["arms"][a]) for a in index.get("arm_order") or list(index["arms"])]
+    arms = [(a, index["arms"][a]) for a in res["arm_order"]]
     fig, axes = plt.subplots(len(arms), len(pick), figsize=(size * len(pick), size * len(arms) + 0.4),
                              squeeze=False)
     for r, (arm, slug) in enumerate(arms):
@@ -907,7 +907,10 @@ def show_peer_judge(frames_dir, res: dict, frames: int = 5, size: float = 2.3):
             ax.imshow(images.read_image(frames_dir / slug / name))
             uv = np.asarray(recs[k]["uv_px"], float)
             plot_reference_2d(ax, uv, linewidth=1.2)
-            if answers.get(name) is not None:
+            if name not in answers:
+                raise files.DataFileError(frames_dir / slug / peer_reference.FOLDER_CACHE,
+                                          f"the peer's answer for {name}", "none")
+            if answers[name] is not None:
                 plot_skeleton_2d(ax, answers[name], linewidth=1.6, markersize=2.0)
             else:
                 ax.text(0.5, 0.06, "no hand", transform=ax.transAxes, ha="center", fontsize=9,

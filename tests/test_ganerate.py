@@ -214,6 +214,18 @@ def test_peer_frames_differ_only_where_they_should(rendered, generator_file, tmp
         gan_evaluation.peer_frames(rendered, out, {"g": generator_file}, frames=3, seed=6, progress=False)
     with pytest.raises(ValueError, match="differ"):
         gan_evaluation.peer_frames(rendered, tmp_path / "x", {gan_evaluation.PEER_RENDER: ident}, progress=False)
+    # interrupted before the labels were written: the settings are there already, so a
+    # rerun with others is refused, and the judge refuses the unfinished index
+    index_file = out / "frames.json"
+    unfinished = {k: v for k, v in files.read_json(index_file, "index").items() if k != "images"}
+    files.write_json(index_file, unfinished)
+    with pytest.raises(ValueError, match="other settings"):
+        gan_evaluation.peer_frames(rendered, out, {"g": generator_file, "identity": ident}, frames=2, seed=5,
+                                   progress=False)
+    with pytest.raises(files.DataFileError, match="finished frame index"):
+        gan_evaluation.peer_judge(out)
+    gan_evaluation.peer_frames(rendered, out, {"g": generator_file, "identity": ident}, frames=3, seed=5,
+                               progress=False)
     # the picture: a row per arm, a column per frame, "no hand" where the peer found none
     import matplotlib
     matplotlib.use("Agg")
@@ -223,6 +235,8 @@ def test_peer_frames_differ_only_where_they_should(rendered, generator_file, tmp
                  {r["file"]: (None if a == "g" else r["uv_px"]) for r in index["images"]})
     res = gan_evaluation.peer_judge(out)
     assert res["arms"]["g"]["detected"] == 0 and res["arms"]["identity"]["error_px_mean"] == pytest.approx(0)
+    table = gan_evaluation.format_peer_table(res)
+    assert "| g | 0 % (0 to 0) of 3 | - |" in table and "| g − render over a photo (paired) |" in table
     fig = vis.show_peer_judge(out, res, frames=2)
     axes = np.array(fig.axes).reshape(4, 2)
     texts = [[t.get_text() for t in ax.texts] for ax in axes.ravel()]
@@ -265,7 +279,11 @@ def test_peer_judge_scores_against_direct_computations(tmp_path):
     table = gan_evaluation.format_peer_table(res)
     assert table.index("render, own background") < table.index("render over a photo") < table.index("| gen |")
     assert "-25 points" in table
-    # a frame without an answer, and a malformed cache, are named
+    # an image the peer could not read, a frame without an answer and a malformed cache are named
+    files.write_json(tmp_path / "c" / "mediapipe-0.10.21.json", {"format": "handlib-peer-folder/1", "images": [
+        {"file": f, "readable": False, "detected": False} for f in labels]})
+    with pytest.raises(files.DataFileError, match="0000.png unreadable"):
+        gan_evaluation.peer_judge(tmp_path)
     _answers(tmp_path / "c" / "mediapipe-0.10.21.json", {"0000.png": None})
     with pytest.raises(files.DataFileError, match="0001.png"):
         gan_evaluation.peer_judge(tmp_path)

@@ -38,7 +38,7 @@ def main(argv=None) -> int:
                    help="an arm: a name and a synth->real generator (.keras with its record); repeatable "
                         "(default 'GANerated, shipped generator=data/weights/geocongan_synth_to_real.keras')")
     p.add_argument("--frames", type=int, default=300)
-    p.add_argument("--seed", type=int, default=0, help="the background photos' seed")
+    p.add_argument("--seed", type=int, default=0, help="the background photos' seed (and the bootstrap's)")
     p.add_argument("--work", default="build/gan-peer-judge", help="where the frames and the peer's answers go")
     p.add_argument("--out", default="data/results/gan_peer_judge", help="OUT.json and OUT.png")
     p.add_argument("--venv", default=None, help="MediaPipe's virtual environment (mediapipe_reference's default)")
@@ -53,6 +53,12 @@ def main(argv=None) -> int:
     from handlib import files
     from handlib import gan_evaluation as ge
     from handlib import visualisation as vis
+    if Path.cwd().resolve() != ROOT:    # the defaults name places in the repository
+        for key in ("src", "work", "out"):
+            if getattr(args, key) == p.get_default(key):
+                setattr(args, key, str(ROOT / getattr(args, key)))
+        if not args.generator:
+            gens = {name: str(ROOT / path) for name, path in gens.items()}
     index = ge.peer_frames(args.src, args.work, gens, frames=args.frames, seed=args.seed)
     folders = [str(Path(args.work) / slug) for slug in index["arms"].values()]
     cmd = [sys.executable, str(ROOT / "tools" / "mediapipe_reference.py"), "--folders", *folders]
@@ -68,12 +74,12 @@ def main(argv=None) -> int:
     res["command"] = shlex.join(["python", "tools/gan_peer_judge.py", *(argv if argv is not None else sys.argv[1:])])
     res["table"] = ge.format_peer_table(res)
     out = Path(args.out)
-    files.write_json(out.with_suffix(".json"), res)
     import matplotlib
     matplotlib.use("Agg")
     fig = vis.show_peer_judge(args.work, res)
     with files.atomic_path(out.with_suffix(".png")) as tmp:
         fig.savefig(tmp, dpi=100)
+    files.write_json(out.with_suffix(".json"), res)        # last: the figures with their picture
     print(res["table"])
     print(f"written {out.with_suffix('.json')} and {out.with_suffix('.png')}")
     return 0

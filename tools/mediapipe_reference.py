@@ -130,7 +130,8 @@ def run_folder_worker(folder: Path) -> dict:
     (format ``FOLDER_FORMAT``, see handlib.peer_reference) and returns it."""
     import mediapipe as mp
 
-    paths = sorted(p for p in folder.iterdir() if p.suffix.lower() in (".png", ".jpg", ".jpeg"))
+    paths = sorted(p for p in folder.iterdir()           # not the hidden files of an
+                   if p.suffix.lower() in (".png", ".jpg", ".jpeg") and not p.name.startswith("."))  # unfinished write
     if not paths:
         raise SystemExit(f"{folder}: expected images (.png, .jpg), found none")
     records, t0 = [], time.time()
