@@ -318,7 +318,7 @@ def test_05_1_the_robust_fit_is_recomputed_as_the_question_states(nb05, no_stric
     right = moved_mm(replace(ft.TRACKING_WEIGHTS, w_temporal=0.0))
     _right("05.1", right, **context)
     for wrong in [moved_mm(ft.FitWeights()),                     # FitWeights()'s 3D weight (1.0, not 0.3)
-                  moved_mm(replace(ft.TRACKING_WEIGHTS, w_temporal=0.0), iterations=10),
+                  moved_mm(replace(ft.TRACKING_WEIGHTS, w_temporal=0.0), iterations=3),
                   moved_mm(replace(ft.TRACKING_WEIGHTS, w_temporal=0.0), keep_tip=True),
                   right[::-1], (1.0, 30.0)]:
         _wrong("05.1", wrong, **context)
