@@ -267,7 +267,6 @@ def peer_frames(src, out, generators: dict | None = None, frames: int = 300, see
     others is refused (after regenerating frames, run the peer again: its answers carry no
     link to the images).
     Returns the contents of ``frames.json``."""
-    import hashlib
     from pathlib import Path
 
     from handlib import files, ganerate, images
@@ -287,18 +286,9 @@ def peer_frames(src, out, generators: dict | None = None, frames: int = 300, see
     pick = np.unique(np.linspace(0, len(every) - 1, min(frames, len(every))).round().astype(int))
     gens, sizes, gen_info = {}, {}, {}
     for name, path in generators.items():
-        path = Path(path)
-        if not path.is_file():
-            raise FileNotFoundError(f"{path}: expected a synth->real generator (.keras) for {name!r}")
-        rec = files.read_json(wts.record_path(path), "the generator's training record (its image size)")
-        try:
-            sizes[name] = int(rec["config"]["size"])
-        except (KeyError, TypeError, ValueError):
-            raise files.DataFileError(wts.record_path(path), 'a training record with "config": {"size": ...}',
-                                      "no size") from None
+        sizes[name], digest = ganerate.generator_info(path)     # checks the file and its record
         gens[name] = wts.load_model(path)
-        gen_info[name] = {"weights": str(path), "sha256": hashlib.sha256(path.read_bytes()).hexdigest()[:16],
-                          "size": sizes[name]}
+        gen_info[name] = {"weights": str(path), "sha256": digest, "size": sizes[name]}
     arms = [PEER_RENDER, PEER_RENDER_OVER_PHOTO, *generators]
     info = {"format": PEER_FRAMES_FORMAT, "source": str(src), "seed": int(seed), "frames": len(pick),
             "arms": {a: _slug(a) for a in arms}, "arm_order": arms, "generators": gen_info}
@@ -329,10 +319,7 @@ def peer_frames(src, out, generators: dict | None = None, frames: int = 300, see
             continue
         rgb = images.read_image(f"{base}_color_composed.png")
         mask = images.read_image(f"{base}_mask.png", gray=True) > 127
-        bg = ganerate.background_image("photos", rgb.shape[0], frame_rng(seed, int(i)))
-        if bg.shape[:2] != rgb.shape[:2]:
-            import cv2
-            bg = cv2.resize(bg, (rgb.shape[1], rgb.shape[0]), interpolation=cv2.INTER_AREA)
+        bg = ganerate.frame_background("photos", rgb.shape, frame_rng(seed, int(i)))
         for a in todo:
             if a == PEER_RENDER:
                 img = rgb

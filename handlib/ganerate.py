@@ -93,6 +93,43 @@ def background_image(kind: str, size: int, rng: np.random.Generator) -> np.ndarr
     return np.clip(np.round(make_background(kind, size, rng) * 255), 0, 255).astype(np.uint8)
 
 
+def generator_info(path) -> tuple[int, str]:
+    """``(image size it was trained at, first 16 hex digits of its SHA-256)`` of a
+    synth->real generator file; a missing file, a file that is not a Keras model or a
+    training record without ``config.size`` raises naming the file."""
+    import hashlib
+    import zipfile
+    from handlib import weights as weights_mod
+    wpath = Path(path)
+    if not wpath.is_file():
+        raise FileNotFoundError(f"{wpath}: expected the synth->real generator (.keras); it does "
+                                "not exist (train one with `python -m handlib train-gan`)")
+    if wpath.suffix != ".keras" or not zipfile.is_zipfile(wpath):
+        why = "not a zip archive" if wpath.suffix == ".keras" else "its name does not end in .keras"
+        raise files.DataFileError(wpath, "the synth->real generator, a Keras model file (.keras, a zip "
+                                  "archive)", f"a file that is not a Keras model file ({why})")
+    record = files.read_json(weights_mod.record_path(wpath),
+                             "the generator's training record (it gives the image size it was "
+                             "trained at)")
+    try:
+        gan_size = int(record["config"]["size"])
+    except (KeyError, TypeError, ValueError):
+        raise files.DataFileError(weights_mod.record_path(wpath), 'a training record with "config": '
+                                  '{"size": ...}', "no size") from None
+    digest = hashlib.sha256(wpath.read_bytes()).hexdigest()[:16]
+    return gan_size, digest
+
+
+def frame_background(kind: str, shape, rng: np.random.Generator) -> np.ndarray:
+    """A background for a frame of ``shape`` (H, W, ...): :func:`background_image`, resized
+    where the frame is not square."""
+    bg = background_image(kind, shape[0], rng)
+    if bg.shape[:2] != tuple(shape[:2]):
+        import cv2
+        bg = cv2.resize(bg, (shape[1], shape[0]), interpolation=cv2.INTER_AREA)
+    return bg
+
+
 def _source_frames(src: Path):
     for part in ganerated.partitions(src):
         for name in sorted(os.listdir(part)):
@@ -125,24 +162,7 @@ def ganerate_dataset(src, out, weights=None, background: str = "photos", seed: i
     if limit is not None:
         frames = frames[:limit]
     src_info = ganerated.read_dataset_info(src)
-    if not wpath.is_file():
-        raise FileNotFoundError(f"{wpath}: expected the synth->real generator (.keras); it does "
-                                "not exist (train one with `python -m handlib train-gan`)")
-    import zipfile
-    if wpath.suffix != ".keras" or not zipfile.is_zipfile(wpath):
-        why = "not a zip archive" if wpath.suffix == ".keras" else "its name does not end in .keras"
-        raise files.DataFileError(wpath, "the synth->real generator, a Keras model file (.keras, a zip "
-                                  "archive)", f"a file that is not a Keras model file ({why})")
-    record = files.read_json(weights_mod.record_path(wpath),
-                             "the generator's training record (it gives the image size it was "
-                             "trained at)")
-    try:
-        gan_size = int(record["config"]["size"])
-    except (KeyError, TypeError, ValueError):
-        raise files.DataFileError(weights_mod.record_path(wpath), 'a training record with "config": '
-                                  '{"size": ...}', "no size") from None
-    import hashlib
-    digest = hashlib.sha256(wpath.read_bytes()).hexdigest()[:16]
+    gan_size, digest = generator_info(wpath)
     info = {"generator": "handlib.ganerate", "source": str(src.resolve()), "source_info": src_info,
             "weights": str(wpath.resolve()), "weights_sha256": digest,
             "background": background, "seed": int(seed),
@@ -176,10 +196,7 @@ def ganerate_dataset(src, out, weights=None, background: str = "photos", seed: i
         rgb = images.read_image(f"{base}_color_composed.png")
         mask = images.read_image(f"{base}_mask.png", gray=True) > 127
         hand = translate_frame(generator, rgb, uv, mask, gan_size)
-        bg = background_image(background, rgb.shape[0], frame_rng(seed, i))
-        if bg.shape[:2] != rgb.shape[:2]:
-            import cv2
-            bg = cv2.resize(bg, (rgb.shape[1], rgb.shape[0]), interpolation=cv2.INTER_AREA)
+        bg = frame_background(background, rgb.shape, frame_rng(seed, i))
         dst = dst_part / stem
         for suffix in LABEL_SUFFIXES:
             if Path(f"{base}{suffix}").is_file():

@@ -15,7 +15,7 @@ from handlib import backend
 tf = backend.tensorflow()
 import keras  # noqa: E402
 
-from handlib import files, gan, ganerate, ganerated, gan_evaluation, weights  # noqa: E402
+from handlib import files, gan, ganerate, ganerated, gan_evaluation, images, weights  # noqa: E402
 from handlib.synthetic import make_dataset  # noqa: E402
 
 
@@ -196,7 +196,7 @@ def test_peer_frames_differ_only_where_they_should(rendered, generator_file, tmp
         assert Path(s.image_path).name.startswith(Path(rec["source"]).name)
         np.testing.assert_allclose(rec["uv_px"], s.uv, atol=1e-3)
         img, mask = s.load_image(), s.load_mask()
-        read = {a: images_read(out / slug / rec["file"]) for a, slug in index["arms"].items()}
+        read = {a: images.read_image(out / slug / rec["file"]) for a, slug in index["arms"].items()}
         np.testing.assert_array_equal(read[gan_evaluation.PEER_RENDER], img)
         over, g = read[gan_evaluation.PEER_RENDER_OVER_PHOTO], read["g"]
         np.testing.assert_array_equal(over[mask], img[mask])         # the untranslated hand
@@ -242,11 +242,6 @@ def test_peer_frames_differ_only_where_they_should(rendered, generator_file, tmp
     texts = [[t.get_text() for t in ax.texts] for ax in axes.ravel()]
     assert texts == [[]] * 4 + [["no hand"]] * 2 + [[]] * 2
     assert axes[0, 0].get_title(loc="left").startswith(gan_evaluation.PEER_RENDER)
-
-
-def images_read(path):
-    from handlib import images
-    return images.read_image(path)
 
 
 def test_peer_judge_scores_against_direct_computations(tmp_path):
