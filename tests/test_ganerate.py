@@ -179,7 +179,7 @@ def _answers(path, items):
          **({} if uv is None else {"uv_px": np.asarray(uv).tolist()})} for f, uv in items.items()]})
 
 
-def test_peer_frames_differ_only_where_they_should(rendered, generator_file, tmp_path):
+def test_peer_frames_differ_only_where_they_should(rendered, generator_file, tmp_path, monkeypatch):
     out = tmp_path / "judge"
     ident = tmp_path / "ident.keras"
     weights.save_model(keras.Sequential([keras.Input((None, None, 3)), keras.layers.Identity()],
@@ -214,18 +214,29 @@ def test_peer_frames_differ_only_where_they_should(rendered, generator_file, tmp
         gan_evaluation.peer_frames(rendered, out, {"g": generator_file}, frames=3, seed=6, progress=False)
     with pytest.raises(ValueError, match="differ"):
         gan_evaluation.peer_frames(rendered, tmp_path / "x", {gan_evaluation.PEER_RENDER: ident}, progress=False)
-    # interrupted before the labels were written: the settings are there already, so a
-    # rerun with others is refused, and the judge refuses the unfinished index
-    index_file = out / "frames.json"
-    unfinished = {k: v for k, v in files.read_json(index_file, "index").items() if k != "images"}
-    files.write_json(index_file, unfinished)
+    # killed after its first image: the settings are on disk already, so a rerun with
+    # others is refused, the judge refuses the unfinished index, and the same settings finish
+    from handlib import images as images_mod
+    real_write, calls = images_mod.write_image, []
+
+    def dies_after_one(path, image):
+        if calls:
+            raise KeyboardInterrupt
+        calls.append(path)
+        real_write(path, image)
+    killed = tmp_path / "killed"
+    monkeypatch.setattr(images_mod, "write_image", dies_after_one)
+    with pytest.raises(KeyboardInterrupt):
+        gan_evaluation.peer_frames(rendered, killed, {"g": generator_file}, frames=3, seed=5, progress=False)
+    monkeypatch.setattr(images_mod, "write_image", real_write)
+    assert [p.name for p in killed.rglob("*.png")] == ["0000.png"]       # nothing half-written
     with pytest.raises(ValueError, match="other settings"):
-        gan_evaluation.peer_frames(rendered, out, {"g": generator_file, "identity": ident}, frames=2, seed=5,
-                                   progress=False)
+        gan_evaluation.peer_frames(rendered, killed, {"g": generator_file}, frames=3, seed=6, progress=False)
     with pytest.raises(files.DataFileError, match="finished frame index"):
-        gan_evaluation.peer_judge(out)
-    gan_evaluation.peer_frames(rendered, out, {"g": generator_file, "identity": ident}, frames=3, seed=5,
-                               progress=False)
+        gan_evaluation.peer_judge(killed)
+    done = gan_evaluation.peer_frames(rendered, killed, {"g": generator_file}, frames=3, seed=5, progress=False)
+    assert len(done["images"]) == 3
+    assert sorted(p.name for p in (killed / "g").iterdir()) == ["0000.png", "0001.png", "0002.png"]
     # the picture: a row per arm, a column per frame, "no hand" where the peer found none
     import matplotlib
     matplotlib.use("Agg")
