@@ -194,6 +194,12 @@ def main(argv=None) -> int:
     p.add_argument("--held-up", type=_float_in(0.0, 1.0, "--held-up"), default=0.0,
                    help="share of hands held up to the camera (fingers up, palm or back towards it) "
                         "instead of uniform views (0-1, default 0)")
+    p.add_argument("--palm-share", type=_float_in(0.0, 1.0, "--palm-share"), default=0.5,
+                   help="share of the held-up hands with the palm towards the camera, the others "
+                        "show the back (default 0.5; photos: 0.9)")
+    p.add_argument("--lean", type=float, nargs=2, default=(-30.0, 30.0), metavar=("LOW", "HIGH"),
+                   help="range of the held-up hands' lean in degrees, positive tipping the fingers "
+                        "towards the camera (default -30 30; photos: -20 40)")
     k = sub.add_parser("key-photos", help="silhouettes and a quality report for real hand photos")
     k.add_argument("folder", help="a folder of photos (one hand each) or a RealHands folder")
     k.add_argument("--cache", default=None, help="where the masks go (default: build/real_masks/...)")
@@ -515,7 +521,8 @@ def main(argv=None) -> int:
         from handlib.synthetic import make_dataset
         return _run(lambda: make_dataset(args.out, args.frames, args.look, args.seed,
                                          args.background, args.size, args.workers,
-                                         held_up=args.held_up),
+                                         held_up=args.held_up, palm_share=args.palm_share,
+                                         lean=tuple(args.lean)),
                     _summary(args.out), f" {args.out}")
     return 0
 

@@ -171,3 +171,51 @@ def test_make_dataset_records_the_held_up_share_and_refuses_to_mix(tmp_path):
     assert info["held_up"] == 0.5
     with pytest.raises(ValueError, match="other settings"):
         synthetic.make_dataset(tmp_path / "s", 2, progress=False)
+
+
+@pytest.mark.parametrize("side", ["left", "right"])
+def test_photo_views_turn_most_palms_to_the_camera_and_lean_the_fingers_towards_it(side):
+    """``palm_share`` and ``lean`` as :data:`PHOTO_VIEWS` sets them, checked on the joints:
+    the palm's normal against the optical axis and the wrist-to-knuckle line's tilt out of
+    the image plane (a lean about the camera's x axis is the only turn that tilts it)."""
+    rng = np.random.default_rng(7)
+    v = synthetic.PHOTO_VIEWS
+    lo, hi = v["lean_deg"]
+    palms, leans = [], []
+    for _ in range(400):
+        rv = synthetic.held_up_rotation(rng, side, v["palm_share"], v["lean_deg"])
+        x = hm.forward_kinematics(np.r_[rv, 0, 0, 0, np.zeros(20)], side=side)
+        up, n = _hand_axes(x)
+        palms.append(n[2] < 0)
+        leans.append(np.degrees(np.arcsin(-up[2])))          # > 0: the fingers tip towards the camera
+    palms, leans = np.array(palms), np.array(leans)
+    assert abs(palms.mean() - v["palm_share"]) < 0.05       # binomial sd 0.015 at 400 draws
+    assert lo - 1e-6 <= leans.min() and leans.max() <= hi + 1e-6
+    assert abs(leans.mean() - (lo + hi) / 2) < 3.0           # uniform: sd of the mean 0.9 degrees
+    for bad in ({"palm_share": 1.2}, {"lean": (20.0, 10.0)}, {"lean": (-95.0, 0.0)}):
+        with pytest.raises(ValueError, match="palm_share|lean"):
+            synthetic.held_up_rotation(rng, side, **bad)
+
+
+def test_the_even_views_render_the_held_up_sets_made_before_the_options():
+    """The rotations of three held-up scenes as the code drew them before ``palm_share``
+    and ``lean`` existed (recorded then): the shipped recipe's held-up sets (``make weights``)
+    render the same."""
+    before = [[-2.677357939585, 0.144422037962, 0.04855931399],
+              [0.934495980235, -0.43911263939, -2.795304079591],
+              [-0.288336082496, -0.720018341285, -2.564572346803]]
+    for i, rv in enumerate(before):
+        s = synthetic.sample_scene(synthetic.frame_rng(5, i), held_up=1.0)
+        np.testing.assert_allclose(s.params[:3], rv, atol=1e-11)
+
+
+def test_make_dataset_records_the_views_and_refuses_to_mix(tmp_path):
+    synthetic.make_dataset(tmp_path / "s", 2, held_up=0.5, palm_share=0.9, lean=(-20, 40), progress=False)
+    info = json.loads((tmp_path / "s" / "handlib_dataset.json").read_text())
+    assert info["held_up_palm_share"] == 0.9 and info["held_up_lean_deg"] == [-20.0, 40.0]
+    with pytest.raises(ValueError, match="other settings"):
+        synthetic.make_dataset(tmp_path / "s", 2, held_up=0.5, progress=False)
+    synthetic.make_dataset(tmp_path / "e", 2, held_up=0.5, progress=False)
+    assert "held_up_palm_share" not in json.loads((tmp_path / "e" / "handlib_dataset.json").read_text())
+    assert synthetic.make_dataset(tmp_path / "s", 2, held_up=0.5, palm_share=0.9, lean=(-20, 40),
+                                  progress=False)["skipped"] == 2
