@@ -293,6 +293,7 @@ def video_figures(model, reference: dict, mean_pose: dict | None, boot: int = 10
         f = score(np.stack([open_hand(side)] * int(ok.sum())), w_ref[ok], None, boot, seed)
         out["fixed_open_hand_3d_root_scale_auc"] = f["3d_root_scale"]["auc"]
         out["fixed_open_hand_3d_aligned_auc"] = f["3d_aligned"]["auc"]
+    out["tracker_side_auto"] = side_auto_share(model, reference["video"], side, n)
     v = real_checks.video_agreement(model, mean_pose, side=side, limit=limit, folder=Path(reference["video"]).parents[1])
     if v is not None:
         out["regnet_on_reference_crops"] = {"mean_hand_sizes": v["regnet"]["mean"], "median_hand_sizes": v["regnet"]["median"]}
@@ -300,6 +301,24 @@ def video_figures(model, reference: dict, mean_pose: dict | None, boot: int = 10
             out["mean_pose_on_reference_crops"] = {"mean_hand_sizes": v["mean_pose"]["mean"],
                                                    "median_hand_sizes": v["mean_pose"]["median"]}
     return out
+
+
+def side_auto_share(model, video, side: str, frames: int) -> dict:
+    """The tracker left to find the hand's side (``track --side auto``) on the first
+    ``frames`` frames of ``video`` whose hand is on ``side``: the share of all those frames
+    it reports that side on (a frame with no hand found counts as wrong), and how often
+    it (re)started a track ("init" frames, a turn to the other side among them)."""
+    from handlib import tracker
+    src = tracker.VideoFrames(video, 0, frames)
+    try:
+        tr = tracker.Tracker(model, tracker.intrinsics_for(src.width, src.height), side="auto")
+        results = [tr.step(img, i, i / src.fps) for i, img in src if img is not None]
+    finally:
+        src.close()
+    right = sum(r.side == side and r.state != "lost" for r in results)
+    return {"frames": frames, "right_side_frames": int(right), "right_side_share": right / frames,
+            "initialisations": sum(r.state == "init" for r in results),
+            "side_check_every": tracker.SIDE_CHECK_EVERY, "side_vote_checks": tracker.SIDE_VOTE_CHECKS}
 
 
 def evaluate_real(weights, names=None, out="data/results/real_evaluation", cache_dir=None, folder=None,
@@ -412,13 +431,15 @@ def format_table(result: dict) -> str:
     v = result.get("video")
     if v:
         rows += ["", f"The real video ({v['frames']} frames):", "",
-                 "| model | tracker agreement (hand sizes, mean) | median px | low-confidence frames | RegNet alone on reference crops (hand sizes) | mean pose on the same crops |",
-                 "|---|---|---|---|---|---|"]
+                 "| model | tracker agreement (hand sizes, mean) | median px | low-confidence frames | RegNet alone on reference crops (hand sizes) | mean pose on the same crops | `--side auto`: frames on the right side |",
+                 "|---|---|---|---|---|---|---|"]
         for name, f in v["models"].items():
             t = f["tracker"]
             r = f.get("regnet_on_reference_crops", {})
             m = f.get("mean_pose_on_reference_crops", {})
             rows.append(f"| {name} | {t['agreement_mean_hand_sizes']:.3f} | {t['median_px']:.0f} | "
                         f"{t['low_confidence_frames']} of {f['frames']} ({100 * t['low_confidence_share']:.0f} %) | "
-                        f"{r.get('mean_hand_sizes', float('nan')):.3f} | {m.get('mean_hand_sizes', float('nan')):.3f} |")
+                        f"{r.get('mean_hand_sizes', float('nan')):.3f} | {m.get('mean_hand_sizes', float('nan')):.3f} | ")
+            a = f.get("tracker_side_auto")
+            rows[-1] += f"{100 * a['right_side_share']:.1f} % ({a['initialisations']} starts) |" if a else "- |"
     return "\n".join(rows)

@@ -20,12 +20,24 @@ for :data:`LOST_FRAMES` frames; then the search runs again.
 **Scale.** The bone lengths are the model's times a scale calibrated on the first frame
 (:func:`handlib.fitting.calibrate_scale`: the hand about 45 cm from the camera, the
 paper's convention, or ``hand_size_mm`` when known).
+
+**The hand's side** (side "auto"). One frame's answer is not enough: on the real video
+the search picks the wrong side often enough to track a right hand as a left one for most
+of it. So while the side is "auto", every :data:`SIDE_CHECK_EVERY` th tracked frame also
+runs the crop mirrored (the same box, one batch of two) and remembers by how much its mean
+heatmap maximum beats the tracked side's; when, after at least :data:`SIDE_VOTE_CHECKS`
+checks, the margins since the track started add up in the mirror's favour, the tracker
+turns to the other side and starts again from that frame's mirrored answer (a frame in
+state "init"). A long track on the right side thus becomes hard to turn by a few unclear
+frames, and a track on the wrong side turns within a few checks. The price: RegNet runs
+on two crops on the checked frames (every tracked frame with the defaults); a known side
+(``side="left"`` or ``"right"``) skips the check.
 """
 from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -43,6 +55,10 @@ SEARCH_SCALES = (0.9, 0.55, 0.33)
 """Crop sides of the initial search, as fractions of the image's larger side."""
 LOST_CONFIDENCE = 0.3
 LOST_FRAMES = 5
+SIDE_CHECK_EVERY = 1
+SIDE_VOTE_CHECKS = 5
+"""Side "auto": the mirror image is checked every :data:`SIDE_CHECK_EVERY` tracked frames;
+the checks since the track started decide, once there are :data:`SIDE_VOTE_CHECKS`."""
 STATES = ("init", "tracked", "low", "lost", "skipped")
 """Per-frame states: "init" a (re-)initialised frame, "tracked", "low" tracked with a
 low confidence, "lost" no hand found, "skipped" an unreadable frame."""
@@ -129,6 +145,8 @@ class Tracker:
         self.pose = None                   # fitted params of the last frame
         self.joints = None                 # and its joints (21, 3) mm
         self.low = 0
+        self.votes = None                  # side "auto": the mirror's margins since the start
+        self.since_check = 0
 
     # ------------------------------------------------------------ RegNet on crops
     def run_crops(self, image, crops: list[Crop]):
@@ -186,28 +204,31 @@ class Tracker:
                 return FrameResult(index, time_s, "lost", hand_side, confidence=obs.confidence,
                                    box=(*crop.centre, crop.side))
             self.side = self.side or hand_side
-            if self.scale is None:
-                self.scale = ft.calibrate_scale([obs], self.K, side=self.side,
-                                                distance_mm=self.start_distance_mm,
-                                                hand_size_mm=self.hand_size_mm, engine=self.engine)
-            bl = hm.default_bone_lengths(self.scale)
-            self.fitter = ft.HandFitter(self.K, bl, self.side, self.weights, self.iterations, self.engine)
-            init = ft.initial_pose(obs, self.K, bl, self.side)
-            # from far away: the default weights (a strong 3D term) first, then the
-            # tracking weights from there
-            coarse = ft.HandFitter(self.K, bl, self.side, ft.FitWeights(), 40, self.engine).fit(
-                obs, init, remember=False)
-            res = self.fitter.fit(obs, coarse.params, iterations=10)
-            state = "init"
-            self.low = 0
+            if self.side_arg == "auto":
+                self.votes, self.since_check = [], 0
+            res, state = self._start(obs), "init"
         else:
             X = self.joints                      # the last fit's joints (at self.pose)
             crop = cc.crop_from_joints(cam.project(self.K, X), self.K, self.size,
                                        flip=self.side != self.net_side)
-            (obs,), (score,) = self.run_crops(image, [crop])
-            res = self.fitter.fit(obs, self.pose)
-            self.low = self.low + 1 if score < LOST_CONFIDENCE else 0
-            state = "tracked" if self.low == 0 else "low"
+            self.since_check += 1
+            if self.votes is not None and self.since_check >= SIDE_CHECK_EVERY:   # side "auto"
+                self.since_check = 0
+                mirror = replace(crop, flip=not crop.flip)
+                (obs, obs_m), (score, score_m) = self.run_crops(image, [crop, mirror])
+                self.votes.append(float(score_m - score))
+                if len(self.votes) >= SIDE_VOTE_CHECKS and sum(self.votes) > 0:
+                    # the mirror has been the better answer: start again on the other side
+                    self.side = "right" if self.side == "left" else "left"
+                    crop, obs, score, self.votes, self.fitter = mirror, obs_m, score_m, [], None
+            else:
+                (obs,), (score,) = self.run_crops(image, [crop])
+            if self.fitter is None:
+                res, state = self._start(obs), "init"
+            else:
+                res = self.fitter.fit(obs, self.pose)
+                self.low = self.low + 1 if score < LOST_CONFIDENCE else 0
+                state = "tracked" if self.low == 0 else "low"
         self.pose, self.joints = res.params, res.joints
         out = FrameResult(index, time_s, state, self.side, uv=cam.project(self.K, res.joints),
                           xyz_mm=res.joints, params=res.params, confidence=obs.confidence,
@@ -218,8 +239,25 @@ class Tracker:
             self.pose = None
             self.fitter.reset()
             if self.side_arg == "auto":
-                self.side = None
+                self.side, self.votes = None, None
         return out
+
+    def _start(self, obs):
+        """Fit a new track from one observation on :attr:`side` (a first frame, a frame
+        after a lost track, or a turn to the other side): the scale calibrated once, a
+        fresh fitter, the initial pose, a coarse fit with the default weights (a strong 3D
+        term: from far away), then the tracking weights from there."""
+        if self.scale is None:
+            self.scale = ft.calibrate_scale([obs], self.K, side=self.side,
+                                            distance_mm=self.start_distance_mm,
+                                            hand_size_mm=self.hand_size_mm, engine=self.engine)
+        bl = hm.default_bone_lengths(self.scale)
+        self.fitter = ft.HandFitter(self.K, bl, self.side, self.weights, self.iterations, self.engine)
+        init = ft.initial_pose(obs, self.K, bl, self.side)
+        coarse = ft.HandFitter(self.K, bl, self.side, ft.FitWeights(), 40, self.engine).fit(
+            obs, init, remember=False)
+        self.low = 0
+        return self.fitter.fit(obs, coarse.params, iterations=10)
 
 
 # ------------------------------------------------------------------ video in

@@ -192,6 +192,69 @@ def test_the_compiled_and_the_readable_fit_track_alike(demo):
         np.testing.assert_allclose(b.xyz_mm, a.xyz_mm, atol=1e-4)
 
 
+def test_side_auto_turns_a_track_started_on_the_wrong_side(demo):
+    """Side "auto" on the rendered demo (a right hand): the search is made to prefer the
+    left side (the right side's scores lowered there only); on the tracked frames the
+    mirrored crop is checked in the same batch, and once the mirror has won
+    SIDE_VOTE_CHECKS checks' worth, the tracker restarts on the right side (state
+    "init") and keeps it, with the joints back near the ground truth."""
+    from handlib import weights as wts
+    video, gt = demo
+    model = wts.load_model("regnet")
+    frames = [img for _, img in tr.VideoFrames(video)]
+    t = tr.Tracker(model, gt["K"], side="auto")
+    calls = []
+    run = t.run_crops
+
+    def rigged(image, crops):
+        obs, score = run(image, crops)
+        calls.append([c.flip for c in crops])
+        if len(crops) > 2:                           # the search: hide the right side
+            score = score - 1.0 * np.array([c.flip for c in crops])
+        return obs, score
+    t.run_crops = rigged
+    res = [t.step(img, i) for i, img in enumerate(frames)]
+    assert res[0].side == "left" and res[0].state == "init"
+    turn = next(i for i, r in enumerate(res) if r.side == "right")
+    assert res[turn].state == "init"
+    assert turn <= 1 + tr.SIDE_VOTE_CHECKS * tr.SIDE_CHECK_EVERY
+    assert all(r.side == "right" for r in res[turn:])
+    # the checked frames ran the tracked crop and its mirror in one batch
+    assert any(sorted(c) == [False, True] for c in calls)
+    err = np.linalg.norm(res[-1].uv - gt["uv"][len(res) - 1], axis=-1).mean()
+    assert err < 15
+
+
+def test_the_yardsticks_side_auto_share_counts_frames_on_the_true_side(demo):
+    """evaluate-real's side-auto figure on the rendered demo (a right hand): counted
+    against the right side and against the left, the two shares add up to the frames
+    with a hand, and the right side wins."""
+    from handlib import real_evaluation as rev
+    from handlib import weights as wts
+    video, gt = demo
+    model = wts.load_model("regnet")
+    right = rev.side_auto_share(model, video, "right", 10)
+    left = rev.side_auto_share(model, video, "left", 10)
+    assert right["frames"] == 10 and right["initialisations"] >= 1
+    assert right["right_side_frames"] + left["right_side_frames"] <= 10
+    assert right["right_side_share"] >= 0.8 > left["right_side_share"]
+
+
+def test_a_known_side_never_runs_the_mirror(demo):
+    """With the side given, every crop after the first frame is one crop on that side."""
+    from handlib import weights as wts
+    video, gt = demo
+    t = tr.Tracker(wts.load_model("regnet"), gt["K"], side="right")
+    calls = []
+    run = t.run_crops
+    t.run_crops = lambda image, crops: (calls.append([c.flip for c in crops]), run(image, crops))[1]
+    res = [t.step(img, i) for i, img in list(tr.VideoFrames(video))[:5]]
+    assert [r.side for r in res] == ["right"] * 5
+    assert all(all(c) for c in calls)                  # right hands are mirrored for RegNet
+    tracked = [c for c in calls if len(c) < 3][1:]     # after the search and its refinement
+    assert tracked and all(len(c) == 1 for c in tracked)
+
+
 def test_an_error_while_drawing_the_video_stops_the_command_and_writes_nothing(demo, tmp_path, monkeypatch):
     """The annotated video is drawn and written in a second thread: an error there reaches
     the command, and no half-written video or joint file is left."""
