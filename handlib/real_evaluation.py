@@ -294,6 +294,7 @@ def video_figures(model, reference: dict, mean_pose: dict | None, boot: int = 10
         out["fixed_open_hand_3d_root_scale_auc"] = f["3d_root_scale"]["auc"]
         out["fixed_open_hand_3d_aligned_auc"] = f["3d_aligned"]["auc"]
     out["tracker_side_auto"] = side_auto_share(model, reference["video"], side, n)
+    out["tracker_side_auto_first_frame"] = side_auto_share(model, reference["video"], side, n, side_checks=False)
     v = real_checks.video_agreement(model, mean_pose, side=side, limit=limit, folder=Path(reference["video"]).parents[1])
     if v is not None:
         out["regnet_on_reference_crops"] = {"mean_hand_sizes": v["regnet"]["mean"], "median_hand_sizes": v["regnet"]["median"]}
@@ -303,22 +304,26 @@ def video_figures(model, reference: dict, mean_pose: dict | None, boot: int = 10
     return out
 
 
-def side_auto_share(model, video, side: str, frames: int) -> dict:
+def side_auto_share(model, video, side: str, frames: int, side_checks: bool = True) -> dict:
     """The tracker left to find the hand's side (``track --side auto``) on the first
     ``frames`` frames of ``video`` whose hand is on ``side``: the share of all those frames
     it reports that side on (a frame with no hand found counts as wrong), and how often
-    it (re)started a track ("init" frames, a turn to the other side among them)."""
+    it (re)started a track ("init" frames, a turn to the other side among them).
+    ``side_checks=False``: the tracker without its mirror checks (each track keeps the
+    side of its first frame), the baseline."""
     from handlib import tracker
     src = tracker.VideoFrames(video, 0, frames)
     try:
-        tr = tracker.Tracker(model, tracker.intrinsics_for(src.width, src.height), side="auto")
+        tr = tracker.Tracker(model, tracker.intrinsics_for(src.width, src.height), side="auto",
+                             side_checks=side_checks)
         results = [tr.step(img, i, i / src.fps) for i, img in src if img is not None]
     finally:
         src.close()
     right = sum(r.side == side and r.state != "lost" for r in results)
     return {"frames": frames, "right_side_frames": int(right), "right_side_share": right / frames,
             "initialisations": sum(r.state == "init" for r in results),
-            "side_check_every": tracker.SIDE_CHECK_EVERY, "side_vote_checks": tracker.SIDE_VOTE_CHECKS}
+            "side_checks": {"every": tracker.SIDE_CHECK_EVERY, "votes": tracker.SIDE_VOTE_CHECKS}
+            if side_checks else None}
 
 
 def evaluate_real(weights, names=None, out="data/results/real_evaluation", cache_dir=None, folder=None,
@@ -441,5 +446,8 @@ def format_table(result: dict) -> str:
                         f"{t['low_confidence_frames']} of {f['frames']} ({100 * t['low_confidence_share']:.0f} %) | "
                         f"{r.get('mean_hand_sizes', float('nan')):.3f} | {m.get('mean_hand_sizes', float('nan')):.3f} | ")
             a = f.get("tracker_side_auto")
-            rows[-1] += f"{100 * a['right_side_share']:.1f} % ({a['initialisations']} starts) |" if a else "- |"
+            b = f.get("tracker_side_auto_first_frame")
+            rows[-1] += (f"{100 * a['right_side_share']:.1f} % ({a['initialisations']} starts)"
+                         + (f"; {100 * b['right_side_share']:.1f} % without the mirror checks" if b else "")
+                         + " |") if a else "- |"
     return "\n".join(rows)

@@ -127,7 +127,10 @@ class Tracker:
 
     def __init__(self, model, K, side: str = "auto", hand_size_mm: float | None = None,
                  start_distance_mm: float = ft.START_DISTANCE_MM, weights: ft.FitWeights | None = None,
-                 iterations: int = 3, engine: str = "compiled"):
+                 iterations: int = 3, engine: str = "compiled", side_checks: bool = True):
+        """``side_checks=False`` (side "auto" only): no mirror checks, the side of a
+        track's first frame is kept while it is tracked (the tracker before the checks;
+        the yardstick reports it beside them)."""
         if engine not in ft.ENGINES:
             raise ValueError(f"engine must be one of {ft.ENGINES}, got {engine!r}")
         self.engine = engine
@@ -147,6 +150,7 @@ class Tracker:
         self.low = 0
         self.votes = None                  # side "auto": the mirror's margins since the start
         self.since_check = 0
+        self.side_checks = side_checks
 
     # ------------------------------------------------------------ RegNet on crops
     def run_crops(self, image, crops: list[Crop]):
@@ -204,7 +208,7 @@ class Tracker:
                 return FrameResult(index, time_s, "lost", hand_side, confidence=obs.confidence,
                                    box=(*crop.centre, crop.side))
             self.side = self.side or hand_side
-            if self.side_arg == "auto":
+            if self.side_arg == "auto" and self.side_checks:
                 self.votes, self.since_check = [], 0
             res, state = self._start(obs), "init"
         else:

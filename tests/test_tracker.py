@@ -209,7 +209,7 @@ def test_side_auto_turns_a_track_started_on_the_wrong_side(demo):
     def rigged(image, crops):
         obs, score = run(image, crops)
         calls.append([c.flip for c in crops])
-        if len(crops) > 2:                           # the search: hide the right side
+        if t.pose is None:                           # the first frame: hide the right side
             score = score - 1.0 * np.array([c.flip for c in crops])
         return obs, score
     t.run_crops = rigged
@@ -223,6 +223,25 @@ def test_side_auto_turns_a_track_started_on_the_wrong_side(demo):
     assert any(sorted(c) == [False, True] for c in calls)
     err = np.linalg.norm(res[-1].uv - gt["uv"][len(res) - 1], axis=-1).mean()
     assert err < 15
+
+
+def test_without_side_checks_a_track_keeps_its_first_frames_side(demo):
+    """side_checks=False (the yardstick's baseline): the same rigged search as above, and
+    the track stays on the wrong side, one crop per tracked frame."""
+    from handlib import weights as wts
+    video, gt = demo
+    t = tr.Tracker(wts.load_model("regnet"), gt["K"], side="auto", side_checks=False)
+    calls = []
+    run = t.run_crops
+
+    def rigged(image, crops):
+        obs, score = run(image, crops)
+        calls.append(len(crops))
+        return obs, (score - np.array([c.flip for c in crops]) if t.pose is None else score)
+    t.run_crops = rigged
+    res = [t.step(img, i) for i, img in list(tr.VideoFrames(video))[:6]]
+    assert [r.side for r in res] == ["left"] * 6
+    assert calls[-5:] == [1] * 5                        # the five tracked frames: one crop each
 
 
 def test_the_yardsticks_side_auto_share_counts_frames_on_the_true_side(demo):
