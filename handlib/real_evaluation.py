@@ -129,6 +129,37 @@ def open_hand(side: str) -> np.ndarray:
     return x @ R.T
 
 
+def hand_view(joints_cam, side: str) -> tuple[bool, float]:
+    """How a hand faces the camera: (palm towards the camera, lean in degrees) of joints
+    (21, 3) mm in the camera's axes (looking along +z; absolute or root-relative: the
+    direction to the camera is taken as -z, a hand far away compared with its size) of a
+    ``side`` hand. The palm's normal comes from the hand's side (the wrist-index-little triangle
+    turns one way on a left hand and the other on a right one; the thumb's offset from that
+    plane, which :func:`open_hand` uses on the course's model, is too small to trust on a
+    peer's joints); the lean is the angle between the wrist-to-M0 line and the image
+    plane, positive with the fingers tipped towards the camera (as ``make-dataset --lean``
+    counts it)."""
+    x = np.asarray(joints_cam, np.float64)
+    n = np.cross(x[5] - x[0], x[17] - x[0]) * (-1.0 if side == "left" else 1.0)
+    d = x[hm.NORM_ROOT_JOINT] - x[hm.ROOT_JOINT]
+    d = d / np.linalg.norm(d)
+    return bool(n[2] < 0), float(np.degrees(np.arcsin(np.clip(-d[2], -1.0, 1.0))))
+
+
+def photo_views(photos) -> dict:
+    """:func:`hand_view` over the peer's answers (:class:`handlib.peer_reference.PeerPhoto`,
+    world joints turned into the camera frame as the yardstick turns them): the share of
+    photos with the palm towards the camera and the lean's mean and standard deviation."""
+    from handlib import prediction
+    views = [hand_view(reference_in_camera(p.world_mm, p.uv, prediction.default_intrinsics(p.width, p.height)), p.side)
+             for p in photos]
+    palm = np.array([v[0] for v in views])
+    lean = np.array([v[1] for v in views])
+    return {"photos": len(views), "palm_towards_camera_share": float(palm.mean()) if views else None,
+            "lean_mean_deg": float(lean.mean()) if views else None,
+            "lean_sd_deg": float(lean.std()) if views else None}
+
+
 def mean_pose_prediction(pose: dict, box, side: str, K, input_size: int = 128):
     """The mean-pose baseline in the model's crop: (uv (21, 2) image pixels, xyz (21, 3)
     normalised, camera frame). ``pose``: a training record's ``mean_pose`` (left hands)."""

@@ -111,7 +111,8 @@ MediaPipe's world joints on the 1,485 Sign Language Digits photos outside the sc
 subset put the palm towards the camera in 95 % of them and lean the wrist-to-knuckle line
 towards the camera by 7 degrees on average (standard deviation 13); on the 1,205 unscored
 ASL letter photos 89 % and 13 degrees (26). The even default (half palm, half back, lean
-+/-30 degrees) has neither preference."""
++/-30 degrees) has neither preference. Measured by ``python tools/photo_views.py``
+(:func:`handlib.real_evaluation.photo_views`)."""
 
 
 def _lean_deg(lean) -> tuple[float, float]:

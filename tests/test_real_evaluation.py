@@ -115,6 +115,21 @@ def test_the_fixed_open_hand_points_up_with_its_palm_to_the_camera(side):
 
 
 # ------------------------------------------------------------------ the cache reader
+@pytest.mark.parametrize("side", ["left", "right"])
+@pytest.mark.parametrize("lean", [-25.0, 0.0, 35.0])
+def test_hand_view_reads_back_a_known_lean_and_facing(side, lean):
+    """The open hand (palm to the camera, fingers up) tipped about the camera's x axis by
+    a known angle (fingers towards the camera for a positive one), then the same hand
+    turned 180 degrees about the vertical (the back towards the camera)."""
+    a = np.radians(lean)
+    rx = np.array([[1, 0, 0], [0, np.cos(a), -np.sin(a)], [0, np.sin(a), np.cos(a)]])
+    x = rev.open_hand(side) @ rx.T
+    assert rev.hand_view(x + [0, 0, 450], side) == (True, pytest.approx(lean, abs=1e-6))
+    back = x @ np.diag([-1.0, 1.0, -1.0])                        # 180 degrees about y
+    facing, lean_back = rev.hand_view(back + [0, 0, 450], side)
+    assert not facing and lean_back == pytest.approx(-lean, abs=1e-6)
+
+
 def test_the_cache_reader_reads_the_fixture():
     c = pr.read_cache(FIX / "asl_letters.json", folder=FIX / "photos")
     assert c["set"] == "asl_letters" and c["photos"] == 4 and c["detected"] == 3
