@@ -328,6 +328,8 @@ def main(argv=None) -> int:
     rr.add_argument("--limit", type=_int_in(1, None, "--limit"), default=None,
                     help="score only the first photos of each set (and frames of the video)")
     rr.add_argument("--no-video", action="store_true", help="photos only")
+    rr.add_argument("--fit", action="store_true", help="also a row 'NAME + fit' per model: its "
+                    "predictions through the course's one-image kinematic fit (photos only)")
     rr.add_argument("--replace", action="store_true",
                     help="drop rows of other models in --out that were measured otherwise")
     x = sub.add_parser("real-hand-arms", help="the real-hand experiments: RegNet arms of a plan, "
@@ -425,7 +427,7 @@ def main(argv=None) -> int:
         from handlib import real_evaluation
         return _run(lambda: real_evaluation.evaluate_real(
             args.weights, args.names, args.out, args.cache, seed=args.seed, limit=args.limit,
-            video=not args.no_video, command=command, replace=args.replace),
+            video=not args.no_video, command=command, replace=args.replace, fit=args.fit),
             lambda r: print(real_evaluation.format_table(r)))
     if args.command == "make-video":
         from handlib import sequences

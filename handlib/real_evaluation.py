@@ -239,6 +239,26 @@ def _predict_photos(model, photos, seed: int):
     return to_box_px(np.stack(d2), sides), np.stack(xyz), preds
 
 
+def _fit_photos(photos, preds):
+    """The course's one-image fit (:func:`handlib.fitting.calibration_fit`: the hand model
+    fitted to RegNet's 2D and 3D at the model's size, 2D deciding where the hand is, the
+    weak 3D term only what the 2D cannot see) of each photo's prediction: 2D distances of
+    the fitted joints' projections in box pixels (N, 21) and the fitted joints (N, 21, 3) mm."""
+    from handlib import camera as cam
+    from handlib import fitting as ft
+    from handlib import prediction
+    d2, xyz = [], []
+    for (p, _), q in zip(photos, preds):
+        K = prediction.default_intrinsics(p.width, p.height)
+        obs = ft.Observation(q.uv, q.confidence, q.xyz_mm / prediction.DEFAULT_HAND_SIZE_MM,
+                             pixel_scale=q.crop.side / q.crop.size)
+        res = ft.calibration_fit(obs, K, side=p.side, engine="compiled")
+        d2.append(np.linalg.norm(cam.project(K, res.joints) - p.uv, axis=-1))
+        xyz.append(res.joints)
+    sides = np.array([reference_box(p.uv)[1] for p, _ in photos])
+    return to_box_px(np.stack(d2), sides), np.stack(xyz)
+
+
 def _baselines(photos, ref, pose: dict, seed: int, boot: int) -> dict:
     """The fixed open hand and the mean pose on ``photos``, against their reference
     joints ``ref`` (N, 21, 3) mm in the camera frame (:func:`_reference`)."""
@@ -359,7 +379,7 @@ def side_auto_share(model, video, side: str, frames: int, side_checks: bool = Tr
 
 def evaluate_real(weights, names=None, out="data/results/real_evaluation", cache_dir=None, folder=None,
                   seed: int = 0, boot: int = 1000, limit: int | None = None, video: bool = True,
-                  command: str = "", keep: int = 0, replace: bool = False) -> dict:
+                  command: str = "", keep: int = 0, replace: bool = False, fit: bool = False) -> dict:
     """The ``evaluate-real`` command: each model in ``weights`` (paths or shipped names;
     labelled by ``names``) on the frozen real subsets and the video; figures written to
     ``OUT.json`` (atomically) beside the baselines. Rows of other models already in that
@@ -368,7 +388,9 @@ def evaluate_real(weights, names=None, out="data/results/real_evaluation", cache
     of other models measured otherwise (a ``limit``, another cache), nothing is written
     and a ValueError says so, unless ``replace`` (then only this run's rows are kept).
     ``keep``: also return that many (photo, image, prediction) per set and model, for a
-    grid. Raises :class:`handlib.files.DataFileError` where the peer reference is missing."""
+    grid. ``fit``: also a row "NAME + fit" per model, its predictions through the course's
+    one-image fit (:func:`_fit_photos`; photos only: the video's tracker already fits).
+    Raises :class:`handlib.files.DataFileError` where the peer reference is missing."""
     from handlib import pose_network  # noqa: F401  (registers RegNet's layers before loading)
     from handlib import weights as wts
     weights = [weights] if isinstance(weights, (str, Path)) else list(weights)
@@ -380,6 +402,7 @@ def evaluate_real(weights, names=None, out="data/results/real_evaluation", cache
         raise DataFileError(Path(cache_dir or pr.CACHE_DIR), f"a peer reference cache (run `{pr.MAKE_CACHE}`)",
                             "none")
     models = {n: wts.load_model(w) for n, w in zip(names, weights)}          # fail before work
+    rows = set(names) | ({f"{n} + fit" for n in names} if fit else set())
     shipped_record = wts.record_path("regnet")
     pose = files.read_json(shipped_record, "the shipped RegNet's training record").get("mean_pose") \
         if shipped_record.is_file() else None
@@ -396,16 +419,16 @@ def evaluate_real(weights, names=None, out="data/results/real_evaluation", cache
     outp = Path(out).with_suffix(".json")
     old = files.read_json(outp, "real-hand results") if outp.is_file() else None
     same = bool(old) and old.get("protocol") == PROTOCOL and old.get("reference") == reference
-    others = sorted(set((old or {}).get("models", {})) - set(models))
+    others = sorted(set((old or {}).get("models", {})) - rows)
     if old and not same and others and not replace:
         raise ValueError(f"{outp} holds figures of {', '.join(others)} measured otherwise (another "
                          "protocol, limit, seed or reference): give another --out, or --replace to drop them")
     photos = _load_photos(caches, limit)
     if same:
-        result["models"] = {k: v for k, v in old.get("models", {}).items() if k not in models}
+        result["models"] = {k: v for k, v in old.get("models", {}).items() if k not in rows}
         for s, e in old.get("sets", {}).items():
             result["sets"][s] = {"baselines": e["baselines"], "models": {k: v for k, v in e["models"].items()
-                                                                         if k not in models}}
+                                                                         if k not in rows}}
         if old.get("video"):
             result["video"] = {**old["video"], "models": {k: v for k, v in old["video"]["models"].items()
                                                           if k not in models}}
@@ -419,16 +442,24 @@ def evaluate_real(weights, names=None, out="data/results/real_evaluation", cache
         result["models"][name] = {"weights": str(weights[names.index(name)]),
                                   "trained": info.get("command"), "images_seen": info.get("images_seen"),
                                   "measured_by": command, "git_commit": result["git_commit"]}
-        per_set = {}
+        per_set, fitted = {}, {}
         for s, ph in photos.items():
             d2, xyz, preds = _predict_photos(model, ph, seed)
             per_set[s] = (d2, xyz)
+            if fit:
+                fitted[s] = _fit_photos(ph, preds)
             if keep:
                 examples.setdefault(s, {})[name] = [(p, img, q) for (p, img), q in list(zip(ph, preds))[:keep]]
-        per_set["all_photos"] = tuple(np.concatenate([per_set[s][k] for s in photos]) for k in (0, 1))
-        for s, (d2, xyz) in per_set.items():
-            entry = result["sets"].setdefault(s, {"baselines": None, "models": {}})
-            entry["models"][name] = score(xyz, references[s], d2, boot, seed)
+        for row, got in ((name, per_set), (f"{name} + fit", fitted)):
+            if not got:
+                continue
+            if row != name:
+                result["models"][row] = {**result["models"][name], "fitted": "handlib.fitting.calibration_fit "
+                                         "(the course's one-image fit of the model's 2D and 3D)"}
+            got["all_photos"] = tuple(np.concatenate([got[s][k] for s in photos]) for k in (0, 1))
+            for s, (d2, xyz) in got.items():
+                entry = result["sets"].setdefault(s, {"baselines": None, "models": {}})
+                entry["models"][row] = score(xyz, references[s], d2, boot, seed)
     for s, ph in groups.items():
         entry = result["sets"].setdefault(s, {"baselines": None, "models": {}})
         entry["photos"] = len(ph)

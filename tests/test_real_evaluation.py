@@ -221,7 +221,7 @@ def test_evaluate_real_end_to_end_on_rendered_stand_ins(tmp_path):
                                                   "folder": pr.SETS["asl_letters"], "images": recs})
     out = tmp_path / "res"
     r = rev.evaluate_real(["data/weights/regnet.keras"], ["shipped"], out, cache_dir=cache,
-                          folder=tmp_path / "real", boot=50, video=False)
+                          folder=tmp_path / "real", boot=50, video=False, fit=True)
     saved = json.loads(out.with_suffix(".json").read_text())
     assert saved["label"].startswith("agreement with a peer")
     e = saved["sets"]["asl_letters"]
@@ -230,14 +230,40 @@ def test_evaluate_real_end_to_end_on_rendered_stand_ins(tmp_path):
     assert shipped["2d"]["auc"] > base["mean_pose"]["2d"]["auc"] + 0.2
     assert shipped["3d_aligned"]["auc"] > base["mean_pose"]["3d_aligned"]["auc"]
     assert "2d" not in base["fixed_open_hand"]
-    assert "shipped" in rev.format_table(r)
+    assert "shipped" in rev.format_table(r) and "| shipped + fit |" in rev.format_table(r)
+    fitted = e["models"]["shipped + fit"]
+    assert fitted["3d_aligned"]["auc"] > base["mean_pose"]["3d_aligned"]["auc"] and "2d" in fitted
+    assert saved["models"]["shipped + fit"]["fitted"].startswith("handlib.fitting.calibration_fit")
     # a second model is added beside the first; the first's row is kept
     shutil.copy(files.REPO_ROOT / "data/weights/regnet.keras", tmp_path / "copy.keras")
     rev.evaluate_real([tmp_path / "copy.keras"], ["copy"], out, cache_dir=cache,
                       folder=tmp_path / "real", boot=50, video=False)
     both = json.loads(out.with_suffix(".json").read_text())
-    assert set(both["sets"]["asl_letters"]["models"]) == {"shipped", "copy"}
+    assert set(both["sets"]["asl_letters"]["models"]) == {"shipped", "shipped + fit", "copy"}
     assert both["sets"]["asl_letters"]["models"]["copy"]["2d"] == shipped["2d"]
+
+
+@pytest.mark.parametrize("pose", ["peace", "point"])
+def test_the_one_image_fit_of_exact_inputs_gives_back_the_hand(pose):
+    """A hand of the course's model, 450 mm in front of the camera, seen exactly (its 2D
+    projection, its normalised root-relative 3D): the fitted joints project onto the 2D
+    within a pixel and, moved to M0 and scaled, sit within 2 mm of the hand's joints."""
+    from types import SimpleNamespace
+
+    from handlib import camera as cam
+    from handlib import prediction
+    X = hm.forward_kinematics(hm.NAMED_POSES[pose], side="left")
+    X = X - X[9] + np.array([10.0, -20.0, 450.0])
+    K = prediction.default_intrinsics(640, 480)
+    uv = cam.project(K, X)
+    size = np.linalg.norm(X[0] - X[9])
+    q = SimpleNamespace(uv=uv, confidence=np.ones(21), crop=SimpleNamespace(side=256.0, size=128),
+                        xyz_mm=(X - X[9]) / size * prediction.DEFAULT_HAND_SIZE_MM)
+    p = SimpleNamespace(width=640, height=480, side="left", uv=uv)
+    d2, xyz = rev._fit_photos([(p, None)], [q])
+    assert d2.shape == (1, 21) and d2.max() < 1.0 * 256 / rev.reference_box(uv)[1]
+    err = np.linalg.norm(rev.metrics.root_scale(xyz, 91.7) - rev.metrics.root_scale(X[None], 91.7), axis=-1)
+    assert err.max() < 2.0
 
 
 # ------------------------------------------------------------------ the cache tool
