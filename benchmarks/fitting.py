@@ -12,7 +12,7 @@
    cold-start fit >= 5x faster than scipy.
 2. Real time, everything beside one compiled RegNet forward pass of the default model
    (its milliseconds printed): the tracker per frame (no video) with each engine (target
-   <= 1.3x), the tracker's per-frame fit alone (3 iterations, temporal term; target
+   <= 1.3x) and with the side left to it (``side="auto"``: a mirrored crop per frame), the tracker's per-frame fit alone (3 iterations, temporal term; target
    <= 0.15x), ``track`` end to end on ``make-video`` seed 7 (320x240, writing
    ``annotated.mp4``; the median per frame, target <= 1.6x), and the light configuration
    (a 96 px RegNet, ``--light``; default: the ``light 96 px`` arm of
@@ -166,10 +166,13 @@ def bench_tracker(frames: int, light=None) -> tuple[list[dict], list[dict]]:
     # baseline and the tracker see the same machine load (medians over the frames)
     results, fit_times, fwd = {}, {}, []
     from dataclasses import replace
-    for name, weights, engine in (("fitted", replace(ft.TRACKING_WEIGHTS, w_temporal=0.0), "compiled"),
-                                  ("fitted + temporal", ft.TRACKING_WEIGHTS, "compiled"),
-                                  ("fitted + temporal, readable fit", ft.TRACKING_WEIGHTS, "numpy")):
-        trk = tr.Tracker(model, K, side="right", weights=weights, engine=engine)
+    for name, weights, engine, side in (
+            ("fitted", replace(ft.TRACKING_WEIGHTS, w_temporal=0.0), "compiled", "right"),
+            ("fitted + temporal", ft.TRACKING_WEIGHTS, "compiled", "right"),
+            ("fitted + temporal, readable fit", ft.TRACKING_WEIGHTS, "numpy", "right"),
+            # the side left to the tracker: the mirrored crop checked on every tracked frame
+            ("fitted + temporal, side auto", ft.TRACKING_WEIGHTS, "compiled", "auto")):
+        trk = tr.Tracker(model, K, side=side, weights=weights, engine=engine)
         out, times, fits = [], [], []
         for i, img in src:
             t0 = time.perf_counter()
