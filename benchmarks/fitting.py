@@ -12,7 +12,8 @@
    cold-start fit >= 5x faster than scipy.
 2. Real time, everything beside one compiled RegNet forward pass of the default model
    (its milliseconds printed): the tracker per frame (no video) with each engine (target
-   <= 1.3x) and with the side left to it (``side="auto"``: a mirrored crop per frame), the tracker's per-frame fit alone (3 iterations, temporal term; target
+   <= 1.3x) and with the side left to it (``side="auto"``: a mirrored crop per frame),
+   the tracker's per-frame fit alone (3 iterations, temporal term; target
    <= 0.15x), ``track`` end to end on ``make-video`` seed 7 (320x240, writing
    ``annotated.mp4``; the median per frame, target <= 1.6x), and the light configuration
    (a 96 px RegNet, ``--light``; default: the ``light 96 px`` arm of

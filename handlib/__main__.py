@@ -299,6 +299,8 @@ def main(argv=None) -> int:
                    help="horizontal field of view of the camera in degrees (1-170, default 60)")
     q.add_argument("--hand-size", type=_float_in(1, MAX_HAND_SIZE_MM, "--hand-size"), default=91.7,
                    help="wrist to middle-finger knuckle in mm (scales the 3D joints; default 91.7)")
+    q.add_argument("--fit", action="store_true", help="also the course's hand model fitted to the "
+                   "prediction (uv_fitted_px, xyz_fitted_mm: closer to real hands' 3D; see the README)")
     q.add_argument("--out", default=None, help="folder for NAME.joints.json and NAME.skeleton.png "
                    "(images with the same NAME: NAME-2, NAME-3, ... in the order given)")
     e = sub.add_parser("evaluate-regnet", help="RegNet's 2D/3D metrics on held-out sets, "
@@ -461,7 +463,7 @@ def main(argv=None) -> int:
                 if "outputs" not in r:
                     print(json.dumps({k: r[k] for k in ("uv_px", "xyz_mm", "confidence")}))
         return _run(lambda: prediction.predict_files(args.images, args.side, args.weights, args.out,
-                                                     args.fov, args.hand_size), show)
+                                                     args.fov, args.hand_size, args.fit), show)
     if args.command == "train-regnet":
         if args.input_size % 16:
             parser.error(f"--input-size must be a multiple of 16, got {args.input_size}")

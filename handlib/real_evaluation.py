@@ -240,21 +240,15 @@ def _predict_photos(model, photos, seed: int):
 
 
 def _fit_photos(photos, preds):
-    """The course's one-image fit (:func:`handlib.fitting.calibration_fit`: the hand model
-    fitted to RegNet's 2D and 3D at the model's size, 2D deciding where the hand is, the
-    weak 3D term only what the 2D cannot see) of each photo's prediction: 2D distances of
-    the fitted joints' projections in box pixels (N, 21) and the fitted joints (N, 21, 3) mm."""
-    from handlib import camera as cam
-    from handlib import fitting as ft
+    """The course's one-image fit of each photo's prediction
+    (:func:`handlib.prediction.fit_prediction`): 2D distances of the fitted joints'
+    projections in box pixels (N, 21) and the fitted joints (N, 21, 3) mm."""
     from handlib import prediction
     d2, xyz = [], []
     for (p, _), q in zip(photos, preds):
-        K = prediction.default_intrinsics(p.width, p.height)
-        obs = ft.Observation(q.uv, q.confidence, q.xyz_mm / prediction.DEFAULT_HAND_SIZE_MM,
-                             pixel_scale=q.crop.side / q.crop.size)
-        res = ft.calibration_fit(obs, K, side=p.side, engine="compiled")
-        d2.append(np.linalg.norm(cam.project(K, res.joints) - p.uv, axis=-1))
-        xyz.append(res.joints)
+        uv, x = prediction.fit_prediction(q, prediction.default_intrinsics(p.width, p.height))
+        d2.append(np.linalg.norm(uv - p.uv, axis=-1))
+        xyz.append(x)
     sides = np.array([reference_box(p.uv)[1] for p, _ in photos])
     return to_box_px(np.stack(d2), sides), np.stack(xyz)
 

@@ -51,6 +51,29 @@ def test_predict_command_on_a_rendered_picture(tmp_path):
     assert bad.returncode == 2 and "nope.jpg" in bad.stderr and "Traceback" not in bad.stderr
 
 
+def test_predict_with_the_fit_gives_a_hand_of_the_models_proportions(tmp_path):
+    """`predict --fit` on a rendered picture: the fitted 3D is root-relative with
+    |W - M0| = --hand-size, its bones are the course's hand model's times one scale (the
+    ratio of each bone to the model's rest bone is the same), and the fitted 2D and 3D
+    are about as far from the render's ground truth as RegNet's own answer."""
+    from handlib import hand_model as hm
+    from handlib import images
+    from handlib.synthetic import render_index
+    frame = render_index(77, 0, look="real-like")
+    images.write_image(tmp_path / "hand.png", frame.rgb)
+    r, = prediction.predict_files([tmp_path / "hand.png"], frame.scene.side, hand_size_mm=80.0, fit=True)
+    uv, xyz = np.array(r["uv_fitted_px"]), np.array(r["xyz_fitted_mm"])
+    assert np.allclose(xyz[9], 0, atol=0.01) and np.linalg.norm(xyz[0]) == pytest.approx(80.0, abs=0.02)
+    rest = hm.rest_pose()
+    ratios = [np.linalg.norm(xyz[c] - xyz[a]) / np.linalg.norm(rest[c] - rest[a]) for a, c in hm.BONES]
+    assert np.ptp(ratios) < 0.01 * np.mean(ratios)
+    # near RegNet's own answer's errors against the render's truth (this frame is a hard one)
+    err = lambda a, b: np.linalg.norm(np.asarray(a) - b, axis=-1).mean()  # noqa: E731
+    truth = (frame.xyz - frame.xyz[9]) * 80.0 / np.linalg.norm(frame.xyz[0] - frame.xyz[9])
+    assert err(uv, frame.uv) < err(r["uv_px"], frame.uv) + 3
+    assert err(xyz, truth) < err(r["xyz_mm"], truth) + 10
+
+
 def test_predictions_map_back_through_the_crop_camera(shipped):
     """Mirror an image: the right-hand answer on the mirror is the left-hand answer on
     the original, mirrored (2D x -> W - 1 - x, 3D x -> -x); with a box off the image's

@@ -257,7 +257,7 @@ def test_the_one_image_fit_of_exact_inputs_gives_back_the_hand(pose):
     K = prediction.default_intrinsics(640, 480)
     uv = cam.project(K, X)
     size = np.linalg.norm(X[0] - X[9])
-    q = SimpleNamespace(uv=uv, confidence=np.ones(21), crop=SimpleNamespace(side=256.0, size=128),
+    q = SimpleNamespace(uv=uv, confidence=np.ones(21), crop=SimpleNamespace(side=256.0, size=128), side="left",
                         xyz_mm=(X - X[9]) / size * prediction.DEFAULT_HAND_SIZE_MM)
     p = SimpleNamespace(width=640, height=480, side="left", uv=uv)
     d2, xyz = rev._fit_photos([(p, None)], [q])
