@@ -161,9 +161,9 @@ def fit_prediction(pred: HandPrediction, K, hand_size_mm: float = DEFAULT_HAND_S
     projection ``uv`` (21, 2) in image pixels and their root-relative 3D ``xyz_mm``
     (21, 3), mm in the camera frame with M0 at the origin and |W - M0| = ``hand_size_mm``
     (as :attr:`HandPrediction.xyz_mm`; ``hand_size_mm`` the size the prediction was made
-    with, which turns its 3D back into RegNet's normalised units). On real photos, where RegNet's 2D is better than
-    its 3D, the fitted 3D agrees better with a real-trained peer (the README's real-hand
-    table, rows "+ fit")."""
+    with, which turns its 3D back into RegNet's normalised units). On real photos, where
+    RegNet's 2D is better than its 3D, the fitted 3D agrees better with a real-trained
+    peer (the README's real-hand table, rows "+ fit")."""
     from handlib import camera as cam
     from handlib import fitting as ft
     obs = ft.Observation(pred.uv, pred.confidence, pred.xyz_mm / hand_size_mm,

@@ -396,7 +396,9 @@ def evaluate_real(weights, names=None, out="data/results/real_evaluation", cache
         raise DataFileError(Path(cache_dir or pr.CACHE_DIR), f"a peer reference cache (run `{pr.MAKE_CACHE}`)",
                             "none")
     models = {n: wts.load_model(w) for n, w in zip(names, weights)}          # fail before work
-    rows = set(names) | ({f"{n} + fit" for n in names} if fit else set())
+    # a model measured again replaces its "+ fit" row too (dropped without --fit), so that
+    # no row outlives the weights it measured
+    rows = set(names) | {f"{n} + fit" for n in names}
     shipped_record = wts.record_path("regnet")
     pose = files.read_json(shipped_record, "the shipped RegNet's training record").get("mean_pose") \
         if shipped_record.is_file() else None

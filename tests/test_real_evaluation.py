@@ -241,6 +241,12 @@ def test_evaluate_real_end_to_end_on_rendered_stand_ins(tmp_path):
     both = json.loads(out.with_suffix(".json").read_text())
     assert set(both["sets"]["asl_letters"]["models"]) == {"shipped", "shipped + fit", "copy"}
     assert both["sets"]["asl_letters"]["models"]["copy"]["2d"] == shipped["2d"]
+    # measured again without the fit, a model loses its "+ fit" row (it may be other weights now)
+    rev.evaluate_real(["data/weights/regnet.keras"], ["shipped"], out, cache_dir=cache,
+                      folder=tmp_path / "real", boot=50, video=False)
+    again = json.loads(out.with_suffix(".json").read_text())
+    assert set(again["sets"]["asl_letters"]["models"]) == {"shipped", "copy"}
+    assert set(again["models"]) == {"shipped", "copy"}
 
 
 @pytest.mark.parametrize("pose", ["peace", "point"])
