@@ -261,3 +261,104 @@ def from_gan(x) -> np.ndarray:
     """Images in [-1, 1] (NumPy or tensors) -> uint8 RGB (values outside are clipped)."""
     x = np.asarray(x, np.float32)
     return np.clip(np.round((x + 1.0) * 127.5), 0, 255).astype(np.uint8)
+
+
+# --------------------------------------------------- the real photos for the pose network
+LETTERS_PHOTOS = "asl_letters/American-Sign-Language-Letters-1/train"
+"""The ASL-letter photos that may train (their ``valid/`` and ``test/`` are frozen)."""
+
+
+def _letters_boxes(folder: Path):
+    """(image path, box) for each photo in ``folder/images`` with a YOLO label in
+    ``folder/labels`` (rows: class, centre x, centre y, width, height, normalised to the
+    image); the box is the first row's (cx, cy, w, h); photos without one are skipped."""
+    out = []
+    for img in sorted((folder / "images").glob("*.jpg")):
+        label = folder / "labels" / (img.stem + ".txt")
+        rows = [r.split() for r in label.read_text().splitlines() if r.strip()] if label.is_file() else []
+        if not rows:
+            continue
+        try:
+            box = tuple(float(x) for x in rows[0][1:5])
+        except ValueError as e:
+            raise files.DataFileError(label, "YOLO rows 'class cx cy w h' (normalised)",
+                                      f"{' '.join(rows[0])!r}") from e
+        if len(box) != 4:
+            raise files.DataFileError(label, "YOLO rows 'class cx cy w h' (normalised)",
+                                      f"{' '.join(rows[0])!r}")
+        out.append((img, box))
+    return out
+
+
+def regnet_photo_folders(folder=None) -> list:
+    """The real photo folders :func:`regnet_photo_crops` reads that exist under ``folder``
+    (default ``HANDLIB_REALDATA_DIR``): the Sign Language Digits, the ASL letters' train/."""
+    base = Path(folder) if folder is not None else files.realdata_dir(quiet=True)
+    if base is None:
+        return []
+    return [f for f in (base / REAL_PHOTOS, base / LETTERS_PHOTOS) if f.is_dir()]
+
+
+def regnet_photo_crops(size: int = 128, per_photo: int = 2, crop_range=(1.2, 2.2),
+                       shift: float = 0.15, max_rotation: float = 30.0, seed: int = 0,
+                       folder=None, limit: int | None = None, progress: bool = True) -> np.ndarray:
+    """Unlabelled crops of real hand photos, framed as RegNet's training crops are, for
+    the pose network's domain-adversarial training (:class:`handlib.pose_network.RegNetTrainer`,
+    ``domain_weight``). Returns (N, size, size, 3) uint8 RGB; N = 0 without photos.
+
+    Photos: the Sign Language Digits (box: the keyed silhouette's bounding square,
+    :func:`handlib.real_photos.read_real_photos`) and the ASL letters' ``train/`` (box:
+    the set's own YOLO box), under ``folder`` (default ``HANDLIB_REALDATA_DIR``); the
+    real-hand yardstick's frozen photos (:func:`handlib.peer_reference.scored_path`)
+    never. No joints are used: no peer's answer reaches training. Each photo gives
+    ``per_photo`` crops of the course's perspective crop camera
+    (:class:`handlib.crop_camera.Crop`, 60-degree camera as ``predict`` assumes): side
+    log-uniform in ``crop_range`` times the box's extent, centre moved up to ``shift``
+    of the side, turned up to ``max_rotation`` degrees, padded with black where it
+    leaves the photo (as ``predict`` pads), flipped left-right at random (the side of a
+    photo's hand is unknown)."""
+    import cv2
+    from handlib.crop_camera import Crop
+    from handlib.peer_reference import scored_path
+    from handlib.prediction import default_intrinsics
+    from handlib.real_photos import read_real_photos
+    lo, hi = (float(x) for x in crop_range)
+    if not (1.0 <= lo <= hi <= 4.0) or not (0.0 <= shift <= 0.5) or per_photo < 1:
+        raise ValueError(f"crop_range must be 1 <= lo <= hi <= 4, shift 0-0.5 and per_photo >= 1; "
+                         f"got {crop_range}, {shift}, {per_photo}")
+    found = regnet_photo_folders(folder)
+    boxes = []            # (path, (cx, cy, w, h) normalised to the photo)
+    digits, letters = (next((f for f in found if str(f).endswith(k)), None)
+                       for k in (REAL_PHOTOS, LETTERS_PHOTOS))
+    if digits is not None:
+        samples, _ = read_real_photos(digits, limit=limit, progress=progress,
+                                      select=lambda p: not scored_path(p))
+        for s in samples:
+            m = s.load_mask()
+            ys, xs = np.nonzero(m)
+            if len(xs):
+                H, W = m.shape
+                boxes.append((s.image_path, ((xs.min() + xs.max() + 1) / 2 / W, (ys.min() + ys.max() + 1) / 2 / H,
+                                             (xs.max() + 1 - xs.min()) / W, (ys.max() + 1 - ys.min()) / H)))
+    if letters is not None:
+        boxes += [b for b in _letters_boxes(letters) if not scored_path(b[0])][:limit]
+    rng = np.random.default_rng(seed)
+    out = []
+    for path, (cx, cy, w, h) in _progress(boxes, "cropping real photos", progress):
+        bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
+        if bgr is None:
+            raise files.DataFileError(path, "a readable photo", "a file OpenCV cannot decode")
+        rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+        H, W = rgb.shape[:2]
+        c, extent = np.array([cx * W, cy * H]), max(w * W, h * H)
+        K = default_intrinsics(rgb.shape[1], rgb.shape[0])
+        for _ in range(per_photo):
+            side = extent * np.exp(rng.uniform(np.log(lo), np.log(hi)))
+            centre = np.asarray(c, float) + rng.uniform(-shift, shift, 2) * side
+            crop = Crop(centre=tuple(centre), side=float(side), size=size, source_K=K,
+                        angle=float(np.deg2rad(rng.uniform(-max_rotation, max_rotation))),
+                        flip=bool(rng.random() < 0.5))
+            out.append(crop.crop_image(rgb))
+    if not out:
+        return np.zeros((0, size, size, 3), np.uint8)
+    return np.stack(out)

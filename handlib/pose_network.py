@@ -431,6 +431,41 @@ def regnet_losses(targets, outputs, heatmap_size: int, sigma: float = hmaps.DEFA
             "projection": proj}
 
 
+# ------------------------------------------------- domain-adversarial training
+def stride16_features(net):
+    """The RegNet's stride-16 trunk features as a symbolic tensor of its own graph
+    (B, S/16, S/16, C), for a model that also returns them."""
+    trunk = next(l for l in net.layers if l.name.endswith("_trunk"))
+    info = net.get_layer("regnet_info").output
+    node = next(n for n in trunk._inbound_nodes if any(x is info for x in n.input_tensors))
+    return next(x for x in node.output_tensors if x.shape[1] == net.input["image"].shape[1] // 16)
+
+
+@tf.custom_gradient
+def reverse_gradient(x, scale):
+    """Identity forward; the gradient times ``-scale`` backward (Ganin and Lempitsky's
+    gradient reversal layer). ``scale`` gets no gradient."""
+    def grad(dy):
+        return -tf.cast(scale, dy.dtype) * dy, tf.zeros_like(scale)
+    return tf.identity(x), grad
+
+
+def domain_ramp(progress):
+    """Ganin and Lempitsky's schedule of the reversed gradient's scale: 0 at the start,
+    2 / (1 + exp(-10 p)) - 1 at the share ``p`` of training done (0.46 at p = 0.1,
+    0.76 at p = 0.2, 0.99 at p = 0.5), so the pose heads learn before the features are pushed."""
+    return 2.0 / (1.0 + tf.exp(-10.0 * progress)) - 1.0
+
+
+def domain_critic(channels: int = 64):
+    """The domain critic: three convolutions on the stride-16 features -> one logit per
+    feature cell (B, S/16, S/16, 1): "this cell comes from a real photo"."""
+    return keras.Sequential([
+        keras.layers.Conv2D(channels, 3, padding="same", activation="relu", name="critic_conv1"),
+        keras.layers.Conv2D(channels, 3, padding="same", activation="relu", name="critic_conv2"),
+        keras.layers.Conv2D(1, 1, name="critic_logit", dtype="float32")], name="domain_critic")
+
+
 @_register
 class RegNetTrainer(keras.Model):
     """Trains a RegNet with ``fit``: a custom ``train_step`` over the four loss terms
@@ -443,16 +478,44 @@ class RegNetTrainer(keras.Model):
 
     The trainer is a wrapper for training; the RegNet itself (``trainer.net``) is what is
     saved and shipped.
+
+    **Domain-adversarial training** (``domain_weight`` > 0; beyond the paper, after Ganin
+    and Lempitsky, ICML 2015): each batch's targets then also hold ``real_image``
+    (B', S, S, 3), unlabelled crops of real photos. A small critic
+    (:func:`domain_critic`) learns to tell the stride-16 trunk features of renders from
+    those of photos (binary cross-entropy per feature cell, the two domains weighted
+    equally); the trunk receives the critic's gradient reversed (:func:`reverse_gradient`),
+    scaled by ``domain_weight`` times :func:`domain_ramp` of the share of
+    ``domain_steps`` done, so it learns features the critic cannot tell apart: the
+    features the 3D head reads are pushed to look alike on renders and photos. Logged:
+    ``domain`` (the critic's loss: ln 2 = 0.69 when it cannot tell) and ``domain_acc``
+    (its accuracy: 0.5 when it cannot tell). No label of a photo is used.
     """
 
-    def __init__(self, net, loss_weights: dict | None = None, **kwargs):
+    def __init__(self, net, loss_weights: dict | None = None, domain_weight: float = 0.0,
+                 domain_steps: int = 1, **kwargs):
         super().__init__(**kwargs)
         self.net = net
         self.info = model_info(net)
         self.loss_weights = check_loss_weights(loss_weights)
+        self.domain_weight = float(domain_weight)
+        self.domain_steps = int(domain_steps)
+        if not (math.isfinite(self.domain_weight) and self.domain_weight >= 0) or self.domain_steps < 1:
+            raise ValueError(f"domain_weight must be a finite number, 0 or more, and domain_steps "
+                             f"at least 1; got {domain_weight}, {domain_steps}")
         names = list(LOSS_WEIGHTS) + ["loss", "uv_px", "xyz_err"]
+        if self.domain_weight > 0:
+            names += ["domain", "domain_acc"]
+            f16 = stride16_features(net)
+            # not tracked as attributes: they share the RegNet's layers and weights
+            object.__setattr__(self, "_with_features", keras.Model(
+                net.input, {**net.output, "features": f16}, name="regnet_with_features"))
+            object.__setattr__(self, "_features", keras.Model(
+                net.input["image"], f16, name="regnet_features"))
+            self.critic = domain_critic()
+            self.critic.build(f16.shape)
         self.trackers = {k: keras.metrics.Mean(name=k) for k in names}
-        self.built = True          # the RegNet is built; the trainer adds no weights
+        self.built = True          # the RegNet (and the critic) are built
 
     @property
     def metrics(self):
@@ -461,13 +524,33 @@ class RegNetTrainer(keras.Model):
     def call(self, inputs, training=False):
         return self.net(inputs, training=training)
 
+    def train_variables(self):
+        """What training changes: the RegNet's trainable weights (and the critic's)."""
+        extra = self.critic.trainable_variables if self.domain_weight > 0 else []
+        return self.net.trainable_variables + extra
+
     def _forward(self, data, training):
         """Outputs, per-sample loss terms (B,) and the per-sample weighted total (B,)."""
         image, t = data
-        out = self.net({"image": image, "crop_K": t["crop_K"]}, training=training)
+        model = self._with_features if self.domain_weight > 0 and "real_image" in t else self.net
+        out = model({"image": image, "crop_K": t["crop_K"]}, training=training)
         terms = regnet_losses(t, out, self.info["heatmap_size"], self.info["sigma"])
         total = tf.add_n([self.loss_weights[k] * terms[k] for k in terms])
         return out, terms, total
+
+    def _domain_loss(self, synth_features, real_image):
+        """The critic's loss (scalar) and accuracy on the batch's two domains; the trunk
+        sees the loss's gradient reversed and scaled (see the class docstring)."""
+        p = tf.cast(self.optimizer.iterations, tf.float32) / float(self.domain_steps)
+        scale = self.domain_weight * domain_ramp(tf.minimum(p, 1.0))
+        real_features = self._features(real_image, training=True)
+        losses, hits = [], []
+        for f, label in ((synth_features, 0.0), (real_features, 1.0)):
+            logit = self.critic(reverse_gradient(tf.cast(f, tf.float32), scale), training=True)
+            y = tf.fill(tf.shape(logit), label)
+            losses.append(tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(labels=y, logits=logit)))
+            hits.append(tf.reduce_mean(tf.cast((logit > 0) == (y > 0.5), tf.float32)))
+        return (losses[0] + losses[1]) / 2.0, (hits[0] + hits[1]) / 2.0
 
     def _update(self, t, out, terms, total):
         # per-sample values: a short last batch (or an empty replica) weighs what it holds
@@ -485,13 +568,21 @@ class RegNetTrainer(keras.Model):
         return {k: m.result() for k, m in self.trackers.items()}
 
     def train_step(self, data):
+        adversarial = self.domain_weight > 0 and "real_image" in data[1]
         with tf.GradientTape() as tape:
             out, terms, total = self._forward(data, training=True)
+            loss = tf.reduce_mean(total)
+            if adversarial:
+                domain, accuracy = self._domain_loss(out["features"], data[1]["real_image"])
+                loss = loss + domain      # the critic learns at full strength
             replicas = tf.distribute.get_strategy().num_replicas_in_sync
-            scaled = self.optimizer.scale_loss(tf.reduce_mean(total) / replicas)
-        variables = self.net.trainable_variables
+            scaled = self.optimizer.scale_loss(loss / replicas)
+        variables = self.train_variables()
         grads = tape.gradient(scaled, variables)
         self.optimizer.apply(grads, variables)
+        if adversarial:
+            self.trackers["domain"].update_state(domain)
+            self.trackers["domain_acc"].update_state(accuracy)
         return self._update(data[1], out, terms, total)
 
     def test_step(self, data):
@@ -500,7 +591,8 @@ class RegNetTrainer(keras.Model):
 
     def get_config(self):
         return {"net": keras.saving.serialize_keras_object(self.net),
-                "loss_weights": self.loss_weights, **super().get_config()}
+                "loss_weights": self.loss_weights, "domain_weight": self.domain_weight,
+                "domain_steps": self.domain_steps, **super().get_config()}
 
     @classmethod
     def from_config(cls, config):

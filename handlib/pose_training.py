@@ -84,6 +84,37 @@ def mixed_dataset(sources, config: pl.PipelineConfig, mix=None, seed: int = 0):
     return ds.batch(config.batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
 
 
+NO_PHOTOS = ("domain-adversarial training needs real photos: none found (the Sign Language "
+             "Digits or the ASL letters under HANDLIB_REALDATA_DIR, default ../shared/realdata; "
+             "see the README)")
+
+
+def domain_photo_stream(input_size: int, batch_size: int, seed: int = 0, limit: int | None = None,
+                        per_photo: int = 2, progress: bool = True):
+    """A repeating ``tf.data`` stream of unlabelled real crops (B, S, S, 3) float32 in
+    [0, 1] for domain-adversarial training (:func:`handlib.domains.regnet_photo_crops`,
+    framed as the renders' loose crops, cut once; each pass shuffles them and jitters
+    their colour). Returns ``(dataset, number of crops)``; a ValueError where no real
+    photos are found (``HANDLIB_REALDATA_DIR``)."""
+    from handlib import domains
+    crops = domains.regnet_photo_crops(input_size, per_photo=per_photo, seed=seed,
+                                       limit=limit, progress=progress)
+    if len(crops) == 0:
+        raise ValueError(NO_PHOTOS)
+    batch_size = max(int(batch_size), 1)
+
+    def jitter(image, s):
+        image = tf.cast(image, tf.float32) / 255.0
+        image = tf.image.stateless_random_brightness(image, 0.1, s)
+        image = tf.image.stateless_random_contrast(image, 0.8, 1.2, s + 1)
+        return tf.clip_by_value(image, 0.0, 1.0)
+
+    ds = tf.data.Dataset.from_tensor_slices(crops).repeat().shuffle(min(len(crops), 4096), seed=seed)
+    seeds = tf.data.Dataset.random(seed=seed).batch(2)
+    ds = tf.data.Dataset.zip((ds, seeds)).map(jitter, num_parallel_calls=tf.data.AUTOTUNE)
+    return ds.batch(batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE), len(crops)
+
+
 AUGMENT_OPTIONS = ("crop_range", "shift_jitter", "appearance")
 """The augmentation settings ``train-regnet`` can change (:class:`handlib.pipeline.PipelineConfig`)."""
 
@@ -111,18 +142,18 @@ def check_augment(augment: dict | None) -> dict:
 
 
 def build_trainer(input_size: int, trunk: str, lr: float, steps: int, imagenet: bool = True,
-                  loss_weights=None):
+                  loss_weights=None, domain_weight: float = 0.0):
     """A compiled :class:`handlib.pose_network.RegNetTrainer` (Adam; the learning rate
     rises linearly over the first 5 % of ``steps`` (at most 200), then follows a cosine
     decay: a function of ``optimizer.iterations``, so a resumed run continues the
     schedule)."""
     net = pn.build_regnet(input_size, trunk, imagenet=imagenet)
-    trainer = pn.RegNetTrainer(net, loss_weights)
+    trainer = pn.RegNetTrainer(net, loss_weights, domain_weight=domain_weight, domain_steps=steps)
     warmup = min(200, max(int(steps) // 20, 1))
     schedule = keras.optimizers.schedules.CosineDecay(
         0.0, decay_steps=max(int(steps) - warmup, 1), alpha=0.05, warmup_target=lr, warmup_steps=warmup)
     trainer.compile(optimizer=keras.optimizers.Adam(schedule))
-    trainer.optimizer.build(trainer.net.trainable_variables)   # so a backup can be restored
+    trainer.optimizer.build(trainer.train_variables())   # so a backup can be restored
     return trainer
 
 
@@ -131,7 +162,8 @@ def train_run(data, out, trunk: str = "compact", input_size: int = 128, steps: i
               mixed_precision: bool = False, mix=None, lr: float = 1e-3, seed: int = 0,
               limit: int | None = None, val_samples: int = 128, validation_freq: int = 5,
               save=None, imagenet: bool = True, command: str = "", progress: bool = True,
-              callbacks=(), loss_weights: dict | None = None, augment: dict | None = None) -> dict:
+              callbacks=(), loss_weights: dict | None = None, augment: dict | None = None,
+              domain_weight: float = 0.0) -> dict:
     """The ``train-regnet`` command: train RegNet on the folders ``data`` (mixed by
     ``mix``) in the run folder ``out``; save ``out/regnet.keras`` with its training record
     (and a copy to ``save``); return the record. Rerunning the same call resumes.
@@ -141,7 +173,10 @@ def train_run(data, out, trunk: str = "compact", input_size: int = 128, steps: i
     ``augment``: augmentation settings that differ from
     :class:`handlib.pipeline.PipelineConfig`'s defaults (:data:`AUGMENT_OPTIONS`: the
     real-hand experiments' ``crop_range``, ``shift_jitter``, ``appearance``), recorded too.
-    Every setting is checked before anything is written; a run whose loss becomes NaN
+    ``domain_weight`` > 0: domain-adversarial training against unlabelled crops of the
+    real photos outside the yardstick's frozen subsets (:func:`domain_photo_stream`;
+    :class:`handlib.pose_network.RegNetTrainer`), recorded too; a ValueError where no
+    photos are found. Every setting is checked before anything is written; a run whose loss becomes NaN
     raises :class:`TrainingDiverged` and saves no model."""
     from handlib import files, weights
     out = Path(out)
@@ -160,6 +195,12 @@ def train_run(data, out, trunk: str = "compact", input_size: int = 128, steps: i
             raise ValueError(f"mix must give one finite weight, 0 or more, per data folder "
                              f"({len(data)}), not all zero; got {list(mix)}")
     augment = check_augment(augment)
+    if not (np.isfinite(domain_weight) and domain_weight >= 0):
+        raise ValueError(f"domain_weight must be a finite number, 0 or more, got {domain_weight}")
+    if domain_weight > 0:
+        from handlib import domains
+        if not domains.regnet_photo_folders():
+            raise ValueError(NO_PHOTOS)
     config = {"data": data, "mix": None if mix is None else [float(m) for m in mix],
               "trunk": trunk, "input_size": int(input_size), "steps": int(steps),
               "batch_size": int(batch_size), "steps_per_epoch": int(steps_per_epoch),
@@ -168,6 +209,8 @@ def train_run(data, out, trunk: str = "compact", input_size: int = 128, steps: i
               "loss_weights": loss_weights}
     if augment:             # only when given, so that older run folders still resume
         config["augment"] = augment
+    if domain_weight > 0:   # the same
+        config["domain_weight"] = float(domain_weight)
     if trunk not in pn.TRUNKS:
         raise ValueError(f"trunk must be one of {pn.TRUNKS}, got {trunk!r}")
     if steps % steps_per_epoch:
@@ -213,6 +256,13 @@ def _train(out, config, sources, command, commit_at_start, trunk, input_size, st
                             **{k: (tuple(v) if k == "crop_range" else v)
                                for k, v in config.get("augment", {}).items()})
     train_ds = mixed_dataset([s[1] for s in sources], cfg, mix, data_seed)
+    domain_weight = config.get("domain_weight", 0.0)
+    photos = 0
+    if domain_weight > 0:
+        real, photos = domain_photo_stream(input_size, batch_size * strat.num_replicas_in_sync // 2,
+                                           seed=data_seed, limit=config["limit"], progress=progress)
+        train_ds = tf.data.Dataset.zip((train_ds, real)).map(
+            lambda batch, r: (batch[0], {**batch[1], "real_image": r}))
     val = [x for s in sources for x in s[2]]
     val_ds, val_steps = None, None
     if val and val_samples > 0:
@@ -222,7 +272,8 @@ def _train(out, config, sources, command, commit_at_start, trunk, input_size, st
         val_ds = pl.make_pipeline(val, vcfg)
         val_steps = int(np.ceil(len(val) / vcfg.batch_size))
     with strat.scope():
-        trainer = build_trainer(input_size, trunk, lr, steps, imagenet, config["loss_weights"])
+        trainer = build_trainer(input_size, trunk, lr, steps, imagenet, config["loss_weights"],
+                                domain_weight)
     clock_file = out / "wall_time.json"
     before = files.read_json(clock_file, "a wall-time record")["seconds"] if clock_file.is_file() else 0.0
     clock = weights.Stopwatch(before)
@@ -258,8 +309,13 @@ def _train(out, config, sources, command, commit_at_start, trunk, input_size, st
         "machine": weights.machine(),
         "data": {d: {"train_frames": len(tr), "validation_frames": len(va)} for d, tr, va in sources},
         "licences": "rendered and GANerated sets: course-made (MIT); EfficientNet-Lite0 "
-                    "ImageNet weights: Apache-2.0 (data/weights/efficientnet_lite0_imagenet.LICENSE)",
+                    "ImageNet weights: Apache-2.0 (data/weights/efficientnet_lite0_imagenet.LICENSE)"
+                    + ("; unlabelled real photos (domain-adversarial): Sign Language Digits "
+                       "(Apache-2.0), ASL letters train/ (public domain; CC BY 4.0 David Lee / "
+                       "Roboflow)" if domain_weight > 0 else ""),
         "images_seen": int(steps * batch_size * strat.num_replicas_in_sync),
+        **({"domain_photos": {"crops": photos, "per_step": batch_size * strat.num_replicas_in_sync // 2}}
+           if domain_weight > 0 else {}),
         "optimizer_steps": int(trainer.optimizer.iterations.numpy()),
         "wall_time_s": round(clock.elapsed, 1), "final_losses": losses,
         "not_restored_on_resume": "the data order: a resumed sitting draws from a stream seeded "
