@@ -293,6 +293,9 @@ def main(argv=None) -> int:
                    metavar="WEIGHT", help="beyond the paper: push the trunk's features to look alike "
                    "on renders and on unlabelled real photos (a critic with a reversed gradient of "
                    "this weight; needs the real photos, HANDLIB_REALDATA_DIR; default 0: off)")
+    n.add_argument("--domain-framing", choices=["inside", "padded"], default="inside",
+                   help="with --domain-adversarial: the photos' crops kept inside the photo "
+                        "(default) or padded with black where they leave it")
     q = sub.add_parser("predict", help="21 joints (2D pixels, 3D mm) of the hand in each image")
     q.add_argument("images", nargs="+", help="image files (one hand each, roughly centred)")
     q.add_argument("--weights", default=None, help="a RegNet .keras file (default data/weights/regnet.keras)")
@@ -492,7 +495,8 @@ def main(argv=None) -> int:
             batch_size=args.batch, steps_per_epoch=args.steps_per_epoch, strategy=args.strategy,
             mixed_precision=args.mixed_precision, mix=args.mix, lr=args.lr, seed=args.seed,
             limit=args.limit, save=args.save, imagenet=not args.no_imagenet, command=command,
-            loss_weights=loss_weights, augment=augment, domain_weight=args.domain_adversarial),
+            loss_weights=loss_weights, augment=augment, domain_weight=args.domain_adversarial,
+            domain_framing=args.domain_framing),
             lambda r: print(json.dumps({"final_losses": r["final_losses"], "figures": r["figures"]},
                                        indent=1)), f" from {args.out}")
     if args.command == "train-gan":

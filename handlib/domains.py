@@ -299,9 +299,15 @@ def regnet_photo_folders(folder=None) -> list:
     return [f for f in (base / REAL_PHOTOS, base / LETTERS_PHOTOS) if f.is_dir()]
 
 
+PHOTO_FRAMINGS = ("inside", "padded")
+"""How :func:`regnet_photo_crops` treats a box that leaves its photo: moved (and shrunk)
+to lie inside it, or padded with black."""
+
+
 def regnet_photo_crops(size: int = 128, per_photo: int = 2, crop_range=(1.2, 2.2),
                        shift: float = 0.15, max_rotation: float = 30.0, seed: int = 0,
-                       folder=None, limit: int | None = None, progress: bool = True) -> np.ndarray:
+                       folder=None, limit: int | None = None, progress: bool = True,
+                       framing: str = "inside") -> np.ndarray:
     """Unlabelled crops of real hand photos, framed as RegNet's training crops are, for
     the pose network's domain-adversarial training (:class:`handlib.pose_network.RegNetTrainer`,
     ``domain_weight``). Returns (N, size, size, 3) uint8 RGB; N = 0 without photos.
@@ -314,15 +320,21 @@ def regnet_photo_crops(size: int = 128, per_photo: int = 2, crop_range=(1.2, 2.2
     ``per_photo`` crops of the course's perspective crop camera
     (:class:`handlib.crop_camera.Crop`, 60-degree camera as ``predict`` assumes): side
     log-uniform in ``crop_range`` times the box's extent, centre moved up to ``shift``
-    of the side, turned up to ``max_rotation`` degrees, padded with black where it
-    leaves the photo (as ``predict`` pads), flipped left-right at random (the side of a
-    photo's hand is unknown)."""
+    of the side, turned up to ``max_rotation`` degrees, flipped left-right at random
+    (the side of a photo's hand is unknown). ``framing``: "inside" moves, and if need be
+    shrinks, a (turned) box that leaves its photo so that it lies inside it, as the
+    GeoConGAN's real domain does; "padded" pads it with black, as ``predict`` pads. With
+    "padded", the Sign Language Digits' 100 px photos, which the hand fills, give black
+    borders in nearly every crop, which renders rarely have: a critic can tell the two
+    domains apart by the borders alone."""
     import cv2
     from handlib.crop_camera import Crop
     from handlib.peer_reference import scored_path
     from handlib.prediction import default_intrinsics
     from handlib.real_photos import read_real_photos
     lo, hi = (float(x) for x in crop_range)
+    if framing not in PHOTO_FRAMINGS:
+        raise ValueError(f"framing must be one of {PHOTO_FRAMINGS}, got {framing!r}")
     if not (1.0 <= lo <= hi <= 4.0) or not (0.0 <= shift <= 0.5) or per_photo < 1:
         raise ValueError(f"crop_range must be 1 <= lo <= hi <= 4, shift 0-0.5 and per_photo >= 1; "
                          f"got {crop_range}, {shift}, {per_photo}")
@@ -355,9 +367,15 @@ def regnet_photo_crops(size: int = 128, per_photo: int = 2, crop_range=(1.2, 2.2
         for _ in range(per_photo):
             side = extent * np.exp(rng.uniform(np.log(lo), np.log(hi)))
             centre = np.asarray(c, float) + rng.uniform(-shift, shift, 2) * side
+            angle = float(np.deg2rad(rng.uniform(-max_rotation, max_rotation)))
+            flip = bool(rng.random() < 0.5)
+            if framing == "inside":       # the turned square's bounding box inside the photo
+                turn = abs(np.cos(angle)) + abs(np.sin(angle))
+                side = min(side, min(H, W) / turn)
+                half = side * turn / 2
+                centre = np.clip(centre, [half, half], [W - half, H - half])
             crop = Crop(centre=tuple(centre), side=float(side), size=size, source_K=K,
-                        angle=float(np.deg2rad(rng.uniform(-max_rotation, max_rotation))),
-                        flip=bool(rng.random() < 0.5))
+                        angle=angle, flip=flip)
             out.append(crop.crop_image(rgb))
     if not out:
         return np.zeros((0, size, size, 3), np.uint8)

@@ -587,7 +587,8 @@ class RegNetTrainer(keras.Model):
 
     def test_step(self, data):
         out, terms, total = self._forward(data, training=False)
-        return self._update(data[1], out, terms, total)
+        logs = self._update(data[1], out, terms, total)
+        return {k: v for k, v in logs.items() if not k.startswith("domain")}   # no photos here
 
     def get_config(self):
         return {"net": keras.saving.serialize_keras_object(self.net),

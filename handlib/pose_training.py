@@ -90,15 +90,15 @@ NO_PHOTOS = ("domain-adversarial training needs real photos: none found (the Sig
 
 
 def domain_photo_stream(input_size: int, batch_size: int, seed: int = 0, limit: int | None = None,
-                        per_photo: int = 2, progress: bool = True):
+                        per_photo: int = 2, progress: bool = True, framing: str = "inside"):
     """A repeating ``tf.data`` stream of unlabelled real crops (B, S, S, 3) float32 in
     [0, 1] for domain-adversarial training (:func:`handlib.domains.regnet_photo_crops`,
-    framed as the renders' loose crops, cut once; each pass shuffles them and jitters
+    framed as the renders' loose crops, kept inside the photo or padded (``framing``), cut once; each pass shuffles them and jitters
     their colour). Returns ``(dataset, number of crops)``; a ValueError where no real
     photos are found (``HANDLIB_REALDATA_DIR``)."""
     from handlib import domains
     crops = domains.regnet_photo_crops(input_size, per_photo=per_photo, seed=seed,
-                                       limit=limit, progress=progress)
+                                       limit=limit, progress=progress, framing=framing)
     if len(crops) == 0:
         raise ValueError(NO_PHOTOS)
     batch_size = max(int(batch_size), 1)
@@ -163,7 +163,7 @@ def train_run(data, out, trunk: str = "compact", input_size: int = 128, steps: i
               limit: int | None = None, val_samples: int = 128, validation_freq: int = 5,
               save=None, imagenet: bool = True, command: str = "", progress: bool = True,
               callbacks=(), loss_weights: dict | None = None, augment: dict | None = None,
-              domain_weight: float = 0.0) -> dict:
+              domain_weight: float = 0.0, domain_framing: str = "inside") -> dict:
     """The ``train-regnet`` command: train RegNet on the folders ``data`` (mixed by
     ``mix``) in the run folder ``out``; save ``out/regnet.keras`` with its training record
     (and a copy to ``save``); return the record. Rerunning the same call resumes.
@@ -174,7 +174,8 @@ def train_run(data, out, trunk: str = "compact", input_size: int = 128, steps: i
     :class:`handlib.pipeline.PipelineConfig`'s defaults (:data:`AUGMENT_OPTIONS`: the
     real-hand experiments' ``crop_range``, ``shift_jitter``, ``appearance``), recorded too.
     ``domain_weight`` > 0: domain-adversarial training against unlabelled crops of the
-    real photos outside the yardstick's frozen subsets (:func:`domain_photo_stream`;
+    real photos outside the yardstick's frozen subsets (:func:`domain_photo_stream`, their
+    boxes kept inside the photos or padded: ``domain_framing``;
     :class:`handlib.pose_network.RegNetTrainer`), recorded too; a ValueError where no
     photos are found. Every setting is checked before anything is written; a run whose loss becomes NaN
     raises :class:`TrainingDiverged` and saves no model."""
@@ -199,6 +200,8 @@ def train_run(data, out, trunk: str = "compact", input_size: int = 128, steps: i
         raise ValueError(f"domain_weight must be a finite number, 0 or more, got {domain_weight}")
     if domain_weight > 0:
         from handlib import domains
+        if domain_framing not in domains.PHOTO_FRAMINGS:
+            raise ValueError(f"domain_framing must be one of {domains.PHOTO_FRAMINGS}, got {domain_framing!r}")
         if not domains.regnet_photo_folders():
             raise ValueError(NO_PHOTOS)
     config = {"data": data, "mix": None if mix is None else [float(m) for m in mix],
@@ -211,6 +214,8 @@ def train_run(data, out, trunk: str = "compact", input_size: int = 128, steps: i
         config["augment"] = augment
     if domain_weight > 0:   # the same
         config["domain_weight"] = float(domain_weight)
+        if domain_framing != "padded":   # the first domain-adversarial runs padded
+            config["domain_framing"] = domain_framing
     if trunk not in pn.TRUNKS:
         raise ValueError(f"trunk must be one of {pn.TRUNKS}, got {trunk!r}")
     if steps % steps_per_epoch:
@@ -260,7 +265,8 @@ def _train(out, config, sources, command, commit_at_start, trunk, input_size, st
     photos = 0
     if domain_weight > 0:
         real, photos = domain_photo_stream(input_size, batch_size * strat.num_replicas_in_sync // 2,
-                                           seed=data_seed, limit=config["limit"], progress=progress)
+                                           seed=data_seed, limit=config["limit"], progress=progress,
+                                           framing=config.get("domain_framing", "padded"))
         train_ds = tf.data.Dataset.zip((train_ds, real)).map(
             lambda batch, r: (batch[0], {**batch[1], "real_image": r}))
     val = [x for s in sources for x in s[2]]

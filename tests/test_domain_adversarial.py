@@ -104,6 +104,23 @@ def test_photo_crops_frame_the_hand_box_and_never_read_frozen_photos(tmp_path):
     assert np.all(grey > 0.05)
 
 
+def test_inside_framing_keeps_a_loose_box_inside_its_photo(tmp_path):
+    """A hand box that fills its photo (the Sign Language Digits' case): padded crops
+    show black borders, crops kept inside the photo none (beyond the perspective crop's
+    slight keystone at the corners)."""
+    folder = _letters_folder(tmp_path, photos=1)
+    img = np.full((100, 100, 3), 128, np.uint8)
+    cv2.imwrite(str(folder / "images" / "P0_jpg.jpg"), img)
+    (folder / "labels" / "P0_jpg.txt").write_text("3 0.5 0.5 0.9 0.9\n")
+    black = lambda crops: (crops.max(-1) == 0).mean(axis=(1, 2))  # noqa: E731
+    padded = domains.regnet_photo_crops(32, per_photo=6, folder=tmp_path, progress=False, framing="padded")
+    inside = domains.regnet_photo_crops(32, per_photo=6, folder=tmp_path, progress=False, framing="inside")
+    assert np.all(black(padded) > 0.05)
+    assert np.all(black(inside) < 0.03)
+    with pytest.raises(ValueError, match="framing"):
+        domains.regnet_photo_crops(32, folder=tmp_path, progress=False, framing="tight")
+
+
 def test_photo_crops_without_photos_and_with_a_bad_label(tmp_path):
     assert domains.regnet_photo_crops(32, folder=tmp_path / "empty", progress=False).shape == (0, 32, 32, 3)
     _letters_folder(tmp_path / "bad", photos=2, bad_label=True)
