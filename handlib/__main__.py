@@ -293,7 +293,7 @@ def main(argv=None) -> int:
                    metavar="WEIGHT", help="beyond the paper: push the trunk's features to look alike "
                    "on renders and on unlabelled real photos (a critic with a reversed gradient of "
                    "this weight; needs the real photos, HANDLIB_REALDATA_DIR; default 0: off)")
-    n.add_argument("--domain-framing", choices=["inside", "padded"], default="inside",
+    n.add_argument("--domain-framing", choices=["inside", "padded"], default=None,
                    help="with --domain-adversarial: the photos' crops kept inside the photo "
                         "(default) or padded with black where they leave it")
     q = sub.add_parser("predict", help="21 joints (2D pixels, 3D mm) of the hand in each image")
@@ -482,6 +482,8 @@ def main(argv=None) -> int:
                          f"got {len(args.mix)}")
         if args.mix is not None and not sum(args.mix) > 0:
             parser.error(f"--mix must give at least one folder a positive weight, got {args.mix}")
+        if args.domain_framing is not None and not args.domain_adversarial > 0:
+            parser.error("--domain-framing only applies with --domain-adversarial WEIGHT above 0")
         loss_weights = _loss_weights(parser, args.loss_weights)
         from handlib import pose_training
         augment = {k: v for k, v in (("crop_range", args.crop_range), ("shift_jitter", args.shift_jitter),
@@ -496,7 +498,7 @@ def main(argv=None) -> int:
             mixed_precision=args.mixed_precision, mix=args.mix, lr=args.lr, seed=args.seed,
             limit=args.limit, save=args.save, imagenet=not args.no_imagenet, command=command,
             loss_weights=loss_weights, augment=augment, domain_weight=args.domain_adversarial,
-            domain_framing=args.domain_framing),
+            domain_framing=args.domain_framing or "inside"),
             lambda r: print(json.dumps({"final_losses": r["final_losses"], "figures": r["figures"]},
                                        indent=1)), f" from {args.out}")
     if args.command == "train-gan":

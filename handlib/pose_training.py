@@ -97,11 +97,12 @@ def domain_photo_stream(input_size: int, batch_size: int, seed: int = 0, limit: 
     their colour). Returns ``(dataset, number of crops)``; a ValueError where no real
     photos are found (``HANDLIB_REALDATA_DIR``)."""
     from handlib import domains
+    if int(batch_size) < 1:
+        raise ValueError(f"batch_size must be at least 1, got {batch_size}")
     crops = domains.regnet_photo_crops(input_size, per_photo=per_photo, seed=seed,
                                        limit=limit, progress=progress, framing=framing)
     if len(crops) == 0:
         raise ValueError(NO_PHOTOS)
-    batch_size = max(int(batch_size), 1)
 
     def jitter(image, s):
         image = tf.cast(image, tf.float32) / 255.0
@@ -200,6 +201,10 @@ def train_run(data, out, trunk: str = "compact", input_size: int = 128, steps: i
         raise ValueError(f"domain_weight must be a finite number, 0 or more, got {domain_weight}")
     if domain_weight > 0:
         from handlib import domains
+        if trunk != "compact":
+            raise ValueError("domain-adversarial training needs the compact trunk: the ResNet-50 trunk's "
+                             "batch norm normalises each batch by its own statistics, so photo batches "
+                             "would be normalised apart from the renders and shift its averages")
         if domain_framing not in domains.PHOTO_FRAMINGS:
             raise ValueError(f"domain_framing must be one of {domains.PHOTO_FRAMINGS}, got {domain_framing!r}")
         if not domains.regnet_photo_folders():
@@ -264,7 +269,8 @@ def _train(out, config, sources, command, commit_at_start, trunk, input_size, st
     domain_weight = config.get("domain_weight", 0.0)
     photos = 0
     if domain_weight > 0:
-        real, photos = domain_photo_stream(input_size, batch_size * strat.num_replicas_in_sync // 2,
+        real_batch = max(batch_size * strat.num_replicas_in_sync // 2, strat.num_replicas_in_sync)
+        real, photos = domain_photo_stream(input_size, real_batch,
                                            seed=data_seed, limit=config["limit"], progress=progress,
                                            framing=config.get("domain_framing", "padded"))
         train_ds = tf.data.Dataset.zip((train_ds, real)).map(
@@ -320,7 +326,7 @@ def _train(out, config, sources, command, commit_at_start, trunk, input_size, st
                        "(Apache-2.0), ASL letters train/ (public domain; CC BY 4.0 David Lee / "
                        "Roboflow)" if domain_weight > 0 else ""),
         "images_seen": int(steps * batch_size * strat.num_replicas_in_sync),
-        **({"domain_photos": {"crops": photos, "per_step": batch_size * strat.num_replicas_in_sync // 2}}
+        **({"domain_photos": {"crops": photos, "per_step": real_batch}}
            if domain_weight > 0 else {}),
         "optimizer_steps": int(trainer.optimizer.iterations.numpy()),
         "wall_time_s": round(clock.elapsed, 1), "final_losses": losses,

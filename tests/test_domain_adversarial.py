@@ -24,10 +24,11 @@ def test_reverse_gradient_is_the_identity_forward_and_reversed_backward():
     np.testing.assert_allclose(tape.gradient(loss, x).numpy(), -0.3 * w.numpy(), rtol=1e-6)
 
 
-@pytest.mark.parametrize("p", [0.0, 0.1, 0.2, 0.5, 1.0])
-def test_domain_ramp_is_ganin_and_lempitskys_schedule(p):
-    expected = 2.0 / (1.0 + math.exp(-10.0 * p)) - 1.0
-    assert float(pn.domain_ramp(tf.constant(p))) == pytest.approx(expected, abs=1e-6)
+@pytest.mark.parametrize("p, expected", [(0.0, 0.0), (0.1, 0.4621), (0.2, 0.7616), (0.5, 0.9866),
+                                         (1.0, 0.99991)])
+def test_domain_ramp_is_ganin_and_lempitskys_schedule(p, expected):
+    """2 / (1 + exp(-10 p)) - 1, values worked out by hand."""
+    assert float(pn.domain_ramp(tf.constant(p))) == pytest.approx(expected, abs=1e-4)
 
 
 def _bce(logit, label):
@@ -121,6 +122,40 @@ def test_inside_framing_keeps_a_loose_box_inside_its_photo(tmp_path):
         domains.regnet_photo_crops(32, folder=tmp_path, progress=False, framing="tight")
 
 
+def test_frozen_digits_photos_never_reach_the_crops(tmp_path, monkeypatch):
+    """The Sign Language Digits' frozen blocks (here IMG_1105, block 0011) are left out:
+    the reader is asked only for photos outside them (a stand-in reader that honours its
+    ``select`` argument, so the test does not depend on the keying)."""
+    from handlib import real_photos
+    folder = tmp_path / domains.REAL_PHOTOS / "3"
+    folder.mkdir(parents=True)
+    paths = {}
+    for name, bgr in (("IMG_1105.JPG", (255, 0, 0)), ("IMG_2105.JPG", (0, 0, 255))):   # blue frozen, red not
+        img = np.full((100, 100, 3), 128, np.uint8)
+        img[20:80, 30:70] = bgr
+        cv2.imwrite(str(folder / name), img)
+        paths[name] = folder / name
+
+    class Photo:
+        def __init__(self, path):
+            self.image_path = str(path)
+
+        def load_mask(self):
+            m = np.zeros((100, 100), bool)
+            m[20:80, 30:70] = True
+            return m
+
+    def reader(root, limit=None, progress=True, select=None, **kw):
+        chosen = [p for p in sorted(paths.values()) if select is None or select(p)]
+        return [Photo(p) for p in chosen][:limit], {}
+
+    monkeypatch.setattr(real_photos, "read_real_photos", reader)
+    crops = domains.regnet_photo_crops(32, per_photo=3, folder=tmp_path, progress=False)
+    assert len(crops) == 3
+    centre = crops[:, 15:17, 15:17].reshape(-1, 3).astype(int)
+    assert np.all(centre[:, 0] > 200) and np.all(centre[:, 2] < 60)      # red, never blue
+
+
 def test_photo_crops_without_photos_and_with_a_bad_label(tmp_path):
     assert domains.regnet_photo_crops(32, folder=tmp_path / "empty", progress=False).shape == (0, 32, 32, 3)
     _letters_folder(tmp_path / "bad", photos=2, bad_label=True)
@@ -155,6 +190,37 @@ def test_a_domain_adversarial_run_records_its_photos_and_ships_a_plain_regnet(on
     with pytest.raises(ValueError, match="real photos"):
         pose_training.train_run([one_set], tmp_path / "run2", input_size=32, steps=4, batch_size=4,
                                 steps_per_epoch=2, imagenet=False, progress=False, domain_weight=0.3)
+    with pytest.raises(ValueError, match="compact trunk"):
+        pose_training.train_run([one_set], tmp_path / "run4", trunk="resnet50", input_size=32, steps=4,
+                                batch_size=4, steps_per_epoch=2, imagenet=False, progress=False,
+                                domain_weight=0.3)
     with pytest.raises(ValueError, match="domain_weight"):
         pose_training.train_run([one_set], tmp_path / "run3", input_size=32, steps=4, batch_size=4,
                                 steps_per_epoch=2, imagenet=False, progress=False, domain_weight=-1)
+
+
+def test_a_training_step_moves_the_critic_and_the_network(one_set, tmp_path, monkeypatch):
+    """One ``train_step`` on renders plus photo crops changes the critic's weights and the
+    RegNet's, and logs the critic's loss and accuracy; a batch without photos (validation)
+    logs no domain terms."""
+    import keras
+    from handlib import pipeline as pl
+    from handlib import pose_training
+    from handlib.datasets import open_dataset
+    keras.utils.set_random_seed(5)
+    real = tmp_path / "real"
+    _letters_folder(real, photos=3)
+    monkeypatch.setenv(files.REALDATA_ENV, str(real))
+    trainer = pose_training.build_trainer(32, "compact", 1e-3, steps=2, imagenet=False, domain_weight=1.0)
+    trainer.optimizer.iterations.assign(2)          # past the ramp
+    batch = next(iter(pl.make_pipeline(open_dataset(one_set), pl.PipelineConfig(
+        input_size=32, heatmap_size=8, batch_size=4))))
+    photos, _ = pose_training.domain_photo_stream(32, 2, progress=False)
+    image, t = batch
+    before_critic = [w.numpy().copy() for w in trainer.critic.trainable_variables]
+    before_net = [w.numpy().copy() for w in trainer.net.trainable_variables]
+    logs = trainer.train_step((image, {**t, "real_image": next(iter(photos))}))
+    assert {"domain", "domain_acc"} <= set(logs) and 0 < float(logs["domain"]) < 10
+    assert any(not np.allclose(a, b.numpy()) for a, b in zip(before_critic, trainer.critic.trainable_variables))
+    assert any(not np.allclose(a, b.numpy()) for a, b in zip(before_net, trainer.net.trainable_variables))
+    assert not any(k.startswith("domain") for k in trainer.test_step((image, t)))
