@@ -14,6 +14,7 @@ perspective crop camera, rotations, flips) live in :mod:`handlib.crop_camera`.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -120,3 +121,14 @@ def crop_intrinsics(K, u: float, v: float, scale: float) -> np.ndarray:
     K = _K(K)
     A = np.array([[scale, 0.0, -scale * u], [0.0, scale, -scale * v], [0.0, 0.0, 1.0]])
     return A @ K
+
+
+DEFAULT_FOV_DEG = 60.0
+"""Horizontal field of view assumed when no intrinsics are given (a typical webcam)."""
+
+
+def default_intrinsics(width: int, height: int, fov_deg: float = DEFAULT_FOV_DEG) -> np.ndarray:
+    """(3, 3) pinhole intrinsics of a ``width`` x ``height`` image with the given
+    horizontal field of view (degrees), principal point at the image's centre (pixels)."""
+    f = (width / 2.0) / math.tan(math.radians(fov_deg) / 2.0)
+    return np.array([[f, 0, (width - 1) / 2.0], [0, f, (height - 1) / 2.0], [0, 0, 1.0]])

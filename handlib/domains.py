@@ -330,7 +330,7 @@ def regnet_photo_crops(size: int = 128, per_photo: int = 2, crop_range=(1.2, 2.2
     import cv2
     from handlib.crop_camera import Crop
     from handlib.peer_reference import scored_path
-    from handlib.prediction import default_intrinsics
+    from handlib.camera import default_intrinsics
     from handlib.real_photos import read_real_photos
     lo, hi = (float(x) for x in crop_range)
     if framing not in PHOTO_FRAMINGS:

@@ -32,21 +32,13 @@ import numpy as np
 from handlib import heatmaps as hmaps
 from handlib import images
 from handlib import pose_network as pn
+from handlib.camera import DEFAULT_FOV_DEG, default_intrinsics  # noqa: F401  (part of this module's API)
 from handlib.crop_camera import Crop
 
 DEFAULT_HAND_SIZE_MM = 91.7
 """|W - M0| of the course's hand model (mm): the scale given to normalised predictions."""
-DEFAULT_FOV_DEG = 60.0
-"""Horizontal field of view assumed when no intrinsics are given (a typical webcam)."""
 DEFAULT_WEIGHTS = "regnet"
 SIDES = ("left", "right", "auto")
-
-
-def default_intrinsics(width: int, height: int, fov_deg: float = DEFAULT_FOV_DEG) -> np.ndarray:
-    """(3, 3) pinhole intrinsics of a ``width`` x ``height`` image with the given
-    horizontal field of view, principal point at the image's centre."""
-    f = (width / 2.0) / math.tan(math.radians(fov_deg) / 2.0)
-    return np.array([[f, 0, (width - 1) / 2.0], [0, f, (height - 1) / 2.0], [0, 0, 1.0]])
 
 
 @dataclass
