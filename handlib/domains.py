@@ -347,11 +347,10 @@ def regnet_photo_crops(size: int = 128, per_photo: int = 2, crop_range=(1.2, 2.2
                                       select=lambda p: not scored_path(p))
         for s in samples:
             m = s.load_mask()
-            ys, xs = np.nonzero(m)
-            if len(xs):
+            if m.any():
+                (cx, cy), side = mask_box(m, margin=0.0)
                 H, W = m.shape
-                boxes.append((s.image_path, ((xs.min() + xs.max() + 1) / 2 / W, (ys.min() + ys.max() + 1) / 2 / H,
-                                             (xs.max() + 1 - xs.min()) / W, (ys.max() + 1 - ys.min()) / H)))
+                boxes.append((s.image_path, (cx / W, cy / H, side / W, side / H)))
     if letters is not None:
         boxes += [b for b in _letters_boxes(letters) if not scored_path(b[0])][:limit]
     rng = np.random.default_rng(seed)
