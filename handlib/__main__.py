@@ -236,6 +236,9 @@ def main(argv=None) -> int:
     g.add_argument("--limit", type=_int_in(1, None, "--limit"), default=None,
                    help="use at most this many images per domain")
     g.add_argument("--save", default=None, help="also save the synth->real generator here")
+    g.add_argument("--real-letters", action="store_true",
+                   help="widen the real domain with the ASL letters' train/ photos (hands in "
+                        "rooms; no silhouette, so the geometric loss skips them)")
     c = sub.add_parser("compare-gan", help="does the geometric loss keep the hand's shape? "
                                            "(figures and grid to data/results/)")
     c.add_argument("--plain", required=True, help="train-gan run folder with --geo-weight 0")
@@ -511,7 +514,8 @@ def main(argv=None) -> int:
             geo_weight=args.geo_weight, size=args.size, steps=args.steps,
             steps_per_epoch=args.steps_per_epoch, batch_size=args.batch, filters=args.filters,
             blocks=args.blocks, sample_every=args.sample_every, limit=args.limit, save=args.save,
-            command=command), lambda r: print(json.dumps(r["final_losses"], indent=1)),
+            command=command, letters=args.real_letters),
+            lambda r: print(json.dumps(r["final_losses"], indent=1)),
             f" from {args.out}")
     if args.command == "train-silnet":
         from handlib import silnet

@@ -63,16 +63,37 @@ class Domain:
     masks: np.ndarray
     sources: list = field(default_factory=list)
     groups: list = field(default_factory=list)
+    known: np.ndarray | None = None
+    """(N,) bool: whether crop i's silhouette is known (photos in rooms cannot be keyed;
+    their ``masks`` are all False and mean nothing). None: every silhouette is known."""
 
     def __len__(self) -> int:
         return len(self.images)
+
+    def mask_known(self) -> np.ndarray:
+        """(N,) bool: :attr:`known`, all True where it is None."""
+        return np.ones(len(self), bool) if self.known is None else np.asarray(self.known, bool)
 
     def take(self, index) -> "Domain":
         """The crops at ``index`` (an int array or slice) as a new Domain."""
         idx = np.arange(len(self))[index]
         return Domain(self.name, self.images[idx], self.masks[idx],
                       [self.sources[i] for i in idx] if self.sources else [],
-                      [self.groups[i] for i in idx] if self.groups else [])
+                      [self.groups[i] for i in idx] if self.groups else [],
+                      None if self.known is None else np.asarray(self.known, bool)[idx])
+
+
+def join_domains(name: str, *parts: Domain) -> Domain:
+    """The crops of ``parts`` (same size) one after the other, as one Domain."""
+    parts = [d for d in parts if len(d)]
+    if not parts:
+        raise ValueError("join_domains: every part is empty")
+    known = None if all(d.known is None for d in parts) else np.concatenate([d.mask_known() for d in parts])
+    return Domain(name, np.concatenate([d.images for d in parts]),
+                  np.concatenate([d.masks for d in parts]),
+                  sum((list(d.sources) for d in parts), []) if all(d.sources for d in parts) else [],
+                  sum((list(d.groups) for d in parts), []) if all(d.groups for d in parts) else [],
+                  known)
 
 
 def mask_box(mask: np.ndarray, margin: float = CROP_MARGIN) -> tuple[np.ndarray, float]:
@@ -255,6 +276,52 @@ def to_gan_tensors(image, mask):
     from handlib import backend
     tf = backend.tensorflow()
     return tf.cast(image, tf.float32) / 127.5 - 1.0, tf.cast(mask, tf.float32)
+
+
+def letters_domain(size: int = GAN_SIZE, folder=None, limit: int | None = None,
+                   progress: bool = True) -> tuple[Domain, dict]:
+    """The ASL letters' ``train/`` photos (hands in ordinary rooms) as crops for the
+    GeoConGAN's real domain, and a report of what was left out. Each crop is the square
+    around the set's own YOLO box grown by :data:`REAL_MARGIN`, kept inside the photo
+    (:func:`inside_image`), as the digits' crops are. No silhouette can be keyed in a
+    room: ``known`` is all False, and the geometric loss skips these crops
+    (:func:`handlib.gan.silhouette_bce`). Left out: every source photo (with its augmented
+    copies) that looks like a scored photo (:func:`handlib.peer_reference.letters_near_scored`,
+    ImageNet-feature similarity above 0.9) and, as everywhere, the scored photos
+    themselves. ``folder``: the real-data folder (default ``HANDLIB_REALDATA_DIR``).
+    Returns an empty Domain where the photos are absent."""
+    import cv2
+    from handlib.peer_reference import SETS, letters_near_scored, letters_source, scored_path
+    base = Path(folder) if folder is not None else files.realdata_dir(quiet=True)
+    empty = Domain("real (letters)", np.zeros((0, size, size, 3), np.uint8),
+                   np.zeros((0, size, size), bool), known=np.zeros(0, bool))
+    train = None if base is None else base / LETTERS_PHOTOS
+    if train is None or not train.is_dir():
+        return empty, {"letters": "absent"}
+    near = letters_near_scored(base / SETS["asl_letters"], progress=progress)
+    drop = set(near["near_sources"])
+    boxes = [b for b in _letters_boxes(train)
+             if not scored_path(b[0]) and letters_source(b[0].name) not in drop][:limit]
+    imgs, sources = [], []
+    for path, (cx, cy, w, h) in _progress(boxes, "cropping real (letters)", progress):
+        bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
+        if bgr is None:
+            raise files.DataFileError(path, "a readable photo", "a file OpenCV cannot decode")
+        rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+        H, W = rgb.shape[:2]
+        side = max(w * W, h * H) * (1 + 2 * REAL_MARGIN)
+        c, side = inside_image((cx * W, cy * H), max(side, MIN_CROP_SIDE), rgb.shape)
+        imgs.append(cut_square(rgb, c, side, size))
+        sources.append(str(path))
+    report = {"letters_files": len(imgs), "letters_sources_left_out_near_scored": len(drop),
+              "letters_sources": near["sources"], "near_scored_threshold": near["threshold"],
+              "nearest_scored_median": near["nearest_median"]}
+    if not imgs:
+        return empty, report
+    n = len(imgs)
+    return Domain("real (letters)", np.stack(imgs), np.zeros((n, size, size), bool), sources,
+                  [f"letters-{letters_source(Path(p).name)}" for p in sources],
+                  np.zeros(n, bool)), report
 
 
 def from_gan(x) -> np.ndarray:

@@ -164,3 +164,22 @@ def trunk(input_size: int = 128, last_block: int = FEATURE_BLOCKS[16], imagenet:
             if layer.weights:
                 layer.set_weights(source.get_layer(layer.name).get_weights())
     return model
+
+
+def image_features(images, batch_size: int = 32):
+    """ImageNet features of RGB images: (N, H, W, 3) uint8 -> (N, 1280) float32 of unit
+    length, the classifier's pooled head (its input), each image first resized to 224x224
+    (area-averaged). Cosine similarity of two rows (their dot product) says how alike two
+    photos look to an ImageNet classifier: what, for example, finds near-duplicates."""
+    import cv2
+    import keras
+    import numpy as np
+    model = imagenet_classifier()
+    pooled = keras.Model(model.input, model.get_layer("pool").output)
+    out = []
+    for i in range(0, len(images), batch_size):
+        x = np.stack([cv2.resize(np.asarray(im), (224, 224), interpolation=cv2.INTER_AREA)
+                      for im in images[i:i + batch_size]]).astype(np.float32) / 255.0
+        out.append(np.asarray(pooled(x, training=False)))
+    f = np.concatenate(out) if out else np.zeros((0, HEAD), np.float32)
+    return f / np.maximum(np.linalg.norm(f, axis=1, keepdims=True), 1e-12)

@@ -148,9 +148,14 @@ def lsgan_loss(logits, target: float):
 
 
 def silhouette_bce(prob, mask):
-    """Mean binary cross-entropy of SilNet probabilities (B, S, S, 1) against masks in {0, 1}."""
+    """Mean binary cross-entropy of SilNet probabilities (B, S, S, 1) against masks in
+    {0, 1}. Pixels whose mask is negative (-1: a photo whose silhouette is unknown, see
+    :attr:`handlib.domains.Domain.known`) are left out of the mean; 0 when none is known."""
     prob = tf.clip_by_value(prob, 1e-6, 1 - 1e-6)
-    return -tf.reduce_mean(mask * tf.math.log(prob) + (1 - mask) * tf.math.log(1 - prob))
+    mask = tf.convert_to_tensor(mask, prob.dtype)
+    known = tf.cast(mask >= 0, prob.dtype)
+    bce = -(mask * tf.math.log(prob) + (1 - mask) * tf.math.log(1 - prob))
+    return tf.reduce_sum(known * bce) / tf.maximum(tf.reduce_sum(known), 1.0)
 
 
 class GeoConGAN(keras.Model):
@@ -294,13 +299,19 @@ def gan_dataset(synth, real, batch_size: int = 1, seed: int = 0, mirror: bool = 
     :class:`handlib.domains.Domain` objects, each shuffled on its own and mirrored at
     random (appearance does not depend on the hand's side). Batches have a fixed size
     (``drop_remainder``). The crops stay uint8 in memory (a float32 copy of 3,000 crops
-    at 128 px would take 590 MB); each is scaled to [-1, 1] as it is drawn."""
+    at 128 px would take 590 MB); each is scaled to [-1, 1] as it is drawn. Masks are
+    float32 in {0, 1}, and -1 everywhere for a crop whose silhouette is unknown
+    (``Domain.known``), which :func:`silhouette_bce` leaves out."""
     from handlib.domains import to_gan_tensors
 
+    def scale(image, mask, known):
+        x, m = to_gan_tensors(image, mask)
+        return x, tf.where(known, m, -tf.ones_like(m))
+
     def one(d, s):
-        ds = tf.data.Dataset.from_tensor_slices((d.images, d.masks[..., None]))
+        ds = tf.data.Dataset.from_tensor_slices((d.images, d.masks[..., None], d.mask_known()))
         ds = ds.shuffle(len(d), seed=s, reshuffle_each_iteration=True).repeat()
-        ds = ds.map(to_gan_tensors, num_parallel_calls=tf.data.AUTOTUNE)
+        ds = ds.map(scale, num_parallel_calls=tf.data.AUTOTUNE)
         if mirror:
             def flip(x, m):
                 c = tf.random.uniform(()) < 0.5
@@ -351,13 +362,16 @@ def train_run(synth, out, real=None, silnet_path=None, geo_weight: float = 5.0, 
               steps: int = 4000, steps_per_epoch: int = 25, batch_size: int = 1,
               filters: int = 32, blocks: int | None = None, disc_filters: int = 64,
               sample_every: int = 250, limit: int | None = None, save=None, command: str = "",
-              seed: int = 0, progress: bool = True) -> dict:
+              seed: int = 0, progress: bool = True, letters: bool = False) -> dict:
     """The ``train-gan`` command. Trains in ``out`` (``config.json``, ``backup/``,
     ``log.csv``, ``samples/``), then saves the generators as ``out/g_synth_to_real.keras``
     and ``out/f_real_to_synth.keras`` (and G also to ``save`` when given, with the log as
     ``SAVE.log.csv``) with a training record beside each. Rerunning the same call
     resumes; a different one raises ValueError.
-    ``blocks`` defaults to 6 at 128 px and above, 3 below."""
+    ``blocks`` defaults to 6 at 128 px and above, 3 below. ``letters``: widen the real
+    domain with the ASL letters' ``train/`` photos (hands in rooms,
+    :func:`handlib.domains.letters_domain`); no silhouette is known for them, so the
+    geometric loss's real->synth term sees only the keyed photos."""
     from handlib import domains, files, weights
     from handlib import silnet as silnet_mod  # noqa: F401  (registers SilNet's layers before loading it)
     out = Path(out)
@@ -369,6 +383,8 @@ def train_run(synth, out, real=None, silnet_path=None, geo_weight: float = 5.0, 
               "batch_size": int(batch_size), "filters": int(filters), "blocks": int(blocks),
               "disc_filters": int(disc_filters), "limit": limit, "seed": int(seed),
               "upsampling": "resize-conv"}   # runs from before the change used transposed convs
+    if letters:                     # only when set: earlier runs' configs stay valid
+        config["real_letters"] = True
     if size % 8:
         raise ValueError(f"size must be a multiple of 8, got {size}")
     if steps % steps_per_epoch:
@@ -398,6 +414,14 @@ def train_run(synth, out, real=None, silnet_path=None, geo_weight: float = 5.0, 
     sil = weights.load_model(silnet_path)
     s = domains.synth_domain(synth, size, limit=limit, progress=progress)
     real_train, _ = domains.real_domain(size, limit=limit, folder=real, progress=progress)
+    letters_report = None
+    if letters:
+        extra, letters_report = domains.letters_domain(size, limit=limit, progress=progress)
+        if len(extra) == 0:
+            raise ValueError("--real-letters needs the ASL letters' photos under "
+                             f"{files.realdata_dir(quiet=True) or 'HANDLIB_REALDATA_DIR'}"
+                             f"/{domains.LETTERS_PHOTOS}; found none")
+        real_train = domains.join_domains(f"{real_train.name} + letters", real_train, extra)
     if len(s) == 0 or len(real_train) == 0:
         raise ValueError(f"train-gan needs images in both domains: {len(s)} in {synth}, "
                          f"{len(real_train)} real photos kept for training from "
@@ -431,7 +455,10 @@ def train_run(synth, out, real=None, silnet_path=None, geo_weight: float = 5.0, 
                                     or domains.STANDIN_LABEL),
                  "real_train_photos": len(real_train),
                  "licences": "rendered: course-made (MIT); Sign Language Digits: Apache-2.0 "
-                             "(ardamavi/Sign-Language-Digits-Dataset)"},
+                             "(ardamavi/Sign-Language-Digits-Dataset)"
+                             + ("; ASL letters: public domain per its export (David Lee / "
+                                "Roboflow Universe)" if letters else "")}
+                | ({"letters": letters_report} if letters else {}),
         "images_seen": steps * batch_size, "wall_time_s": round(clock.elapsed, 1),
         "final_losses": losses,
         "not_restored_on_resume": "data order (shuffles restart), random generator state",

@@ -157,6 +157,70 @@ def letters_copy_overlap(folder) -> int:
     return sum(letters_source(p.name) in scored for p in (root / "train" / "images").glob("*.jpg"))
 
 
+NEAR_SCORED_SIMILARITY = 0.9
+"""Cosine similarity of ImageNet features (:func:`handlib.efficientnet_lite.image_features`)
+above which an ASL-letter ``train/`` photo counts as a near-duplicate of a scored photo
+(or of its mirror image). 0.9 is the median similarity of two augmented copies of one
+source photo in ``train/`` (flip, crop, small turn, blur), measured with the same
+features; two unrelated ``train/`` photos have a median of 0.51."""
+
+
+NEAR_SCORED_CACHE = files.REPO_ROOT / "build" / "peer" / "letters_near_scored.json"
+"""Where :func:`letters_near_scored` keeps its answer (recomputed when the files change)."""
+
+
+def letters_near_scored(folder, threshold: float = NEAR_SCORED_SIMILARITY, cache=None,
+                        progress: bool = True) -> dict:
+    """The ASL letters' ``train/`` photos that look like a scored photo: for each source
+    photo (its augmented copies together, :func:`letters_source`), the highest cosine
+    similarity of any copy to any scored photo or its mirror image. Returns
+    ``{"threshold", "train_files", "sources", "near_sources": [names above threshold],
+    "nearest_median"}`` (the median over sources of that highest similarity). ``folder``:
+    the set's folder (``asl_letters/American-Sign-Language-Letters-1``). The result is
+    cached in ``cache`` (default :data:`NEAR_SCORED_CACHE`), keyed by the
+    file names and the threshold. The photos are read as they are (not cropped)."""
+    import cv2
+    root = Path(folder)
+    train = sorted((root / "train" / "images").glob("*.jpg"))
+    scored = sorted(p for s in LETTERS_SCORED_SPLITS for p in (root / s / "images").glob("*.jpg"))
+    if not train or not scored:
+        raise DataFileError(root, "train/images and valid/ or test/images with .jpg photos",
+                            f"{len(train)} train and {len(scored)} scored photos")
+    key = {"threshold": float(threshold), "train": [p.name for p in train],
+           "scored": [p.name for p in scored]}
+    cache = Path(cache) if cache is not None else NEAR_SCORED_CACHE
+    if cache.is_file():
+        old = files.read_json(cache, "a near-duplicate record")
+        if isinstance(old, dict) and old.get("key") == key:
+            return old["result"]
+    from handlib.efficientnet_lite import image_features
+
+    def read(paths):
+        out = []
+        for p in paths:
+            bgr = cv2.imread(str(p), cv2.IMREAD_COLOR)
+            if bgr is None:
+                raise DataFileError(p, "a readable photo", "a file OpenCV cannot decode")
+            out.append(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
+        return out
+    if progress:
+        print(f"comparing {len(train)} ASL-letter train/ photos with {len(scored)} scored ones")
+    s_img = read(scored)
+    f_train = image_features(read(train))
+    f_scored = image_features(s_img)
+    f_mirror = image_features([im[:, ::-1] for im in s_img])
+    best = np.maximum(f_train @ f_scored.T, f_train @ f_mirror.T).max(axis=1)
+    by_source: dict = {}
+    for p, b in zip(train, best):
+        src = letters_source(p.name)
+        by_source[src] = max(by_source.get(src, -1.0), float(b))
+    result = {"threshold": float(threshold), "train_files": len(train), "sources": len(by_source),
+              "near_sources": sorted(k for k, v in by_source.items() if v > threshold),
+              "nearest_median": float(np.median(list(by_source.values())))}
+    files.write_json(cache, {"key": key, "result": result})
+    return result
+
+
 def _array(path, rec, key, shape, i):
     try:
         a = np.asarray(rec[key], np.float64)
