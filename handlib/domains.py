@@ -25,6 +25,12 @@ kept inside the photo.
   128 px the real crops are *upsampled* about 1.3x: the detail of a real crop is that
   of a 100 px photo, and the generator cannot learn finer skin texture than that.
 
+* **real, widened** (``train-gan --real-letters``): the ASL letters' ``train/`` photos,
+  hands in ordinary rooms, join the keyed ones (:func:`letters_domain`). Their box is the
+  set's own hand box with the same margin; no silhouette can be keyed in a room, so
+  ``Domain.known`` marks theirs unknown and the geometric loss leaves them out. Sources
+  that look like a scored photo of the real-hand yardstick are left out.
+
 When the real photos are absent (``HANDLIB_REALDATA_DIR`` points to a folder without
 them), :func:`real_domain` falls back to the ``real-like`` rendered look on a plain
 background, labelled ``"real-like stand-in"``, so the course still runs.

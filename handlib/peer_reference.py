@@ -46,8 +46,10 @@ code drops them with :func:`exclude_scored`, whatever its own split says):
   of its own photos; no ``train`` file shares a source name with a ``valid`` or ``test``
   photo, :func:`letters_copy_overlap`, but a review comparing pixels found training photos
   of the same person and scene, and one mirror image, close to 9 of the 216 scored
-  photos: nothing trains on ``asl_letters/train`` today, and a teacher that does should
-  drop near-duplicates by content first);
+  photos). No label of ``asl_letters/train`` trains anything (no teacher reads it). Its
+  photos, without labels, are the GeoConGAN's wider real domain, less every source that
+  looks like a scored photo (:func:`letters_near_scored`: 65 of 504 sources), and the
+  domain-adversarial arms' photos (all of them: those arms came before the filter);
 - the real video (``asl_hand/``): never used in training; its reference tracks ship with
   it (MediaPipe's "full" model, 2D and world 3D).
 """
