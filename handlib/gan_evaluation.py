@@ -405,6 +405,40 @@ def peer_judge(frames_dir, caches: dict | None = None, seed: int = 0) -> dict:
     return res
 
 
+def keep_generators(new: dict, old: dict) -> dict:
+    """``new`` (:func:`peer_judge`'s result) with the generators of ``old`` (an earlier
+    result on the same frames) that ``new`` did not judge: their rows, their paired
+    differences and their weights, each marked with the command that measured it
+    (``measured_by``). The frames must be the same: same source, frame count and
+    background seed, and every arm judged in both (the untranslated versions, and any
+    generator judged again) must have re-measured the same figures; otherwise a
+    ValueError names what differs. Used by ``tools/gan_peer_judge.py --keep`` when an
+    earlier generator's weights are no longer at hand."""
+    import copy
+    for key in ("source", "frames", "seed_backgrounds"):
+        if new.get(key) != old.get(key):
+            raise ValueError(f"cannot keep the earlier generators: its {key} is {old.get(key)!r}, "
+                             f"this judge's {new.get(key)!r} (not the same frames)")
+    for arm in set(new["arms"]) & set(old["arms"]):
+        a, b = new["arms"][arm], old["arms"][arm]
+        if a["detected"] != b["detected"] or not np.isclose(a["error_px_mean"] or 0.0, b["error_px_mean"] or 0.0,
+                                                            rtol=1e-9, atol=1e-9):
+            raise ValueError(f"cannot keep the earlier generators: {arm!r} measured {a['detected']} hands, "
+                             f"{a['error_px_mean']} px now and {b['detected']}, {b['error_px_mean']} px then "
+                             "(not the same frames or not the same peer)")
+    out = copy.deepcopy(new)
+    kept = [g for g in old["arm_order"] if g in old.get("differences", {}) and g not in new["arms"]]
+    for g in kept:
+        out["arms"][g] = copy.deepcopy(old["arms"][g])
+        out["differences"][g] = copy.deepcopy(old["differences"][g])
+        out["generators"][g] = copy.deepcopy(old["generators"][g]) | {
+            "measured_by": old["generators"][g].get("measured_by", old.get("command"))}
+    base = [a for a in new["arm_order"] if a not in new["differences"]]
+    out["arm_order"] = base + [g for g in old["arm_order"] if g in out["differences"] and g not in base] + [
+        g for g in new["arm_order"] if g in new["differences"] and g not in old["arm_order"]]
+    return out
+
+
 def format_peer_table(res: dict) -> str:
     """The figures of :func:`peer_judge` as a Markdown table (the README's)."""
     def ci(v, fmt):

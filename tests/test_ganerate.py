@@ -308,3 +308,39 @@ def test_the_readme_shows_the_committed_peer_judge_figures():
     result = json.loads((files.REPO_ROOT / "data/results/gan_peer_judge.json").read_text())
     assert block == gan_evaluation.format_peer_table(result).strip()
     assert result["command"].startswith("python tools/gan_peer_judge.py")
+
+
+def test_an_earlier_generators_rows_are_kept_only_on_the_same_frames(tmp_path):
+    """keep_generators: a generator judged earlier (its weights gone) keeps its rows beside
+    a new one when the shared versions re-measure the same, and is refused otherwise."""
+    labels = {f"{k:04d}.png": np.full((21, 2), 10.0 + k) for k in range(4)}
+
+    def judge(folder, generators):
+        arms = {"render, own background": "a", "render over a photo": "b"} | {
+            g: f"g{i}" for i, g in enumerate(generators)}
+        files.write_json(folder / "frames.json", {
+            "format": gan_evaluation.PEER_FRAMES_FORMAT, "source": "s", "seed": 0, "frames": 4,
+            "arms": arms, "arm_order": list(arms), "generators": {g: {"weights": g} for g in generators},
+            "images": [{"file": f, "source": f, "uv_px": uv.tolist()} for f, uv in labels.items()]})
+        for arm, slug in arms.items():
+            (folder / slug).mkdir(parents=True)
+            shift = {"render, own background": 1.0, "render over a photo": 2.0}.get(arm, 3.0 + len(arm) % 3)
+            _answers(folder / slug / "mediapipe-0.10.21.json", {f: uv + shift for f, uv in labels.items()})
+        return gan_evaluation.peer_judge(folder)
+    old = judge(tmp_path / "old", ["shipped", "longer"])
+    old["command"] = "the earlier command"
+    new = judge(tmp_path / "new", ["shipped", "wider"])
+    both = gan_evaluation.keep_generators(new, old)
+    assert both["arm_order"] == ["render, own background", "render over a photo", "shipped", "longer", "wider"]
+    assert both["arms"]["longer"] == old["arms"]["longer"] and both["arms"]["wider"] == new["arms"]["wider"]
+    assert both["differences"]["longer"] == old["differences"]["longer"]
+    assert both["generators"]["longer"]["measured_by"] == "the earlier command"
+    assert "measured_by" not in both["generators"]["wider"] and new["arm_order"][-1] == "wider"
+    assert "| longer |" in gan_evaluation.format_peer_table(both)
+    # other frames: refused, naming what differs
+    moved = {**old, "arms": {**old["arms"], "render over a photo": {**old["arms"]["render over a photo"],
+                                                                    "error_px_mean": 9.0}}}
+    with pytest.raises(ValueError, match="render over a photo"):
+        gan_evaluation.keep_generators(new, moved)
+    with pytest.raises(ValueError, match="seed_backgrounds"):
+        gan_evaluation.keep_generators(new, {**old, "seed_backgrounds": 1})

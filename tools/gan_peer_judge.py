@@ -4,6 +4,8 @@ joints, as well in GANerated frames as in the untranslated renders?
     python tools/gan_peer_judge.py                     # the shipped generator, 300 frames
     python tools/gan_peer_judge.py --generator 'GANerated, shipped generator=data/weights/geocongan_synth_to_real.keras' \\
         --generator 'GANerated, longer=build/runs/gan-longer/g_synth_to_real.keras'
+    python tools/gan_peer_judge.py --generator ... --keep data/results/gan_peer_judge.json
+                                                       # keep earlier generators' rows
 
 1. :func:`handlib.gan_evaluation.peer_frames` writes the frames of every arm (the render as
    it is, the untranslated hand over a background photo, the hand translated by each
@@ -43,6 +45,9 @@ def main(argv=None) -> int:
     p.add_argument("--out", default="data/results/gan_peer_judge", help="OUT.json and OUT.png")
     p.add_argument("--venv", default=None, help="MediaPipe's virtual environment (mediapipe_reference's default)")
     p.add_argument("--wheelhouse", default=None)
+    p.add_argument("--keep", default=None, metavar="JSON",
+                   help="an earlier result on the same frames: keep the rows of its generators not judged "
+                        "now (their weights may be gone); the shared rows must re-measure the same")
     args = p.parse_args(argv)
     gens = {}
     for spec in args.generator or [f"{SHIPPED}=data/weights/geocongan_synth_to_real.keras"]:
@@ -71,12 +76,16 @@ def main(argv=None) -> int:
         print(f"error: MediaPipe did not run ({shlex.join(cmd)} returned {rc})", file=sys.stderr)
         return rc
     res = ge.peer_judge(args.work, seed=args.seed)
+    if args.keep:
+        res = ge.keep_generators(res, files.read_json(args.keep, "an earlier peer-judge result (OUT.json)"))
     res["command"] = shlex.join(["python", "tools/gan_peer_judge.py", *(argv if argv is not None else sys.argv[1:])])
     res["table"] = ge.format_peer_table(res)
     out = Path(args.out)
     import matplotlib
     matplotlib.use("Agg")
-    fig = vis.show_peer_judge(args.work, res)
+    fig = vis.show_peer_judge(args.work, {**res, "arm_order": [a for a in res["arm_order"]   # frames at hand
+                                                              if a not in res["generators"]
+                                                              or "measured_by" not in res["generators"][a]]})
     with files.atomic_path(out.with_suffix(".png")) as tmp:
         fig.savefig(tmp, dpi=100)
     files.write_json(out.with_suffix(".json"), res)        # last: the figures with their picture
