@@ -164,7 +164,8 @@ NEAR_SCORED_SIMILARITY = 0.9
 above which an ASL-letter ``train/`` photo counts as a near-duplicate of a scored photo
 (or of its mirror image). 0.9 is the median similarity of two augmented copies of one
 source photo in ``train/`` (flip, crop, small turn, blur), measured with the same
-features; two unrelated ``train/`` photos have a median of 0.51."""
+features; two unrelated ``train/`` photos have a median of 0.51 (both in
+:func:`letters_near_scored`'s answer)."""
 
 
 NEAR_SCORED_CACHE = files.REPO_ROOT / "build" / "peer" / "letters_near_scored.json"
@@ -177,7 +178,9 @@ def letters_near_scored(folder, threshold: float = NEAR_SCORED_SIMILARITY, cache
     photo (its augmented copies together, :func:`letters_source`), the highest cosine
     similarity of any copy to any scored photo or its mirror image. Returns
     ``{"threshold", "train_files", "sources", "near_sources": [names above threshold],
-    "nearest_median"}`` (the median over sources of that highest similarity). ``folder``:
+    "nearest_median", "copies_median", "unrelated_median"}``: the median over sources of
+    that highest similarity, and for scale the median similarity of two augmented copies
+    of one source and of two files of different sources. ``folder``:
     the set's folder (``asl_letters/American-Sign-Language-Letters-1``). The result is
     cached in ``cache`` (default :data:`NEAR_SCORED_CACHE`), keyed by the
     file names and the threshold. The photos are read as they are (not cropped)."""
@@ -193,7 +196,7 @@ def letters_near_scored(folder, threshold: float = NEAR_SCORED_SIMILARITY, cache
     cache = Path(cache) if cache is not None else NEAR_SCORED_CACHE
     if cache.is_file():
         old = files.read_json(cache, "a near-duplicate record")
-        if isinstance(old, dict) and old.get("key") == key:
+        if isinstance(old, dict) and old.get("key") == key and "copies_median" in old.get("result", {}):
             return old["result"]
     from handlib.efficientnet_lite import image_features
 
@@ -216,9 +219,16 @@ def letters_near_scored(folder, threshold: float = NEAR_SCORED_SIMILARITY, cache
     for p, b in zip(train, best):
         src = letters_source(p.name)
         by_source[src] = max(by_source.get(src, -1.0), float(b))
+    # the yardsticks of the threshold: augmented copies of one source, and unrelated photos
+    src = np.array([letters_source(p.name) for p in train])
+    sim = f_train @ f_train.T
+    same = src[:, None] == src[None, :]
+    upper = np.triu(np.ones_like(same), k=1)
     result = {"threshold": float(threshold), "train_files": len(train), "sources": len(by_source),
               "near_sources": sorted(k for k, v in by_source.items() if v > threshold),
-              "nearest_median": float(np.median(list(by_source.values())))}
+              "nearest_median": float(np.median(list(by_source.values()))),
+              "copies_median": float(np.median(sim[same & upper])) if (same & upper).any() else None,
+              "unrelated_median": float(np.median(sim[~same & upper])) if (~same & upper).any() else None}
     files.write_json(cache, {"key": key, "result": result})
     return result
 

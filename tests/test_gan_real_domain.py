@@ -124,6 +124,13 @@ def test_letters_domain_drops_sources_that_look_like_scored_photos(tmp_path, mon
     assert d.images.shape == (2, 32, 32, 3) and not d.mask_known().any()
     near = pr.letters_near_scored(tmp_path / "real" / pr.SETS["asl_letters"], progress=False)
     assert near["near_sources"] == ["D0"] and (tmp_path / "near.json").is_file()
+    # the yardsticks: the copies of one source (D0's two, K0's two) and the other pairs
+    from handlib.efficientnet_lite import image_features
+    train = sorted((tmp_path / "real" / domains.LETTERS_PHOTOS / "images").glob("*.jpg"))
+    f = image_features([cv2.cvtColor(cv2.imread(str(t)), cv2.COLOR_BGR2RGB) for t in train])
+    assert near["copies_median"] == pytest.approx(np.median([f[0] @ f[1], f[2] @ f[3]]), abs=1e-6)
+    assert near["unrelated_median"] == pytest.approx(np.median([f[i] @ f[j] for i in (0, 1) for j in (2, 3)]),
+                                                     abs=1e-6)
     # the crop is the YOLO box (0.2 x 0.25 of 200 x 160: 40 px square) grown by the margin
     box = tmp_path / "real" / domains.LETTERS_PHOTOS / "images" / "K0_jpg.rf.a.jpg"
     rgb = cv2.cvtColor(cv2.imread(str(box)), cv2.COLOR_BGR2RGB)

@@ -342,5 +342,8 @@ def test_an_earlier_generators_rows_are_kept_only_on_the_same_frames(tmp_path):
                                                                     "error_px_mean": 9.0}}}
     with pytest.raises(ValueError, match="render over a photo"):
         gan_evaluation.keep_generators(new, moved)
+    close = {**old, "arms": {**old["arms"], "shipped": {**old["arms"]["shipped"],
+                                                        "error_px_mean": old["arms"]["shipped"]["error_px_mean"] + 0.01}}}
+    assert gan_evaluation.keep_generators(new, close)["arms"]["shipped"] == new["arms"]["shipped"]   # last bits
     with pytest.raises(ValueError, match="seed_backgrounds"):
         gan_evaluation.keep_generators(new, {**old, "seed_backgrounds": 1})
