@@ -319,9 +319,11 @@ def letters_domain(size: int = GAN_SIZE, folder=None, limit: int | None = None,
         c, side = inside_image((cx * W, cy * H), max(side, MIN_CROP_SIDE), rgb.shape)
         imgs.append(cut_square(rgb, c, side, size))
         sources.append(str(path))
-    report = {"letters_files": len(imgs), "letters_sources_left_out_near_scored": len(drop),
-              "letters_sources": near["sources"], "near_scored_threshold": near["threshold"],
-              "nearest_scored_median": near["nearest_median"]}
+    report = {"letters_folder": str(train), "letters_files": len(imgs),
+              "letters_sources_left_out_near_scored": len(drop),
+              "letters_sources_total": near["sources"], "near_scored_threshold": near["threshold"],
+              "nearest_scored_median": near["nearest_median"],
+              "copies_median": near["copies_median"], "unrelated_median": near["unrelated_median"]}
     if not imgs:
         return empty, report
     n = len(imgs)

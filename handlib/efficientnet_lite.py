@@ -166,16 +166,23 @@ def trunk(input_size: int = 128, last_block: int = FEATURE_BLOCKS[16], imagenet:
     return model
 
 
+_POOLED = []
+
+
 def image_features(images, batch_size: int = 32):
-    """ImageNet features of RGB images: (N, H, W, 3) uint8 -> (N, 1280) float32 of unit
-    length, the classifier's pooled head (its input), each image first resized to 224x224
-    (area-averaged). Cosine similarity of two rows (their dot product) says how alike two
-    photos look to an ImageNet classifier: what, for example, finds near-duplicates."""
+    """ImageNet features of RGB images: a sequence of N uint8 images (H, W, 3), sizes may
+    differ -> (N, 1280) float32 of unit length, the classifier's pooled head (its input).
+    Each image is first resized to 224x224 (area-averaged; stretched where it is not
+    square). Cosine similarity of two rows (their dot product) says how alike two photos
+    look to an ImageNet classifier: what, for example, finds near-duplicates. Pooled
+    features hardly change when a photo is mirrored."""
     import cv2
     import keras
     import numpy as np
-    model = imagenet_classifier()
-    pooled = keras.Model(model.input, model.get_layer("pool").output)
+    if not _POOLED:          # built once per process
+        model = imagenet_classifier()
+        _POOLED.append(keras.Model(model.input, model.get_layer("pool").output))
+    pooled = _POOLED[0]
     out = []
     for i in range(0, len(images), batch_size):
         x = np.stack([cv2.resize(np.asarray(im), (224, 224), interpolation=cv2.INTER_AREA)

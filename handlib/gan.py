@@ -152,7 +152,7 @@ def silhouette_bce(prob, mask):
     {0, 1}. Pixels whose mask is negative (-1: a photo whose silhouette is unknown, see
     :attr:`handlib.domains.Domain.known`) are left out of the mean; 0 when none is known."""
     prob = tf.clip_by_value(prob, 1e-6, 1 - 1e-6)
-    mask = tf.convert_to_tensor(mask, prob.dtype)
+    mask = tf.cast(mask, prob.dtype)
     known = tf.cast(mask >= 0, prob.dtype)
     bce = -(mask * tf.math.log(prob) + (1 - mask) * tf.math.log(1 - prob))
     return tf.reduce_sum(known * bce) / tf.maximum(tf.reduce_sum(known), 1.0)
@@ -370,8 +370,11 @@ def train_run(synth, out, real=None, silnet_path=None, geo_weight: float = 5.0, 
     resumes; a different one raises ValueError.
     ``blocks`` defaults to 6 at 128 px and above, 3 below. ``letters``: widen the real
     domain with the ASL letters' ``train/`` photos (hands in rooms,
-    :func:`handlib.domains.letters_domain`); no silhouette is known for them, so the
-    geometric loss's real->synth term sees only the keyed photos."""
+    :func:`handlib.domains.letters_domain`, always from ``HANDLIB_REALDATA_DIR``, whatever
+    ``real`` says; ``limit`` applies to them separately); no silhouette is known for them,
+    so the geometric loss's real->synth term sees only the keyed photos: it is zero on the
+    steps that draw a letters photo (at batch 1, about 4 steps in 10 with the digits), so
+    the logged ``geometric`` loss is not comparable with a run without them."""
     from handlib import domains, files, weights
     from handlib import silnet as silnet_mod  # noqa: F401  (registers SilNet's layers before loading it)
     out = Path(out)
@@ -421,6 +424,9 @@ def train_run(synth, out, real=None, silnet_path=None, geo_weight: float = 5.0, 
             raise ValueError("--real-letters needs the ASL letters' photos under "
                              f"{files.realdata_dir(quiet=True) or 'HANDLIB_REALDATA_DIR'}"
                              f"/{domains.LETTERS_PHOTOS}; found none")
+        if real_train.name == domains.STANDIN_LABEL:
+            print(f"warning: --real-letters mixes the letters' photos with the {domains.STANDIN_LABEL} "
+                  "(no keyed photos found)")
         real_train = domains.join_domains(f"{real_train.name} + letters", real_train, extra)
     if len(s) == 0 or len(real_train) == 0:
         raise ValueError(f"train-gan needs images in both domains: {len(s)} in {synth}, "

@@ -169,7 +169,10 @@ features; two unrelated ``train/`` photos have a median of 0.51 (both in
 
 
 NEAR_SCORED_CACHE = files.REPO_ROOT / "build" / "peer" / "letters_near_scored.json"
-"""Where :func:`letters_near_scored` keeps its answer (recomputed when the files change)."""
+"""Where :func:`letters_near_scored` keeps its answer: recomputed when the threshold, the
+photos (names, sizes, modification times), the feature weights or :data:`NEAR_SCORED_FORMAT`
+change."""
+NEAR_SCORED_FORMAT = "handlib-letters-near-scored/1"
 
 
 def letters_near_scored(folder, threshold: float = NEAR_SCORED_SIMILARITY, cache=None,
@@ -182,8 +185,8 @@ def letters_near_scored(folder, threshold: float = NEAR_SCORED_SIMILARITY, cache
     that highest similarity, and for scale the median similarity of two augmented copies
     of one source and of two files of different sources. ``folder``:
     the set's folder (``asl_letters/American-Sign-Language-Letters-1``). The result is
-    cached in ``cache`` (default :data:`NEAR_SCORED_CACHE`), keyed by the
-    file names and the threshold. The photos are read as they are (not cropped)."""
+    cached in ``cache`` (default :data:`NEAR_SCORED_CACHE`). The whole photos are compared
+    (not crops), read and turned into features 64 at a time."""
     import cv2
     root = Path(folder)
     train = sorted((root / "train" / "images").glob("*.jpg"))
@@ -191,29 +194,36 @@ def letters_near_scored(folder, threshold: float = NEAR_SCORED_SIMILARITY, cache
     if not train or not scored:
         raise DataFileError(root, "train/images and valid/ or test/images with .jpg photos",
                             f"{len(train)} train and {len(scored)} scored photos")
-    key = {"threshold": float(threshold), "train": [p.name for p in train],
-           "scored": [p.name for p in scored]}
+    from handlib import weights as wts
+    from handlib.efficientnet_lite import WEIGHTS_NAME, image_features
+
+    def stamp(paths):
+        return [[p.name, p.stat().st_size, p.stat().st_mtime_ns] for p in paths]
+    key = {"format": NEAR_SCORED_FORMAT, "threshold": float(threshold), "train": stamp(train),
+           "scored": stamp(scored), "features": [WEIGHTS_NAME, wts.weights_path(WEIGHTS_NAME).stat().st_size]}
     cache = Path(cache) if cache is not None else NEAR_SCORED_CACHE
     if cache.is_file():
         old = files.read_json(cache, "a near-duplicate record")
-        if isinstance(old, dict) and old.get("key") == key and "copies_median" in old.get("result", {}):
+        if isinstance(old, dict) and old.get("key") == key:
             return old["result"]
-    from handlib.efficientnet_lite import image_features
 
-    def read(paths):
+    def read(p):
+        bgr = cv2.imread(str(p), cv2.IMREAD_COLOR)
+        if bgr is None:
+            raise DataFileError(p, "a readable photo", "a file OpenCV cannot decode")
+        return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+
+    def features(paths, mirror=False):
         out = []
-        for p in paths:
-            bgr = cv2.imread(str(p), cv2.IMREAD_COLOR)
-            if bgr is None:
-                raise DataFileError(p, "a readable photo", "a file OpenCV cannot decode")
-            out.append(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
-        return out
+        for i in range(0, len(paths), 64):
+            batch = [read(p) for p in paths[i:i + 64]]
+            out.append(image_features([im[:, ::-1] for im in batch] if mirror else batch))
+        return np.concatenate(out)
     if progress:
         print(f"comparing {len(train)} ASL-letter train/ photos with {len(scored)} scored ones")
-    s_img = read(scored)
-    f_train = image_features(read(train))
-    f_scored = image_features(s_img)
-    f_mirror = image_features([im[:, ::-1] for im in s_img])
+    f_train = features(train)
+    f_scored = features(scored)
+    f_mirror = features(scored, mirror=True)
     best = np.maximum(f_train @ f_scored.T, f_train @ f_mirror.T).max(axis=1)
     by_source: dict = {}
     for p, b in zip(train, best):

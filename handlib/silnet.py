@@ -99,6 +99,9 @@ def dataset(domains, batch_size: int = 16, training: bool = True, seed: int = 0)
     from handlib.domains import to_gan_tensors
     parts = []
     for d in domains:   # crops stay uint8 in memory (and in the shuffle buffer), scaled when drawn
+        if not d.mask_known().all():
+            raise ValueError(f"SilNet trains on known silhouettes; {d.name!r} has "
+                             f"{int((~d.mask_known()).sum())} crops without one")
         ds = tf.data.Dataset.from_tensor_slices((d.images, d.masks[..., None]))
         if training:
             ds = ds.shuffle(len(d), seed=seed, reshuffle_each_iteration=True).repeat()
@@ -139,6 +142,8 @@ def evaluate(model, domain, threshold: float = 0.5) -> dict:
     masks: ``{"mean", "median", "p10", "n"}``."""
     if len(domain) == 0:
         raise ValueError(f"evaluate: the domain {domain.name!r} holds no images")
+    if not domain.mask_known().all():
+        raise ValueError(f"evaluate: {domain.name!r} has crops without a known silhouette")
     scores = iou(predict(model, domain.images) > threshold, domain.masks)
     return {"mean": float(scores.mean()), "median": float(np.median(scores)),
             "p10": float(np.percentile(scores, 10)), "n": int(len(scores))}

@@ -147,6 +147,7 @@ def check_run_config(out, config: dict, what: str) -> None:
     if path.is_file():
         old = files.read_json(path, f"a {what} run configuration")
         if old != config:
-            diff = {k: (old.get(k), v) for k, v in config.items() if old.get(k) != v}
+            diff = {k: (old.get(k), config.get(k)) for k in sorted(set(old) | set(config))
+                    if old.get(k) != config.get(k)}
             raise ValueError(f"{out} holds a run with other settings {diff}; choose another "
                              "--out, or the same settings to resume")

@@ -120,7 +120,7 @@ def test_letters_domain_drops_sources_that_look_like_scored_photos(tmp_path, mon
     d, report = domains.letters_domain(32, folder=tmp_path / "real", progress=False)
     # D0 (one copy mirrors the valid photo) goes with all its copies; K0's two stay
     assert sorted(p.split("/")[-1] for p in d.sources) == ["K0_jpg.rf.a.jpg", "K0_jpg.rf.b.jpg"]
-    assert report["letters_sources_left_out_near_scored"] == 1 and report["letters_sources"] == 2
+    assert report["letters_sources_left_out_near_scored"] == 1 and report["letters_sources_total"] == 2
     assert d.images.shape == (2, 32, 32, 3) and not d.mask_known().any()
     near = pr.letters_near_scored(tmp_path / "real" / pr.SETS["asl_letters"], progress=False)
     assert near["near_sources"] == ["D0"] and (tmp_path / "near.json").is_file()
@@ -151,3 +151,37 @@ def test_train_gan_with_letters_says_when_they_are_missing(tmp_path, monkeypatch
     with pytest.raises(ValueError, match="--real-letters needs the ASL letters"):
         gan.train_run(synth, tmp_path / "run", size=32, steps=1, steps_per_epoch=1, limit=4,
                       letters=True, progress=False)
+
+
+def test_a_mirror_image_of_a_scored_photo_counts_as_a_near_duplicate(tmp_path, monkeypatch):
+    """The mirror branch on its own: with features that change when a photo is mirrored
+    (raw pixels; ImageNet's pooled features hardly do), the mirrored copy is caught only
+    through the scored photo's mirror image."""
+    from handlib import efficientnet_lite
+
+    def pixels(images):
+        f = np.stack([cv2.resize(np.asarray(im), (16, 16)).astype(np.float32).ravel() for im in images])
+        f -= f.mean(axis=1, keepdims=True)
+        return f / np.linalg.norm(f, axis=1, keepdims=True)
+    monkeypatch.setattr(efficientnet_lite, "image_features", pixels)
+    root = _letters_set(tmp_path / "real").parent
+    ramp = _photo(3)
+    assert pixels([ramp])[0] @ pixels([ramp[:, ::-1]])[0] < 0.5          # the stub sees the flip
+    near = pr.letters_near_scored(root, cache=tmp_path / "a.json", progress=False)
+    assert near["near_sources"] == ["D0"]
+    monkeypatch.setattr(pr, "LETTERS_SCORED_SPLITS", ("test",))          # the ramp not scored now
+    assert pr.letters_near_scored(root, cache=tmp_path / "b.json", progress=False)["near_sources"] == []
+
+
+def test_resuming_with_other_settings_names_a_setting_that_is_gone(tmp_path):
+    from handlib import files, weights
+    files.write_json(tmp_path / "config.json", {"steps": 10, "real_letters": True})
+    with pytest.raises(ValueError, match="real_letters"):
+        weights.check_run_config(tmp_path, {"steps": 10}, "train-gan")
+
+
+def test_silnet_refuses_crops_without_a_silhouette():
+    from handlib import silnet
+    rooms = _domain("rooms", [200], np.zeros(1, bool))
+    with pytest.raises(ValueError, match="without"):
+        silnet.dataset([rooms])
