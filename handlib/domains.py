@@ -296,7 +296,7 @@ def letters_domain(size: int = GAN_SIZE, folder=None, limit: int | None = None,
     ImageNet-feature similarity above 0.9) and, as everywhere, the scored photos
     themselves. ``folder``: the real-data folder (default ``HANDLIB_REALDATA_DIR``).
     Returns an empty Domain where the photos are absent."""
-    import cv2
+    from handlib.images import read_image
     from handlib.peer_reference import SETS, letters_near_scored, letters_source, scored_path
     base = Path(folder) if folder is not None else files.realdata_dir(quiet=True)
     empty = Domain("real (letters)", np.zeros((0, size, size, 3), np.uint8),
@@ -310,10 +310,7 @@ def letters_domain(size: int = GAN_SIZE, folder=None, limit: int | None = None,
              if not scored_path(b[0]) and letters_source(b[0].name) not in drop][:limit]
     imgs, sources = [], []
     for path, (cx, cy, w, h) in _progress(boxes, "cropping real (letters)", progress):
-        bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
-        if bgr is None:
-            raise files.DataFileError(path, "a readable photo", "a file OpenCV cannot decode")
-        rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+        rgb = read_image(path)
         H, W = rgb.shape[:2]
         side = max(w * W, h * H) * (1 + 2 * REAL_MARGIN)
         c, side = inside_image((cx * W, cy * H), max(side, MIN_CROP_SIDE), rgb.shape)

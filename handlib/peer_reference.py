@@ -187,7 +187,6 @@ def letters_near_scored(folder, threshold: float = NEAR_SCORED_SIMILARITY, cache
     the set's folder (``asl_letters/American-Sign-Language-Letters-1``). The result is
     cached in ``cache`` (default :data:`NEAR_SCORED_CACHE`). The whole photos are compared
     (not crops), read and turned into features 64 at a time."""
-    import cv2
     root = Path(folder)
     train = sorted((root / "train" / "images").glob("*.jpg"))
     scored = sorted(p for s in LETTERS_SCORED_SPLITS for p in (root / s / "images").glob("*.jpg"))
@@ -207,16 +206,12 @@ def letters_near_scored(folder, threshold: float = NEAR_SCORED_SIMILARITY, cache
         if isinstance(old, dict) and old.get("key") == key:
             return old["result"]
 
-    def read(p):
-        bgr = cv2.imread(str(p), cv2.IMREAD_COLOR)
-        if bgr is None:
-            raise DataFileError(p, "a readable photo", "a file OpenCV cannot decode")
-        return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+    from handlib.images import read_image
 
     def features(paths, mirror=False):
         out = []
         for i in range(0, len(paths), 64):
-            batch = [read(p) for p in paths[i:i + 64]]
+            batch = [read_image(p) for p in paths[i:i + 64]]
             out.append(image_features([im[:, ::-1] for im in batch] if mirror else batch))
         return np.concatenate(out)
     if progress:
