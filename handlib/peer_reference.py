@@ -209,16 +209,18 @@ def letters_near_scored(folder, threshold: float = NEAR_SCORED_SIMILARITY, cache
     from handlib.images import read_image
 
     def features(paths, mirror=False):
-        out = []
+        """(features, features of the mirror images or None), each photo read once."""
+        out, flipped = [], []
         for i in range(0, len(paths), 64):
             batch = [read_image(p) for p in paths[i:i + 64]]
-            out.append(image_features([im[:, ::-1] for im in batch] if mirror else batch))
-        return np.concatenate(out)
+            out.append(image_features(batch))
+            if mirror:
+                flipped.append(image_features([im[:, ::-1] for im in batch]))
+        return np.concatenate(out), (np.concatenate(flipped) if mirror else None)
     if progress:
         print(f"comparing {len(train)} ASL-letter train/ photos with {len(scored)} scored ones")
-    f_train = features(train)
-    f_scored = features(scored)
-    f_mirror = features(scored, mirror=True)
+    f_train, _ = features(train)
+    f_scored, f_mirror = features(scored, mirror=True)
     best = np.maximum(f_train @ f_scored.T, f_train @ f_mirror.T).max(axis=1)
     by_source: dict = {}
     for p, b in zip(train, best):
