@@ -344,6 +344,28 @@ def main(argv=None) -> int:
                     "predictions through the course's one-image kinematic fit (photos only)")
     rr.add_argument("--replace", action="store_true",
                     help="drop rows of other models in --out that were measured otherwise")
+    lt = sub.add_parser("train-lifter", help="train the 2D-to-3D lifter on rendered labels "
+                        "(resumable; the lifting diagnostic's network, beyond the paper)")
+    lt.add_argument("--data", nargs="+", required=True, help="labelled folders (make-dataset); only "
+                    "their joints are read")
+    lt.add_argument("--out", required=True, help="run folder (lifter.keras and its record go there)")
+    lt.add_argument("--test", default=None, help="a labelled folder to measure the lifter on")
+    lt.add_argument("--epochs", type=_int_in(1, None, "--epochs"), default=8)
+    lt.add_argument("--copies", type=_int_in(1, None, "--copies"), default=4,
+                    help="turned, noisy copies per frame")
+    lt.add_argument("--noise", type=_float_in(0, 0.5, "--noise"), default=0.04,
+                    help="2D noise: standard deviation drawn up to this fraction of the box's side")
+    lt.add_argument("--seed", type=_int_in(0, 2**31 - 1, "--seed"), default=0)
+    lt.add_argument("--limit", type=_int_in(1, None, "--limit"), default=None,
+                    help="read only the first frames of each folder")
+    ld = sub.add_parser("lift-diagnostic", help="where is the 3D lost on real photos? The lifter "
+                        "fed RegNet's 2D and the peer's 2D (with noise), on the real-hand yardstick")
+    ld.add_argument("--lifter", required=True, help="a lifter (train-lifter's lifter.keras)")
+    ld.add_argument("--weights", default="data/weights/regnet.keras", help="the RegNet whose 2D is lifted")
+    ld.add_argument("--out", default="data/results/lifting_diagnostic", help="OUT.json and OUT.png")
+    ld.add_argument("--cache", default=None, help="the peer reference (default build/peer/mediapipe-0.10.21)")
+    ld.add_argument("--limit", type=_int_in(1, None, "--limit"), default=None,
+                    help="score only the first photos of each set")
     x = sub.add_parser("real-hand-arms", help="the real-hand experiments: RegNet arms of a plan, "
                        "one change each, trained alike and measured on renders and real hands")
     x.add_argument("--plan", default="data/experiments/real_hands.json", help="the plan (JSON)")
@@ -441,6 +463,19 @@ def main(argv=None) -> int:
             args.weights, args.names, args.out, args.cache, seed=args.seed, limit=args.limit,
             video=not args.no_video, command=command, replace=args.replace, fit=args.fit),
             lambda r: print(real_evaluation.format_table(r)))
+    if args.command == "train-lifter":
+        from handlib import lifting
+        return _run(lambda: lifting.train_run(args.data, args.out, test=args.test, epochs=args.epochs,
+                                              copies=args.copies, noise=args.noise, seed=args.seed,
+                                              limit=args.limit, command=command),
+                    lambda r: print(f"{args.out}/lifter.keras: {r['data']['pairs']} pairs, "
+                                    f"{r['wall_time_s']:.0f} s; test {r['test']}"),
+                    resume=" from the last finished epoch")
+    if args.command == "lift-diagnostic":
+        from handlib import lifting
+        return _run(lambda: lifting.diagnostic(args.lifter, args.weights, args.out, args.cache,
+                                               limit=args.limit, command=command),
+                    lambda r: print(lifting.format_table(r)))
     if args.command == "make-video":
         from handlib import sequences
         return _run(lambda: sequences.make_demo_video(args.out, args.frames, args.seed, args.side),

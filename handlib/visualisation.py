@@ -879,6 +879,59 @@ def plot_arms(rows: dict, references: dict | None = None, goals: dict | None = N
     return fig
 
 
+def plot_lifting_diagnostic(result: dict, goals=(0.70, 0.60, 0.90)):
+    """The lifting diagnostic (:func:`handlib.lifting.diagnostic`): one panel per photo
+    set, the 3D AUC (root + scale, solid; aligned, dashed) of the lifter fed the peer's 2D
+    with more and more noise, against the 2D AUC of what it was fed; RegNet's own 3D,
+    RegNet + fit and the lifter fed RegNet's 2D as markers at RegNet's 2D AUC; the fixed
+    open hand as grey lines and ``goals`` (2D, root + scale, aligned) dotted red.
+    Returns the figure."""
+    import matplotlib.pyplot as plt
+    sets = list(result["sets"])
+    fig, axes = plt.subplots(1, len(sets), figsize=(4.2 * len(sets), 3.8), sharey=True, squeeze=False)
+    for ax, s in zip(axes[0], sets):
+        rows = result["sets"][s]["rows"]
+        peer = sorted((r for r in rows.values() if "noise_px" in r), key=lambda r: r["noise_px"])
+        x = [r["2d"]["auc"] for r in peer]
+        ax.plot(x, [r["3d_root_scale"]["auc"] for r in peer], "o-", color="#4c72b0", ms=3,
+                label="the peer's 2D (+ noise), lifted: root + scale")
+        ax.plot(x, [r["3d_aligned"]["auc"] for r in peer], "o--", color="#4c72b0", ms=3,
+                label="the same, aligned")
+        for r, lv in zip(peer, x):
+            ax.annotate(f"{r['noise_px']:g}", (lv, r["3d_root_scale"]["auc"]), fontsize=6,
+                        textcoords="offset points", xytext=(2, -8))
+        for name, colour, marker in (("RegNet", "#c44e52", "s"), ("RegNet + fit", "#dd8452", "D"),
+                                     ("RegNet's 2D, lifted", "#55a868", "^")):
+            r = rows[name]
+            for key, fill in (("3d_root_scale", colour), ("3d_aligned", "none")):
+                ax.plot(r["2d"]["auc"], r[key]["auc"], marker, color=colour, mfc=fill, ms=7,
+                        label=name if key == "3d_root_scale" else None)
+        fixed = rows["fixed open hand"]
+        ax.axhline(fixed["3d_root_scale"]["auc"], color="0.5", lw=1, label="fixed open hand (root + scale, aligned)")
+        ax.axhline(fixed["3d_aligned"]["auc"], color="0.5", lw=1, ls="--")
+        g2, grs, gal = goals
+        ax.axvline(g2, color="#c44e52", ls=":", lw=1.2)
+        ax.axhline(grs, color="#c44e52", ls=":", lw=1.2, label="goals (2D, root + scale, aligned)")
+        ax.axhline(gal, color="#c44e52", ls=":", lw=1.2)
+        ax.set_title(f"{s.replace('_', ' ')} ({result['sets'][s]['photos']} photos)", fontsize=9)
+        ax.set_xlabel("2D AUC 0-30 px of the 2D used", fontsize=8)
+        ax.set_xlim(0, 1)
+        ax.set_ylim(0, 1)
+        ax.grid(alpha=0.3)
+        ax.tick_params(labelsize=8)
+    axes[0][0].set_ylabel("3D AUC 20-50 mm (filled: root + scale; hollow, dashed: aligned)", fontsize=8)
+    handles = {}
+    for ax in axes[0]:
+        for h, lab in zip(*ax.get_legend_handles_labels()):
+            handles.setdefault(lab, h)
+    fig.legend(list(handles.values()), list(handles), loc="lower center", ncol=3, fontsize=7,
+               frameon=False, bbox_to_anchor=(0.5, -0.06))
+    fig.suptitle("Where the 3D is lost: lifting 2D of known quality (noise in px of the 256 box "
+                 "beside each point)", fontsize=9)
+    fig.tight_layout(rect=(0, 0.08, 1, 1))
+    return fig
+
+
 def show_peer_judge(frames_dir, res: dict, frames: int = 5, size: float = 2.3):
     """The peer judge's frames (:func:`handlib.gan_evaluation.peer_frames` in ``frames_dir``,
     scored in ``res`` by :func:`~handlib.gan_evaluation.peer_judge`): one row per arm, one

@@ -1,0 +1,325 @@
+"""Lifting 2D joints to 3D: where is the 3D lost on real photos, in the 2D or after it?
+
+RegNet regresses its 3D from the image. On real photos its 3D agrees with a real-trained
+peer less well than one fixed open hand (the README's real-hand table), while its 2D is
+the better half. This module splits the problem in two with a *lifter*, a small network
+that sees only 21 2D joints and answers their root-relative 3D (Martinez et al., ICCV 2017,
+for bodies; Zimmermann and Brox, ICCV 2017, for hands). It is trained on the rendered sets'
+labels alone (no image, no photo, no peer), so it carries nothing from the photo domain:
+fed the peer's own 2D, it says how good the 3D can be from 2D this good with the course's
+pose and view prior; fed RegNet's 2D, what RegNet's 2D is worth in 3D. This goes beyond the
+paper, whose 3D comes from RegNet and the kinematic fit.
+
+The canonical frame (the same for training and use): a perspective crop camera
+(:class:`handlib.crop_camera.Crop`) looks at the 2D joints' box (centre of their bounding
+box, side :data:`BOX_FACTOR` times its larger extent), flipped for a right hand so that
+every hand is a left one. The lifter's input is the 2D joints in that crop, normalised to
+[-1, 1] across its side (42 numbers, ``u`` then ``v`` per joint); its output the
+root-relative 3D in the crop camera's frame, M0 at the origin and |W - M0| = 1 (63
+numbers). :meth:`Crop.from_crop_frame` turns it back into the camera frame (and un-flips).
+
+Training (``python -m handlib train-lifter``): each rendered frame gives ``copies`` pairs,
+its 2D turned in the image plane by up to ``max_angle`` degrees and moved by Gaussian noise
+whose standard deviation is drawn per pair from 0 to ``noise`` times the box's side, so
+the lifter learns to tolerate a 2D that is off (the box is then taken from the noisy 2D,
+as it is in use). The diagnostic (``python -m handlib lift-diagnostic``) scores lifted 3D on
+the real-hand yardstick's photos (:mod:`handlib.real_evaluation`'s protocol).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from handlib import hand_model as hm
+from handlib.crop_camera import Crop
+
+BOX_FACTOR = 2.0
+"""The canonical box's side over the 2D joints' larger extent (as the real-hand
+yardstick's reference box, :data:`handlib.real_evaluation.BOX_FACTOR`)."""
+CANON_PX = 256
+"""Pixels of the canonical crop (only the normalised coordinates reach the lifter)."""
+WIDTH, BLOCKS, DROPOUT = 1024, 2, 0.2
+NOISE_LEVELS_PX = (0.0, 5.0, 10.0, 15.0, 20.0, 30.0)
+"""The diagnostic's noise on the peer's 2D: standard deviations per coordinate in pixels
+of the reference box drawn at 256 px (the yardstick's 2D unit)."""
+
+
+# ----------------------------------------------------------------- canonical frame
+def canonical_crop(uv, K, side: str) -> Crop:
+    """The canonical crop camera of 2D joints ``uv`` (21, 2) image pixels with intrinsics
+    ``K`` (3, 3): it looks at their box and is flipped for a right hand."""
+    if side not in ("left", "right"):
+        raise ValueError(f"side must be 'left' or 'right', got {side!r}")
+    uv = np.asarray(uv, np.float64)
+    if uv.shape != (21, 2) or not np.all(np.isfinite(uv)):
+        raise ValueError(f"expected 21 finite 2D joints (21, 2), got {uv.shape}")
+    lo, hi = uv.min(0), uv.max(0)
+    side_px = max(BOX_FACTOR * float(max(hi - lo)), 1.0)
+    return Crop(centre=tuple((lo + hi) / 2.0), side=side_px, size=CANON_PX, source_K=K,
+                flip=(side == "right"))
+
+
+def canonical_2d(uv, crop: Crop) -> np.ndarray:
+    """2D joints (21, 2) image pixels -> the lifter's input (42,), the joints in ``crop``
+    normalised so that the crop spans [-1, 1]."""
+    half = crop.size / 2.0
+    return ((crop.to_crop(uv) - (crop.size - 1) / 2.0) / half).reshape(-1)
+
+
+def canonical_3d(xyz, crop: Crop) -> np.ndarray:
+    """3D joints (21, 3) camera frame, any unit -> the lifter's target (63,): in the crop
+    camera's frame, M0 at the origin, |W - M0| = 1."""
+    x = crop.to_crop_frame(np.asarray(xyz, np.float64))
+    x = x - x[hm.NORM_ROOT_JOINT]
+    return (x / np.linalg.norm(x[hm.ROOT_JOINT])).reshape(-1)
+
+
+# ----------------------------------------------------------------- the network
+def lifter_model(width: int = WIDTH, blocks: int = BLOCKS, dropout: float = DROPOUT):
+    """The lifter: 42 -> ``width`` -> ``blocks`` residual blocks of two ``width`` layers
+    (ReLU, dropout) -> 63, a functional Keras model named "lifter" (Martinez et al.'s
+    shape without batch normalisation)."""
+    import keras
+    x_in = keras.Input((42,), name="uv_canonical")
+    h = keras.layers.Dense(width, activation="relu", name="stem")(x_in)
+    for b in range(blocks):
+        r = keras.layers.Dense(width, activation="relu", name=f"block{b}_a")(h)
+        r = keras.layers.Dropout(dropout, name=f"block{b}_dropout")(r)
+        r = keras.layers.Dense(width, activation="relu", name=f"block{b}_b")(r)
+        h = keras.layers.Add(name=f"block{b}_add")([h, r])
+    out = keras.layers.Dense(63, name="xyz_canonical")(h)
+    return keras.Model(x_in, out, name="lifter")
+
+
+def lift(model, uv, K, side) -> np.ndarray:
+    """Lift 2D joints: ``uv`` (N, 21, 2) image pixels, ``K`` (3, 3) or (N, 3, 3), ``side``
+    one side or N of them -> (N, 21, 3) root-relative 3D in the camera frame, M0 at the
+    origin, |W - M0| = 1 (RegNet's normalised units)."""
+    uv = np.asarray(uv, np.float64)
+    n = len(uv)
+    Ks = np.broadcast_to(np.asarray(K, np.float64), (n, 3, 3))
+    sides = [side] * n if isinstance(side, str) else list(side)
+    if len(sides) != n:
+        raise ValueError(f"expected {n} sides, got {len(sides)}")
+    crops = [canonical_crop(u, k, s) for u, k, s in zip(uv, Ks, sides)]
+    x = np.stack([canonical_2d(u, c) for u, c in zip(uv, crops)]).astype(np.float32)
+    y = np.asarray(model.predict(x, batch_size=256, verbose=0), np.float64).reshape(n, 21, 3)
+    return np.stack([c.from_crop_frame(v) for c, v in zip(crops, y)])
+
+
+def training_pairs(samples, copies: int = 4, noise: float = 0.04, max_angle: float = 30.0,
+                   seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Pairs (input (N, 42), target (N, 63), float32) from labelled samples
+    (:class:`handlib.samples.HandSample` with camera-frame ``xyz`` and ``intrinsics``):
+    ``copies`` per sample, each turned with the camera about its optical axis by up to
+    ``max_angle`` degrees, projected through the full camera and moved by Gaussian noise with a
+    standard deviation drawn from 0 to ``noise`` times the box's side (see the module's
+    docstring)."""
+    from handlib import camera as cam
+    if copies < 1 or noise < 0 or not 0 <= max_angle <= 180:
+        raise ValueError(f"copies >= 1, noise >= 0 and 0 <= max_angle <= 180 expected, "
+                         f"got {copies}, {noise}, {max_angle}")
+    rng = np.random.default_rng(seed)
+    xs, ys = [], []
+    for s in samples:
+        if s.xyz is None:
+            raise ValueError(f"{s.image_path}: the lifter trains on 3D labels, this sample has none")
+        K = s.intrinsics.K
+        for _ in range(copies):
+            a = np.deg2rad(rng.uniform(-max_angle, max_angle))
+            # the camera turned about its optical axis: the 3D turns about z, the 2D follows
+            R = np.array([[np.cos(a), -np.sin(a), 0.0], [np.sin(a), np.cos(a), 0.0], [0.0, 0.0, 1.0]])
+            xyz = s.xyz @ R.T
+            uv = cam.project(K, xyz)
+            extent = float(max(uv.max(0) - uv.min(0)))
+            uv = uv + rng.normal(0.0, rng.uniform(0.0, noise) * BOX_FACTOR * extent, uv.shape)
+            crop = canonical_crop(uv, K, s.side or "left")
+            xs.append(canonical_2d(uv, crop))
+            ys.append(canonical_3d(xyz, crop))
+    return np.asarray(xs, np.float32), np.asarray(ys, np.float32)
+
+
+# ----------------------------------------------------------------- training
+def _labelled(folders, limit):
+    from handlib.datasets import open_dataset
+    out = []
+    for f in folders:
+        if not Path(f).is_dir():
+            raise ValueError(f"{f}: expected a labelled data set folder (make-dataset), found none")
+        samples = [s for s in open_dataset(f, limit=limit) if s.xyz is not None]
+        if not samples:
+            raise ValueError(f"{f}: expected frames with 3D joints, found none")
+        out += samples
+    return out
+
+
+def test_figures(model, samples) -> dict:
+    """The lifter on labelled samples' exact 2D: mean per-joint 3D error in mm with the
+    root (M0) and the hand's size (|W - M0|) taken from the truth, and its AUC over
+    20-50 mm (:data:`handlib.metrics.PCK_3D_THRESHOLDS`)."""
+    from handlib import camera as cam
+    from handlib import metrics
+    uv = np.stack([cam.project(s.intrinsics.K, s.xyz) for s in samples])
+    pred = lift(model, uv, np.stack([s.intrinsics.K for s in samples]), [s.side or "left" for s in samples])
+    truth = np.stack([s.xyz for s in samples])
+    size = np.linalg.norm(truth[:, hm.ROOT_JOINT] - truth[:, hm.NORM_ROOT_JOINT], axis=-1)
+    d = np.linalg.norm(pred * size[:, None, None] - (truth - truth[:, hm.NORM_ROOT_JOINT:hm.NORM_ROOT_JOINT + 1]),
+                       axis=-1)
+    return {"frames": len(samples), "epe_mean_mm": float(d.mean()),
+            "auc_20_50_mm": float(metrics.auc_per_sample(d, metrics.PCK_3D_THRESHOLDS).mean())}
+
+
+def train_run(data, out, test=None, epochs: int = 8, copies: int = 4, noise: float = 0.04,
+              max_angle: float = 30.0, batch_size: int = 256, lr: float = 1e-3, seed: int = 0,
+              limit: int | None = None, command: str = "", progress: bool = True) -> dict:
+    """The ``train-lifter`` command: the lifter trained on the labels of the rendered
+    folders ``data`` (no images are read) in the run folder ``out`` (``config.json``,
+    ``backup/``, ``log.csv``), saved as ``out/lifter.keras`` with its training record,
+    figures on the labelled folder ``test`` when given. Rerunning the same call resumes
+    from the last finished epoch; one with other settings is refused. Returns the record."""
+    import keras
+
+    from handlib import files, weights
+    from handlib.training_callbacks import StopOnNaN
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"{out}: expected a run folder, found a file")
+    config = {"data": [str(d) for d in data], "epochs": int(epochs), "copies": int(copies),
+              "noise": float(noise), "max_angle": float(max_angle), "batch_size": int(batch_size),
+              "lr": float(lr), "seed": int(seed), "limit": limit,
+              "width": WIDTH, "blocks": BLOCKS, "dropout": DROPOUT}
+    weights.check_run_config(out, config, "train-lifter")
+    samples = _labelled(data, limit)
+    x, y = training_pairs(samples, copies, noise, max_angle, seed)
+    out.mkdir(parents=True, exist_ok=True)
+    files.write_json(out / "config.json", config)
+    clock_file = out / "wall_time.json"
+    before = files.read_json(clock_file, "a wall-time record")["seconds"] if clock_file.is_file() else 0.0
+    clock = weights.Stopwatch(before)
+    keras.utils.set_random_seed(seed)
+    model = lifter_model()
+    steps = int(np.ceil(len(x) / batch_size))
+    schedule = keras.optimizers.schedules.CosineDecay(lr, epochs * steps, alpha=0.05)
+    model.compile(optimizer=keras.optimizers.Adam(schedule), loss="mse")
+    import tensorflow as tf
+    ds = (tf.data.Dataset.from_tensor_slices((x, y)).shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
+          .batch(batch_size).prefetch(tf.data.AUTOTUNE))
+    history = model.fit(ds, epochs=epochs, shuffle=False, verbose=1 if progress else 2, callbacks=[
+        StopOnNaN(),                     # first: before the backup saves the epoch
+        keras.callbacks.BackupAndRestore(str(out / "backup"), double_checkpoint=True, delete_checkpoint=False),
+        keras.callbacks.CSVLogger(str(out / "log.csv"), append=True),
+        weights.wall_clock_callback(clock, clock_file)])
+    files.write_json(clock_file, {"seconds": clock.elapsed})
+    save = out / "lifter.keras"
+    weights.save_model(model, save)
+    record = {"model": "2D-to-3D lifter (handlib.lifting.lifter_model)", "command": command,
+              "git_commit": weights.git_commit(), "machine": weights.machine(),
+              "data": {"folders": config["data"], "frames": len(samples), "pairs": int(len(x)),
+                       "what": "rendered labels only (2D projected from the 3D joints); no image, no photo, "
+                               "no peer"},
+              **{k: config[k] for k in ("epochs", "copies", "noise", "max_angle", "batch_size", "lr", "seed")},
+              "wall_time_s": round(clock.elapsed, 1),
+              "final_loss": float(history.history["loss"][-1]) if history.history.get("loss") else None,
+              "test": {str(test): test_figures(model, _labelled([test], limit))} if test is not None else None}
+    files.write_json(weights.record_path(save), record)
+    return record
+
+
+# ----------------------------------------------------------------- the diagnostic
+def _noisy(photos, levels, seed: int) -> np.ndarray:
+    """The peer's 2D of each photo moved by Gaussian noise at each level (pixels of the
+    box drawn at 256 px): (L, N, 21, 2) image pixels, seeded per photo (order-free)."""
+    from handlib import real_evaluation as re_
+    out = np.zeros((len(levels), len(photos), 21, 2))
+    for i, (p, _) in enumerate(photos):
+        rng = re_.photo_rng(seed, p.set, p.file)
+        unit = re_.reference_box(p.uv)[1] / re_.CROP_PX
+        z = rng.normal(size=(len(levels), 21, 2))
+        out[:, i] = p.uv + z * np.asarray(levels, np.float64)[:, None, None] * unit
+    return out
+
+
+def diagnostic(lifter, regnet="regnet", out="data/results/lifting_diagnostic", cache_dir=None,
+               folder=None, levels=NOISE_LEVELS_PX, seed: int = 0, boot: int = 1000,
+               limit: int | None = None, command: str = "") -> dict:
+    """The ``lift-diagnostic`` command: on the real-hand yardstick's scored photos
+    (:mod:`handlib.real_evaluation`'s protocol, crops and seed), the 3D of
+
+    * RegNet (``regnet``: a path or a shipped name) alone, and through the course's fit;
+    * the lifter (``lifter``: a path) fed RegNet's 2D;
+    * the lifter fed the peer's own 2D, exactly and moved by Gaussian noise at each of
+      ``levels`` (pixels of the box drawn at 256 px): the 3D that 2D this good allows;
+
+    beside the fixed open hand, scored against the peer's 3D. Writes ``OUT.json``
+    (atomically) and ``OUT.png`` (3D AUC against the 2D AUC of the lifter's input); returns
+    the figures."""
+    from handlib import files
+    from handlib import peer_reference as pr
+    from handlib import pose_network  # noqa: F401  (registers RegNet's layers)
+    from handlib import prediction
+    from handlib import real_evaluation as re_
+    from handlib import weights as wts
+    caches = pr.load_sets(cache_dir, folder, quiet=True)
+    if caches is None:
+        raise files.DataFileError(Path(cache_dir or pr.CACHE_DIR), f"a peer reference cache (run `{pr.MAKE_CACHE}`)",
+                                  "none")
+    levels = [float(v) for v in levels]
+    if not levels or min(levels) < 0:
+        raise ValueError(f"noise levels must be 0 or more pixels, got {levels}")
+    lift_net, net = wts.load_model(lifter), wts.load_model(regnet)
+    photos = re_._load_photos(caches, limit)
+    rows: dict = {}
+    for s, ph in {**photos, "all_photos": [x for v in photos.values() for x in v]}.items():
+        ref = re_._reference(ph)
+        Ks = np.stack([prediction.default_intrinsics(p.width, p.height) for p, _ in ph])
+        sides = [p.side for p, _ in ph]
+        boxes = np.array([re_.reference_box(p.uv)[1] for p, _ in ph])
+        d2, xyz, preds = re_._predict_photos(net, ph, seed)
+        d2f, xyzf = re_._fit_photos(ph, preds)
+        uv_pred = np.stack([q.uv for q in preds])
+        r = {"RegNet": re_.score(xyz, ref, d2, boot, seed),
+             "RegNet + fit": re_.score(xyzf, ref, d2f, boot, seed),
+             "RegNet's 2D, lifted": re_.score(lift(lift_net, uv_pred, Ks, sides), ref, d2, boot, seed)}
+        for lv, uv in zip(levels, _noisy(ph, levels, seed)):
+            dn = re_.to_box_px(np.linalg.norm(uv - np.stack([p.uv for p, _ in ph]), axis=-1), boxes)
+            name = "the peer's 2D, lifted" if lv == 0 else f"the peer's 2D + {lv:g} px noise, lifted"
+            r[name] = {**re_.score(lift(lift_net, uv, Ks, sides), ref, dn, boot, seed), "noise_px": lv}
+        r["fixed open hand"] = re_.score(np.stack([re_.open_hand(x) for x in sides]), ref, None, boot, seed)
+        rows[s] = {"photos": len(ph), "rows": r}
+    rec = wts.record_path(lifter)
+    result = {"label": re_.LABEL, "protocol": re_.PROTOCOL, "command": command,
+              "git_commit": wts.git_commit(), "machine": wts.machine(),
+              "lifter": {"weights": str(lifter),
+                         "trained": files.read_json(rec, "the lifter's training record").get("command")
+                         if rec.is_file() else None},
+              "regnet": str(regnet), "noise_levels_px": levels, "seed": seed, "bootstrap": boot,
+              "limit": limit, "sets": rows}
+    outp = Path(out).with_suffix(".json")
+    files.write_json(outp, result)
+    from handlib import visualisation as vis
+    fig = vis.plot_lifting_diagnostic(result)
+    with files.atomic_path(outp.with_suffix(".png")) as tmp:
+        fig.savefig(tmp, dpi=110, bbox_inches="tight", format="png")
+    import matplotlib.pyplot as plt
+    plt.close(fig)
+    return result
+
+
+def format_table(result: dict) -> str:
+    """The diagnostic's Markdown table (README), one row per predictor and photo set."""
+    lines = [result["label"] + "; AUC with 95 % bootstrap intervals:", "",
+             "| photos | 3D from | 2D AUC 0-30 px (the 2D it used) | 3D AUC root + scale | 3D AUC aligned "
+             "| fingertips in front of the wrist (reference) |", "|---|---|---|---|---|---|"]
+
+    def ci(b):
+        lo, hi = b["auc_interval"]
+        return f"{b['auc']:.3f} ({lo:.2f}-{hi:.2f})"
+    for s, e in result["sets"].items():
+        label = f"{s.replace('_', ' ')} ({e['photos']})"
+        for name, r in e["rows"].items():
+            t = r["tilt"]
+            lines.append(f"| {label} | {name} | {ci(r['2d']) if '2d' in r else '-'} | {ci(r['3d_root_scale'])} "
+                         f"| {ci(r['3d_aligned'])} | {t['tips_in_front_of_wrist_mm']:.0f} mm "
+                         f"({t['reference_tips_in_front_of_wrist_mm']:.0f}) |")
+    return "\n".join(lines)

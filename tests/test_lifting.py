@@ -1,0 +1,177 @@
+"""The 2D-to-3D lifter: its canonical frame against independent computations, its training
+pairs' consistency, the run folder, and the diagnostic end to end on rendered stand-ins."""
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from handlib import camera as cam
+from handlib import files, images, lifting, synthetic
+from handlib import hand_model as hm
+from handlib import peer_reference as pr
+from handlib import real_evaluation as rev
+from handlib.crop_camera import orthographic_misalignment
+from handlib.samples import HandSample
+
+FIX = Path(__file__).parent / "fixtures" / "ganerated"
+K = cam.default_intrinsics(640, 480)
+
+
+def _hand(yaw=25.0, pitch=-15.0, at=(60.0, -40.0, 450.0)):
+    """A left hand (21, 3) mm in the camera frame, turned and placed off the axis."""
+    x = hm.forward_kinematics(hm.NAMED_POSES["open"], side="left")
+    x = x - x[9]
+    R = hm.axis_rotation("y", yaw) @ hm.axis_rotation("x", pitch)
+    return x @ R.T + np.asarray(at)
+
+
+def _normalised(x):
+    x = x - x[9]
+    return x / np.linalg.norm(x[0])
+
+
+def test_the_canonical_target_turned_back_is_the_normalised_hand():
+    """canonical_3d then Crop.from_crop_frame gives the hand with M0 at the origin and
+    |W - M0| = 1 in the camera frame, computed here directly."""
+    x = _hand()
+    crop = lifting.canonical_crop(cam.project(K, x), K, "left")
+    y = lifting.canonical_3d(x, crop).reshape(21, 3)
+    assert np.allclose(crop.from_crop_frame(y), _normalised(x), atol=1e-9)
+    assert np.isclose(np.linalg.norm(y[0] - y[9]), 1.0) and np.allclose(y[9], 0.0)
+
+
+def test_the_canonical_input_spans_the_box():
+    """The box is twice the joints' larger extent around their centre, so in [-1, 1]
+    coordinates the joints span 1.0 along their larger extent (up to the perspective
+    of the turned crop camera, below 1 % at this distance)."""
+    uv = cam.project(K, _hand())
+    u = lifting.canonical_2d(uv, lifting.canonical_crop(uv, K, "left")).reshape(21, 2)
+    span = u.max(0) - u.min(0)
+    assert abs(max(span) - 1.0) < 0.02 and np.all(np.abs(u) < 0.6)
+
+
+def test_a_mirrored_right_hand_gives_the_left_hands_input_and_target():
+    """A right hand is the left hand mirrored through the camera's y-z plane; the image
+    mirrors about the principal point. With the crop flipped for the right hand, the
+    lifter sees exactly what it sees for the left hand, and its target is the same."""
+    x = _hand(at=(0.0, 10.0, 500.0))
+    F = np.diag([-1.0, 1.0, 1.0])
+    xr = x @ F
+    assert hm.handedness(xr) * hm.handedness(x) < 0
+    cl = lifting.canonical_crop(cam.project(K, x), K, "left")
+    cr = lifting.canonical_crop(cam.project(K, xr), K, "right")
+    assert np.allclose(lifting.canonical_2d(cam.project(K, xr), cr),
+                       lifting.canonical_2d(cam.project(K, x), cl), atol=1e-6)
+    assert np.allclose(lifting.canonical_3d(xr, cr), lifting.canonical_3d(x, cl), atol=1e-9)
+    assert np.allclose(cr.from_crop_frame(lifting.canonical_3d(xr, cr).reshape(21, 3)), _normalised(xr), atol=1e-9)
+
+
+def test_lift_turns_the_networks_answer_back_per_hand():
+    """lift() with a stand-in network that answers the true canonical targets returns
+    each hand's normalised camera-frame joints, left and right, with one K or N."""
+    hands = [_hand(), _hand(yaw=-60, pitch=30, at=(-80, 50, 600)) @ np.diag([-1.0, 1.0, 1.0])]
+    sides = ["left", "right"]
+    uv = np.stack([cam.project(K, x) for x in hands])
+    targets = np.stack([lifting.canonical_3d(x, lifting.canonical_crop(u, K, s))
+                        for x, u, s in zip(hands, uv, sides)])
+
+    class Oracle:
+        def predict(self, x, batch_size=None, verbose=0):
+            assert x.shape == (2, 42) and x.dtype == np.float32
+            return targets
+
+    for k in (K, np.stack([K, K])):
+        got = lifting.lift(Oracle(), uv, k, sides)
+        assert np.allclose(got, np.stack([_normalised(x) for x in hands]), atol=1e-6)
+    with pytest.raises(ValueError, match="sides"):
+        lifting.lift(Oracle(), uv, K, ["left"])
+
+
+def test_training_pairs_are_pictures_of_their_targets():
+    """Without noise every pair's target, seen orthographically, matches its input 2D up
+    to the perspective within the crop (the check the data pipeline's targets pass);
+    heavy 2D noise breaks that."""
+    s = HandSample(image_path="x.png", sequence="0", xyz=_hand(at=(60.0, -40.0, 700.0)), side="left",
+                   intrinsics=cam.Intrinsics(K[0, 0], K[1, 1], K[0, 2], K[1, 2], 640, 480))
+    x, y = lifting.training_pairs([s], copies=20, noise=0.0, max_angle=60.0, seed=1)
+    assert x.shape == (20, 42) and y.shape == (20, 63) and x.dtype == np.float32
+    mis = [orthographic_misalignment(t.reshape(21, 3), u.reshape(21, 2)) for u, t in zip(x, y)]
+    assert max(mis) < 0.07
+    assert np.ptp(x[:, 0]) > 0.1                  # the copies are turned, not repeated
+    xn, yn = lifting.training_pairs([s], copies=20, noise=0.2, max_angle=0.0, seed=1)
+    assert np.median([orthographic_misalignment(t.reshape(21, 3), u.reshape(21, 2))
+                      for u, t in zip(xn, yn)]) > 0.2
+    with pytest.raises(ValueError, match="3D labels"):
+        lifting.training_pairs([HandSample(image_path="p.jpg", sequence="0")])
+
+
+def test_the_peers_noise_has_the_asked_size_and_no_order():
+    """_noisy: level 0 is the peer's 2D; a level of s px of the 256 box moves each
+    coordinate by a standard deviation of s * side / 256 image pixels; a photo's noise
+    does not depend on the others."""
+    class P:
+        def __init__(self, i):
+            self.set, self.file = "asl_letters", f"f{i}.jpg"
+            self.uv = cam.project(K, _hand(at=(10 * i, 0, 400 + 20 * i)))
+    photos = [(P(i), None) for i in range(40)]
+    levels = [0.0, 12.0]
+    n = lifting._noisy(photos, levels, seed=3)
+    assert np.array_equal(n[0], np.stack([p.uv for p, _ in photos]))
+    unit = np.array([rev.reference_box(p.uv)[1] / rev.CROP_PX for p, _ in photos])
+    z = (n[1] - n[0]) / unit[:, None, None]
+    assert abs(z.std() / 12.0 - 1.0) < 0.05
+    assert np.array_equal(lifting._noisy(photos[::-1], levels, seed=3)[:, ::-1], n)
+
+
+def test_train_lifter_writes_a_record_and_refuses_other_settings(tmp_path):
+    out = tmp_path / "run"
+    r = lifting.train_run([FIX], out, test=FIX, epochs=1, copies=2, progress=False, command="test")
+    assert (out / "lifter.keras").is_file() and r["data"]["pairs"] == 2 * r["data"]["frames"] > 0
+    saved = json.loads((out / "lifter.json").read_text())
+    assert saved["data"]["what"].startswith("rendered labels only") and saved["test"][str(FIX)]["frames"] > 0
+    with pytest.raises(ValueError, match="other settings"):
+        lifting.train_run([FIX], out, epochs=1, copies=2, noise=0.1, progress=False)
+    with pytest.raises(ValueError, match="expected a labelled data set"):
+        lifting.train_run([tmp_path / "nowhere"], tmp_path / "run2", epochs=1, progress=False)
+
+
+def test_the_diagnostic_end_to_end_on_rendered_stand_ins(tmp_path):
+    """Rendered hands stand in for photos and their labels for the peer (as in the
+    yardstick's own end-to-end test): every row lands in the JSON, the peer's exact 2D
+    has a 2D AUC of 1, noise lowers it level by level, and the fixed open hand matches
+    the yardstick's baseline."""
+    root = tmp_path / "real" / pr.SETS["asl_letters"]
+    recs = []
+    for i in range(6):
+        f = synthetic.render_index(31, i, look="real-like")
+        name = f"{'valid' if i % 2 else 'test'}/images/R{i}_jpg.rf.{i}.png"
+        images.write_image(root / name, f.rgb)
+        side = "right" if hm.handedness(f.xyz) > 0 else "left"
+        recs.append({"file": name, "readable": True, "width": 256, "height": 256, "detected": True,
+                     "uv_px": f.uv.tolist(), "world_mm": f.xyz.tolist(),
+                     "handedness_label": "Left" if side == "right" else "Right", "handedness_score": 1.0})
+    cache = tmp_path / "cache"
+    files.write_json(cache / "asl_letters.json", {"format": pr.FORMAT, "set": "asl_letters",
+                                                  "folder": pr.SETS["asl_letters"], "images": recs})
+    lifting.train_run([FIX], tmp_path / "run", epochs=1, copies=2, progress=False)
+    out = tmp_path / "diag"
+    r = lifting.diagnostic(tmp_path / "run" / "lifter.keras", "data/weights/regnet.keras", out,
+                           cache_dir=cache, folder=tmp_path / "real", levels=(0.0, 10.0, 40.0), boot=20)
+    saved = json.loads(out.with_suffix(".json").read_text())
+    assert Path(out.with_suffix(".png")).is_file() and set(saved["sets"]) == {"asl_letters", "all_photos"}
+    rows = saved["sets"]["asl_letters"]["rows"]
+    assert set(rows) == {"RegNet", "RegNet + fit", "RegNet's 2D, lifted", "the peer's 2D, lifted",
+                         "the peer's 2D + 10 px noise, lifted", "the peer's 2D + 40 px noise, lifted",
+                         "fixed open hand"}
+    auc = [rows[k]["2d"]["auc"] for k in ("the peer's 2D, lifted", "the peer's 2D + 10 px noise, lifted",
+                                          "the peer's 2D + 40 px noise, lifted")]
+    assert auc[0] == 1.0 and auc[0] > auc[1] > auc[2]
+    ev = rev.evaluate_real(["data/weights/regnet.keras"], ["shipped"], tmp_path / "ev", cache_dir=cache,
+                           folder=tmp_path / "real", boot=20, video=False)
+    assert rows["fixed open hand"]["3d_root_scale"]["auc"] == pytest.approx(
+        ev["sets"]["asl_letters"]["baselines"]["fixed_open_hand"]["3d_root_scale"]["auc"])
+    assert rows["RegNet"]["3d_aligned"]["auc"] == pytest.approx(
+        ev["sets"]["asl_letters"]["models"]["shipped"]["3d_aligned"]["auc"])
+    table = lifting.format_table(r)
+    assert "| asl letters (6) | the peer's 2D, lifted | 1.000" in table
