@@ -227,6 +227,19 @@ def train_run(data, out, test=None, epochs: int = 8, copies: int = 4, noise: flo
 
 
 # ----------------------------------------------------------------- the diagnostic
+def turned_over(uv, uv_ref) -> np.ndarray:
+    """Whether each 2D hand ``uv`` (N, 21, 2) is read from its other face than ``uv_ref``
+    (N, 21, 2): its index and little knuckles (I0, L0) turn around the wrist the other
+    way in the image (the sign of the 2D cross product ``(I0 - W) x (L0 - W)``). For a hand
+    of known side that is the palm read as the back or the back as the palm; lifted, such
+    a 2D gives the hand turned over. (N,) bool."""
+    def turn(u):
+        u = np.asarray(u, np.float64)
+        a, b = u[:, 5] - u[:, 0], u[:, 17] - u[:, 0]
+        return np.sign(a[:, 0] * b[:, 1] - a[:, 1] * b[:, 0])
+    return turn(uv) != turn(uv_ref)
+
+
 def _noisy(photos, levels, seed: int) -> np.ndarray:
     """The peer's 2D of each photo moved by Gaussian noise at each level (pixels of the
     box drawn at 256 px): (L, N, 21, 2) image pixels, seeded per photo (order-free)."""
@@ -278,15 +291,22 @@ def diagnostic(lifter, regnet="regnet", out="data/results/lifting_diagnostic", c
         d2, xyz, preds = re_._predict_photos(net, ph, seed)
         d2f, xyzf = re_._fit_photos(ph, preds)
         uv_pred = np.stack([q.uv for q in preds])
+        lifted = lift(lift_net, uv_pred, Ks, sides)
         r = {"RegNet": re_.score(xyz, ref, d2, boot, seed),
              "RegNet + fit": re_.score(xyzf, ref, d2f, boot, seed),
-             "RegNet's 2D, lifted": re_.score(lift(lift_net, uv_pred, Ks, sides), ref, d2, boot, seed)}
+             "RegNet's 2D, lifted": re_.score(lifted, ref, d2, boot, seed)}
         for lv, uv in zip(levels, _noisy(ph, levels, seed)):
             dn = re_.to_box_px(np.linalg.norm(uv - np.stack([p.uv for p, _ in ph]), axis=-1), boxes)
             name = "the peer's 2D, lifted" if lv == 0 else f"the peer's 2D + {lv:g} px noise, lifted"
             r[name] = {**re_.score(lift(lift_net, uv, Ks, sides), ref, dn, boot, seed), "noise_px": lv}
         r["fixed open hand"] = re_.score(np.stack([re_.open_hand(x) for x in sides]), ref, None, boot, seed)
-        rows[s] = {"photos": len(ph), "rows": r}
+        over = turned_over(uv_pred, np.stack([p.uv for p, _ in ph]))
+        split = {"share": float(over.mean())}
+        for key, m in (("turned_over", over), ("not_turned_over", ~over)):
+            if m.any():
+                split[key] = {"photos": int(m.sum()), "lifted_3d_root_scale_auc": float(
+                    re_.score(lifted[m], ref[m], None, 20, seed)["3d_root_scale"]["auc"])}
+        rows[s] = {"photos": len(ph), "rows": r, "regnet_2d_turned_over": split}
     rec = wts.record_path(lifter)
     result = {"label": re_.LABEL, "protocol": re_.PROTOCOL, "command": command,
               "git_commit": wts.git_commit(), "machine": wts.machine(),
@@ -322,4 +342,12 @@ def format_table(result: dict) -> str:
             lines.append(f"| {label} | {name} | {ci(r['2d']) if '2d' in r else '-'} | {ci(r['3d_root_scale'])} "
                          f"| {ci(r['3d_aligned'])} | {t['tips_in_front_of_wrist_mm']:.0f} mm "
                          f"({t['reference_tips_in_front_of_wrist_mm']:.0f}) |")
+    lines.append("")
+    for s, e in result["sets"].items():
+        t = e.get("regnet_2d_turned_over")
+        if t and "turned_over" in t and "not_turned_over" in t:
+            lines.append(f"- {s.replace('_', ' ')}: RegNet's 2D reads the hand from its other face on "
+                         f"{100 * t['share']:.0f} % of the photos (lifted root + scale "
+                         f"{t['turned_over']['lifted_3d_root_scale_auc']:.3f} there, "
+                         f"{t['not_turned_over']['lifted_3d_root_scale_auc']:.3f} on the others)")
     return "\n".join(lines)

@@ -106,6 +106,22 @@ def test_training_pairs_are_pictures_of_their_targets():
         lifting.training_pairs([HandSample(image_path="p.jpg", sequence="0")])
 
 
+def test_a_mirrored_2d_hand_is_turned_over_and_a_moved_one_is_not():
+    """turned_over against an independent construction: the hand mirrored in the image
+    (u -> -u) turns its knuckles the other way round the wrist; the same hand moved,
+    scaled and turned in the image plane (a similarity, no mirror) does not; nor does the
+    swapping the index and little knuckles' labels turns it over."""
+    uv = np.stack([cam.project(K, _hand()), cam.project(K, _hand(yaw=150, pitch=20))])
+    a = np.deg2rad(70)
+    R = np.array([[np.cos(a), -np.sin(a)], [np.sin(a), np.cos(a)]])
+    moved = 1.7 * uv @ R.T + [30.0, -5.0]
+    mirrored = uv * [-1.0, 1.0]
+    swapped = uv.copy()
+    swapped[:, [5, 17]] = uv[:, [17, 5]]
+    assert not lifting.turned_over(moved, uv).any()
+    assert lifting.turned_over(mirrored, uv).all() and lifting.turned_over(swapped, uv).all()
+
+
 def test_the_peers_noise_has_the_asked_size_and_no_order():
     """_noisy: level 0 is the peer's 2D; a level of s px of the 256 box moves each
     coordinate by a standard deviation of s * side / 256 image pixels; a photo's noise
@@ -175,3 +191,5 @@ def test_the_diagnostic_end_to_end_on_rendered_stand_ins(tmp_path):
         ev["sets"]["asl_letters"]["models"]["shipped"]["3d_aligned"]["auc"])
     table = lifting.format_table(r)
     assert "| asl letters (6) | the peer's 2D, lifted | 1.000" in table
+    over = saved["sets"]["asl_letters"]["regnet_2d_turned_over"]
+    assert 0.0 <= over["share"] <= 1.0 and sum(v["photos"] for k, v in over.items() if k != "share") == 6
