@@ -45,6 +45,12 @@ truth)::
 
     python -m handlib evaluate-real --weights data/weights/regnet.keras --names shipped
 
+``train-lifter``, ``lift-diagnostic``  where is the 3D lost on real photos? A 2D-to-3D lifter
+trained on rendered labels, fed the peer's 2D and RegNet's 2D (``handlib.lifting``)::
+
+    python -m handlib train-lifter --data build/regnet/data/synth-heldup --out build/runs/lifter
+    python -m handlib lift-diagnostic --lifter build/runs/lifter/lifter.keras
+
 ``make-video``  the demo video: a rendered hand moving smoothly, with its ground truth::
 
     python -m handlib make-video --out build/demo/hand_demo --frames 150
