@@ -84,8 +84,9 @@ FOLDER_CACHE = "mediapipe-0.10.21.json"
 """The peer's answers for a folder of images (``tools/mediapipe_reference.py --folders DIR``
 writes ``DIR/`` + this name): ``{"format": "handlib-peer-folder/1", "peer", "settings",
 "images": [{"file": "<name in DIR>", "readable", "width", "height", "detected",
-"uv_px": 21 x [u, v], "handedness_label", "handedness_score"}, ...]}`` (the same fields as a
-photo set's cache, without ``world_mm``)."""
+"uv_px": 21 x [u, v], "world_mm": 21 x [x, y, z], "handedness_label", "handedness_score"},
+...]}`` (the same fields as a photo set's cache; ``world_mm`` only in caches written since
+the yardstick's check on renders, :func:`read_folder_answers`)."""
 
 
 @dataclass(frozen=True)
@@ -391,6 +392,37 @@ def read_video_reference(folder=None) -> dict | None:
     if len(out["uv"]) != len(out["world_mm"]):
         raise DataFileError(base / VIDEO_TRACKS_3D, f"{len(out['uv'])} frames (as the 2D tracks)",
                             str(len(out["world_mm"])))
+    return out
+
+
+def read_folder_answers(path) -> dict:
+    """The peer's whole answers for a folder of images (:data:`FOLDER_FORMAT`, with
+    ``world_mm``): file name -> ``{"uv" (21, 2) pixels, "world_mm" (21, 3) mm, "side"
+    "left"/"right" (the mirrored label swapped)}``, or None where it found no hand. A
+    missing or malformed file, or one written without the world joints, raises
+    :class:`DataFileError` naming it."""
+    path = Path(path)
+    data = files.read_json(path, f"the peer's answers for a folder ({FOLDER_FORMAT}; made by "
+                                 f"`{MAKE_CACHE} --folders DIR`)")
+    if not isinstance(data, dict) or data.get("format") != FOLDER_FORMAT or not isinstance(data.get("images"), list):
+        raise DataFileError(path, f"the peer's answers of format {FOLDER_FORMAT!r} with an 'images' list",
+                            repr(data.get("format") if isinstance(data, dict) else type(data).__name__))
+    out = {}
+    for i, rec in enumerate(data["images"]):
+        if not isinstance(rec, dict) or not isinstance(rec.get("file"), str):
+            raise DataFileError(path, f"images[{i}]: an object with a 'file' name", repr(rec)[:60])
+        if not rec.get("detected"):
+            out[rec["file"]] = None
+            continue
+        if "world_mm" not in rec:
+            raise DataFileError(path, f"images[{i}].world_mm (answers written since the world joints "
+                                f"were kept: rerun `{MAKE_CACHE} --folders`)", "none")
+        label = rec.get("handedness_label")
+        if label not in ("Left", "Right"):
+            raise DataFileError(path, f"images[{i}].handedness_label 'Left' or 'Right'", repr(label))
+        out[rec["file"]] = {"uv": _array(path, rec, "uv_px", (21, 2), i),
+                            "world_mm": _array(path, rec, "world_mm", (21, 3), i),
+                            "side": "right" if label == "Left" else "left"}
     return out
 
 

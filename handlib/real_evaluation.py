@@ -110,6 +110,39 @@ def to_box_px(dist_px, box_side) -> np.ndarray:
     return np.asarray(dist_px, np.float64) * CROP_PX / np.asarray(box_side, np.float64).reshape(-1, 1)
 
 
+# ------------------------------------------------------------------------ check on renders
+def renders_check(samples, answers: dict, boot: int = 1000, seed: int = 0) -> dict:
+    """The yardstick's 3D conversion checked where the truth is known: the peer run over
+    rendered frames (``samples``, :class:`handlib.samples.HandSample` with 3D labels and
+    their crop) and its answers (``answers``: image file name -> :func:`handlib.peer_reference.read_folder_answers`'s
+    entry or None) turned into the camera frame exactly as the photos' are
+    (:func:`reference_in_camera`, through each frame's own camera) and scored against the
+    renders' joints with :func:`score`, the peer in the predictor's place; beside it the
+    fixed open hand against the same joints, and the share of frames whose side the peer
+    names right. Returns ``{"frames", "detected", "side_right_share", "peer", "fixed_open_hand"}``."""
+    import os
+    from handlib import camera as cam
+    found, ref, truth, d2, right = [], [], [], [], []
+    for s in samples:
+        a = answers.get(os.path.basename(s.image_path))
+        if a is None or s.xyz is None:
+            continue
+        K = s.crop.K if s.crop is not None else s.intrinsics.K
+        uv_true = cam.project(K, s.xyz)
+        ref.append(reference_in_camera(a["world_mm"], a["uv"], K))
+        truth.append(s.xyz)
+        d2.append(to_box_px(np.linalg.norm(a["uv"] - uv_true, axis=-1)[None], reference_box(uv_true)[1])[0])
+        right.append(a["side"] == s.side)
+        found.append(s)
+    if not found:
+        raise ValueError("the peer found no hand in the rendered frames (or none has 3D labels)")
+    truth = np.stack(truth)
+    return {"frames": len(samples), "detected": len(found),
+            "side_right_share": float(np.mean(right)),
+            "peer": score(np.stack(ref), truth, np.stack(d2), boot, seed),
+            "fixed_open_hand": score(np.stack([open_hand(s.side) for s in found]), truth, None, boot, seed)}
+
+
 # ------------------------------------------------------------------------ baselines
 def open_hand(side: str) -> np.ndarray:
     """The fixed open hand (21, 3) mm, camera frame: the course's hand model in its "open"

@@ -390,3 +390,55 @@ def test_the_cache_tools_folder_mode_agrees_with_the_reader_and_names_a_missing_
     r = _tool(["--folders", str(tmp_path / "nowhere"), "--venv", str(tmp_path / "venv")], tmp_path, tmp_path)
     assert r.returncode == 2 and str(tmp_path / "nowhere") in r.stderr
     assert not (tmp_path / "venv").exists()
+
+
+# ------------------------------------------------------------------ the check on renders
+def _rendered(n=4):
+    from handlib.crop_camera import Crop
+    from handlib.samples import HandSample
+    out = []
+    for i in range(n):
+        f = synthetic.render_index(41, i, look="real-like")
+        side = "right" if hm.handedness(f.xyz) > 0 else "left"
+        out.append(HandSample(image_path=f"/x/{i:04d}_color_composed.png", sequence="0", uv=f.uv, xyz=f.xyz,
+                              crop=f.crop, side=side))
+    return out
+
+
+def _perfect_answer(s, mirror=False):
+    """What a perfect peer would answer: the true joints seen through the perspective
+    crop camera of its reference box (any offset), its label mirrored as MediaPipe's is."""
+    from handlib.crop_camera import Crop
+    c, side = rev.reference_box(s.uv)
+    crop = Crop(centre=tuple(c), side=side, size=rev.CROP_PX, source_K=s.crop.K)
+    world = crop.to_crop_frame(s.xyz) - 7.0
+    if mirror:
+        world = world * [-1.0, 1.0, 1.0]
+    return {"uv": s.uv, "world_mm": world, "side": s.side}
+
+
+def test_the_renders_check_scores_a_perfect_peer_perfectly_and_a_mirrored_one_less():
+    samples = _rendered()
+    answers = {f"{i:04d}_color_composed.png": _perfect_answer(s) for i, s in enumerate(samples)}
+    answers["0003_color_composed.png"] = None                       # no hand found there
+    r = rev.renders_check(samples, answers, boot=20)
+    assert (r["frames"], r["detected"], r["side_right_share"]) == (4, 3, 1.0)
+    assert r["peer"]["2d"]["auc"] == 1.0 and r["peer"]["3d_root_scale"]["auc"] == pytest.approx(1.0)
+    assert r["fixed_open_hand"]["3d_root_scale"]["auc"] < 0.9
+    mirrored = {f"{i:04d}_color_composed.png": _perfect_answer(s, mirror=True) for i, s in enumerate(samples)}
+    assert rev.renders_check(samples, mirrored, boot=20)["peer"]["3d_root_scale"]["auc"] < 0.9
+    with pytest.raises(ValueError, match="no hand"):
+        rev.renders_check(samples, {}, boot=20)
+
+
+def test_folder_answers_without_world_joints_are_refused_naming_the_field(tmp_path):
+    rec = {"file": "a.png", "readable": True, "width": 8, "height": 8, "detected": True,
+           "uv_px": np.zeros((21, 2)).tolist(), "handedness_label": "Left", "handedness_score": 0.9}
+    path = tmp_path / pr.FOLDER_CACHE
+    files.write_json(path, {"format": pr.FOLDER_FORMAT, "images": [rec, {"file": "b.png", "detected": False}]})
+    with pytest.raises(DataFileError, match="world_mm"):
+        pr.read_folder_answers(path)
+    files.write_json(path, {"format": pr.FOLDER_FORMAT, "images": [
+        {**rec, "world_mm": np.ones((21, 3)).tolist()}, {"file": "b.png", "detected": False}]})
+    got = pr.read_folder_answers(path)
+    assert got["b.png"] is None and got["a.png"]["side"] == "right" and got["a.png"]["world_mm"].shape == (21, 3)

@@ -125,19 +125,20 @@ def run_worker(base: Path, name: str, out: Path) -> dict:
     return cache
 
 
-def run_folder_worker(folder: Path) -> dict:
-    """MediaPipe over every PNG and JPEG of ``folder``; writes ``folder/FOLDER_CACHE``
-    (format ``FOLDER_FORMAT``, see handlib.peer_reference) and returns it."""
+def run_folder_worker(folder: Path, pattern: str = "*") -> dict:
+    """MediaPipe over every PNG and JPEG of ``folder`` whose name matches ``pattern``;
+    writes ``folder/FOLDER_CACHE`` (format ``FOLDER_FORMAT``, see handlib.peer_reference)
+    and returns it."""
     import mediapipe as mp
 
-    paths = sorted(p for p in folder.iterdir()           # not the hidden files of an
+    paths = sorted(p for p in folder.glob(pattern)       # not the hidden files of an
                    if p.suffix.lower() in (".png", ".jpg", ".jpeg") and not p.name.startswith("."))  # unfinished write
     if not paths:
-        raise SystemExit(f"{folder}: expected images (.png, .jpg), found none")
+        raise SystemExit(f"{folder}: expected images (.png, .jpg) named {pattern}, found none")
     records, t0 = [], time.time()
     with mp.solutions.hands.Hands(**SETTINGS) as hands:
         for path in paths:
-            records.append({"file": path.name, **answer(hands, path, world=False)})
+            records.append({"file": path.name, **answer(hands, path, world=True)})
     cache = {"format": FOLDER_FORMAT, "peer": f"MediaPipe Hands {MEDIAPIPE_VERSION} (legacy solution API)",
              "settings": SETTINGS, "images": records, "detected": sum(r["detected"] for r in records),
              "seconds": round(time.time() - t0, 1)}
@@ -172,6 +173,8 @@ def main(argv=None) -> int:
     p.add_argument("--folders", nargs="+", default=None, metavar="DIR",
                    help="instead of the photo sets: every image of each folder, answers written to "
                         f"DIR/{FOLDER_CACHE} (always recomputed)")
+    p.add_argument("--glob", default="*", help="with --folders: only the images whose names match "
+                   "(default every image)")
     p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     base, out = realdata_dir(), Path(args.out)
@@ -183,12 +186,13 @@ def main(argv=None) -> int:
             return 2
         if args.worker:
             for f in folders:
-                c = run_folder_worker(f)
+                c = run_folder_worker(f, args.glob)
                 print(f"{f}: MediaPipe found a hand in {c['detected']} of {len(c['images'])} images "
                       f"in {c['seconds']} s -> {f / FOLDER_CACHE}")
             return 0
         python = ensure_venv(Path(args.venv), Path(args.wheelhouse) if args.wheelhouse else None)
-        cmd = [str(python), str(Path(__file__).resolve()), "--worker", "--folders", *map(str, folders)]
+        cmd = [str(python), str(Path(__file__).resolve()), "--worker", "--glob", args.glob,
+               "--folders", *map(str, folders)]
         return subprocess.run(cmd).returncode
     if args.worker:
         for name in args.sets:
