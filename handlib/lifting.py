@@ -191,6 +191,7 @@ def train_run(data, out, test=None, epochs: int = 8, copies: int = 4, noise: flo
               "width": WIDTH, "blocks": BLOCKS, "dropout": DROPOUT}
     weights.check_run_config(out, config, "train-lifter")
     samples = _labelled(data, limit)
+    tests = _labelled([test], limit) if test is not None else None      # refused before training
     x, y = training_pairs(samples, copies, noise, max_angle, seed)
     out.mkdir(parents=True, exist_ok=True)
     files.write_json(out / "config.json", config)
@@ -221,7 +222,11 @@ def train_run(data, out, test=None, epochs: int = 8, copies: int = 4, noise: flo
               **{k: config[k] for k in ("epochs", "copies", "noise", "max_angle", "batch_size", "lr", "seed")},
               "wall_time_s": round(clock.elapsed, 1),
               "final_loss": float(history.history["loss"][-1]) if history.history.get("loss") else None,
-              "test": {str(test): test_figures(model, _labelled([test], limit))} if test is not None else None}
+              "test": {str(test): test_figures(model, tests)} if tests is not None else None}
+    old_path = weights.record_path(save)
+    if record["final_loss"] is None and old_path.is_file():     # a finished run run again trains
+        old = files.read_json(old_path, "the lifter's training record")   # no epoch: keep its loss
+        record["final_loss"] = old.get("final_loss") if isinstance(old, dict) else None
     files.write_json(weights.record_path(save), record)
     return record
 
@@ -241,16 +246,40 @@ def turned_over(uv, uv_ref) -> np.ndarray:
 
 
 def _noisy(photos, levels, seed: int) -> np.ndarray:
-    """The peer's 2D of each photo moved by Gaussian noise at each level (pixels of the
-    box drawn at 256 px): (L, N, 21, 2) image pixels, seeded per photo (order-free)."""
+    """The peer's 2D of each photo moved by Gaussian noise at each level (a standard
+    deviation per coordinate, in pixels of the box drawn at 256 px; the mean displacement
+    is about 1.25 times it): (L, N, 21, 2) image pixels, seeded per photo (order-free, a
+    stream of its own, apart from the yardstick's crop offsets)."""
     from handlib import real_evaluation as re_
     out = np.zeros((len(levels), len(photos), 21, 2))
     for i, (p, _) in enumerate(photos):
-        rng = re_.photo_rng(seed, p.set, p.file)
+        rng = re_.photo_rng(seed, p.set, p.file + "#lifting-noise")
         unit = re_.reference_box(p.uv)[1] / re_.CROP_PX
         z = rng.normal(size=(len(levels), 21, 2))
         out[:, i] = p.uv + z * np.asarray(levels, np.float64)[:, None, None] * unit
     return out
+
+
+def row_order(rows) -> list:
+    """The diagnostic's rows in reading order (RegNet, its fit, RegNet's 2D lifted, the
+    peer's 2D lifted by growing noise, the fixed open hand): JSON files keep no order."""
+    first = ["RegNet", "RegNet + fit", "RegNet's 2D, lifted"]
+    noisy = sorted((k for k in rows if "noise_px" in rows[k]), key=lambda k: rows[k]["noise_px"])
+    return [k for k in first if k in rows] + noisy + [k for k in rows if k not in first and k not in noisy]
+
+
+def set_order(sets) -> list:
+    """Photo sets in the yardstick's order, "all_photos" last."""
+    return sorted(sets, key=lambda s: (s == "all_photos", s != "sign_language_digits", s))
+
+
+def _check_lifter(model, path) -> None:
+    from handlib.files import DataFileError
+    shapes = (tuple(model.inputs[0].shape[1:]) if getattr(model, "inputs", None) else None,
+              tuple(model.outputs[0].shape[1:]) if getattr(model, "outputs", None) else None)
+    if shapes != ((42,), (63,)):
+        raise DataFileError(path, "a lifter (train-lifter's lifter.keras: 42 numbers in, 63 out)",
+                            f"a model with inputs {shapes[0]} and outputs {shapes[1]}")
 
 
 def diagnostic(lifter, regnet="regnet", out="data/results/lifting_diagnostic", cache_dir=None,
@@ -262,63 +291,89 @@ def diagnostic(lifter, regnet="regnet", out="data/results/lifting_diagnostic", c
     * RegNet (``regnet``: a path or a shipped name) alone, and through the course's fit;
     * the lifter (``lifter``: a path) fed RegNet's 2D;
     * the lifter fed the peer's own 2D, exactly and moved by Gaussian noise at each of
-      ``levels`` (pixels of the box drawn at 256 px): the 3D that 2D this good allows;
+      ``levels`` (pixels of the box drawn at 256 px): the 3D that 2D this good allows
+      *with this lifter*; the peer's 2D and 3D come from one network and the lifter's
+      crop around the peer's exact 2D is the crop the yardstick turns the peer's 3D out
+      of, so these rows agree with the peer more easily than any other 2D would;
 
-    beside the fixed open hand, scored against the peer's 3D. Writes ``OUT.json``
+    beside the fixed open hand, scored against the peer's 3D; and, per set, how often a 2D
+    reads the hand from its other face than the peer's (:func:`turned_over`): RegNet's,
+    and for comparison each noisy copy of the peer's, with the lifted 3D and the fixed
+    open hand on the photos RegNet turns over and on the others. Writes ``OUT.json``
     (atomically) and ``OUT.png`` (3D AUC against the 2D AUC of the lifter's input); returns
     the figures."""
+    import time
+
     from handlib import files
     from handlib import peer_reference as pr
     from handlib import pose_network  # noqa: F401  (registers RegNet's layers)
     from handlib import prediction
     from handlib import real_evaluation as re_
     from handlib import weights as wts
+    t0 = time.time()
+    levels = [float(v) for v in levels]
+    if not levels or min(levels) < 0:
+        raise ValueError(f"noise levels must be 0 or more pixels, got {levels}")
     caches = pr.load_sets(cache_dir, folder, quiet=True)
     if caches is None:
         raise files.DataFileError(Path(cache_dir or pr.CACHE_DIR), f"a peer reference cache (run `{pr.MAKE_CACHE}`)",
                                   "none")
-    levels = [float(v) for v in levels]
-    if not levels or min(levels) < 0:
-        raise ValueError(f"noise levels must be 0 or more pixels, got {levels}")
     lift_net, net = wts.load_model(lifter), wts.load_model(regnet)
+    _check_lifter(lift_net, lifter)
     photos = re_._load_photos(caches, limit)
-    rows: dict = {}
-    for s, ph in {**photos, "all_photos": [x for v in photos.values() for x in v]}.items():
-        ref = re_._reference(ph)
-        Ks = np.stack([prediction.default_intrinsics(p.width, p.height) for p, _ in ph])
-        sides = [p.side for p, _ in ph]
-        boxes = np.array([re_.reference_box(p.uv)[1] for p, _ in ph])
+    per: dict = {}
+    for s, ph in photos.items():                 # every model runs once per photo
         d2, xyz, preds = re_._predict_photos(net, ph, seed)
         d2f, xyzf = re_._fit_photos(ph, preds)
         uv_pred = np.stack([q.uv for q in preds])
-        lifted = lift(lift_net, uv_pred, Ks, sides)
-        r = {"RegNet": re_.score(xyz, ref, d2, boot, seed),
-             "RegNet + fit": re_.score(xyzf, ref, d2f, boot, seed),
-             "RegNet's 2D, lifted": re_.score(lifted, ref, d2, boot, seed)}
-        for lv, uv in zip(levels, _noisy(ph, levels, seed)):
-            dn = re_.to_box_px(np.linalg.norm(uv - np.stack([p.uv for p, _ in ph]), axis=-1), boxes)
+        Ks = np.stack([prediction.default_intrinsics(p.width, p.height) for p, _ in ph])
+        sides = [p.side for p, _ in ph]
+        uv_peer = np.stack([p.uv for p, _ in ph])
+        boxes = np.array([re_.reference_box(p.uv)[1] for p, _ in ph])
+        noisy = _noisy(ph, levels, seed)
+        per[s] = {"ref": re_._reference(ph), "d2": d2, "xyz": xyz, "d2f": d2f, "xyzf": xyzf,
+                  "lifted": lift(lift_net, uv_pred, Ks, sides),
+                  "over": turned_over(uv_pred, uv_peer),
+                  "fixed": np.stack([re_.open_hand(x) for x in sides]),
+                  "noisy_d2": [re_.to_box_px(np.linalg.norm(uv - uv_peer, axis=-1), boxes) for uv in noisy],
+                  "noisy_xyz": [lift(lift_net, uv, Ks, sides) for uv in noisy],
+                  "noisy_over": [turned_over(uv, uv_peer) for uv in noisy]}
+    per["all_photos"] = {k: (np.concatenate([per[s][k] for s in photos]) if not isinstance(per[next(iter(photos))][k], list)
+                             else [np.concatenate([per[s][k][i] for s in photos]) for i in range(len(levels))])
+                         for k in per[next(iter(photos))]}
+    rows: dict = {}
+    for s, v in per.items():
+        ref = v["ref"]
+        r = {"RegNet": re_.score(v["xyz"], ref, v["d2"], boot, seed),
+             "RegNet + fit": re_.score(v["xyzf"], ref, v["d2f"], boot, seed),
+             "RegNet's 2D, lifted": re_.score(v["lifted"], ref, v["d2"], boot, seed)}
+        for lv, d, x, o in zip(levels, v["noisy_d2"], v["noisy_xyz"], v["noisy_over"]):
             name = "the peer's 2D, lifted" if lv == 0 else f"the peer's 2D + {lv:g} px noise, lifted"
-            r[name] = {**re_.score(lift(lift_net, uv, Ks, sides), ref, dn, boot, seed), "noise_px": lv}
-        r["fixed open hand"] = re_.score(np.stack([re_.open_hand(x) for x in sides]), ref, None, boot, seed)
-        over = turned_over(uv_pred, np.stack([p.uv for p, _ in ph]))
-        split = {"share": float(over.mean())}
-        for key, m in (("turned_over", over), ("not_turned_over", ~over)):
+            r[name] = {**re_.score(x, ref, d, boot, seed), "noise_px": lv, "turned_over_share": float(o.mean())}
+        r["fixed open hand"] = re_.score(v["fixed"], ref, None, boot, seed)
+        split = {"share": float(v["over"].mean())}
+        for key, m in (("turned_over", v["over"]), ("not_turned_over", ~v["over"])):
             if m.any():
-                split[key] = {"photos": int(m.sum()), "lifted_3d_root_scale_auc": float(
-                    re_.score(lifted[m], ref[m], None, 20, seed)["3d_root_scale"]["auc"])}
-        rows[s] = {"photos": len(ph), "rows": r, "regnet_2d_turned_over": split}
+                split[key] = {"photos": int(m.sum()),
+                              "lifted_3d_root_scale_auc": re_.score(v["lifted"][m], ref[m], None, 20, seed)[
+                                  "3d_root_scale"]["auc"],
+                              "fixed_open_hand_3d_root_scale_auc": re_.score(v["fixed"][m], ref[m], None, 20, seed)[
+                                  "3d_root_scale"]["auc"]}
+        rows[s] = {"photos": int(len(ref)), "rows": r, "regnet_2d_turned_over": split}
     rec = wts.record_path(lifter)
+    record = files.read_json(rec, "the lifter's training record") if rec.is_file() else {}
+    record = record if isinstance(record, dict) else {}
     result = {"label": re_.LABEL, "protocol": re_.PROTOCOL, "command": command,
               "git_commit": wts.git_commit(), "machine": wts.machine(),
-              "lifter": {"weights": str(lifter),
-                         "trained": files.read_json(rec, "the lifter's training record").get("command")
-                         if rec.is_file() else None},
+              "lifter": {"weights": str(lifter), **{k: record.get(k) for k in
+                                                   ("command", "git_commit", "machine", "noise", "copies", "epochs",
+                                                    "wall_time_s", "test")}},
               "regnet": str(regnet), "noise_levels_px": levels, "seed": seed, "bootstrap": boot,
-              "limit": limit, "sets": rows}
+              "limit": limit, "sets": rows, "wall_time_s": round(time.time() - t0, 1)}
     outp = Path(out).with_suffix(".json")
-    files.write_json(outp, result)
     from handlib import visualisation as vis
-    fig = vis.plot_lifting_diagnostic(result)
+    fig = vis.plot_lifting_diagnostic(result)          # before any write: a failing plot leaves
+    files.write_json(outp, result)                     # the old JSON and PNG as they were
     with files.atomic_path(outp.with_suffix(".png")) as tmp:
         fig.savefig(tmp, dpi=110, bbox_inches="tight", format="png")
     import matplotlib.pyplot as plt
@@ -327,27 +382,39 @@ def diagnostic(lifter, regnet="regnet", out="data/results/lifting_diagnostic", c
 
 
 def format_table(result: dict) -> str:
-    """The diagnostic's Markdown table (README), one row per predictor and photo set."""
+    """The diagnostic's Markdown table (README), one row per predictor and photo set, and
+    per set a line on the 2D read from the hand's other face."""
     lines = [result["label"] + "; AUC with 95 % bootstrap intervals:", "",
-             "| photos | 3D from | 2D AUC 0-30 px (the 2D it used) | 3D AUC root + scale | 3D AUC aligned "
-             "| fingertips in front of the wrist (reference) |", "|---|---|---|---|---|---|"]
+             "| photos | 3D from | 2D AUC 0-30 px (mean error, px of 256) of the 2D it used | 3D AUC root + scale "
+             "| 3D AUC aligned | fingertips in front of the wrist (reference) |", "|---|---|---|---|---|---|"]
 
     def ci(b):
         lo, hi = b["auc_interval"]
         return f"{b['auc']:.3f} ({lo:.2f}-{hi:.2f})"
-    for s, e in result["sets"].items():
+    sets = result["sets"]
+    for s in set_order(sets):
+        e = sets[s]
         label = f"{s.replace('_', ' ')} ({e['photos']})"
-        for name, r in e["rows"].items():
+        for name in row_order(e["rows"]):
+            r = e["rows"][name]
             t = r["tilt"]
-            lines.append(f"| {label} | {name} | {ci(r['2d']) if '2d' in r else '-'} | {ci(r['3d_root_scale'])} "
+            two = f"{ci(r['2d'])} ({r['2d']['epe_mean_px']:.1f})" if "2d" in r else "-"
+            lines.append(f"| {label} | {name} | {two} | {ci(r['3d_root_scale'])} "
                          f"| {ci(r['3d_aligned'])} | {t['tips_in_front_of_wrist_mm']:.0f} mm "
                          f"({t['reference_tips_in_front_of_wrist_mm']:.0f}) |")
     lines.append("")
-    for s, e in result["sets"].items():
+    for s in set_order(sets):
+        e = sets[s]
         t = e.get("regnet_2d_turned_over")
-        if t and "turned_over" in t and "not_turned_over" in t:
-            lines.append(f"- {s.replace('_', ' ')}: RegNet's 2D reads the hand from its other face on "
-                         f"{100 * t['share']:.0f} % of the photos (lifted root + scale "
-                         f"{t['turned_over']['lifted_3d_root_scale_auc']:.3f} there, "
-                         f"{t['not_turned_over']['lifted_3d_root_scale_auc']:.3f} on the others)")
+        if not (t and "turned_over" in t and "not_turned_over" in t):
+            continue
+        noisy = [(r["noise_px"], r["turned_over_share"]) for n, r in e["rows"].items()
+                 if r.get("noise_px") and "turned_over_share" in r]
+        ctrl = ", ".join(f"{100 * o:.0f} % at {lv:g} px" for lv, o in sorted(noisy))
+        lines.append(f"- {s.replace('_', ' ')}: RegNet's 2D reads the hand from its other face than the peer's "
+                     f"on {100 * t['share']:.0f} % of the photos (the peer's 2D with noise: {ctrl}); lifted "
+                     f"root + scale {t['turned_over']['lifted_3d_root_scale_auc']:.3f} there and "
+                     f"{t['not_turned_over']['lifted_3d_root_scale_auc']:.3f} on the others (fixed open hand "
+                     f"{t['turned_over']['fixed_open_hand_3d_root_scale_auc']:.3f} and "
+                     f"{t['not_turned_over']['fixed_open_hand_3d_root_scale_auc']:.3f})")
     return "\n".join(lines)

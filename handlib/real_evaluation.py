@@ -111,7 +111,8 @@ def to_box_px(dist_px, box_side) -> np.ndarray:
 
 
 # ------------------------------------------------------------------------ check on renders
-def renders_check(samples, answers: dict, boot: int = 1000, seed: int = 0) -> dict:
+def renders_check(samples, answers: dict, boot: int = 1000, seed: int = 0,
+                  assumed_fov: float | None = None) -> dict:
     """The yardstick's 3D conversion checked where the truth is known: the peer run over
     rendered frames (``samples``, :class:`handlib.samples.HandSample` with 3D labels and
     their crop) and its answers (``answers``: image file name -> :func:`handlib.peer_reference.read_folder_answers`'s
@@ -119,7 +120,10 @@ def renders_check(samples, answers: dict, boot: int = 1000, seed: int = 0) -> di
     (:func:`reference_in_camera`, through each frame's own camera) and scored against the
     renders' joints with :func:`score`, the peer in the predictor's place; beside it the
     fixed open hand against the same joints, and the share of frames whose side the peer
-    names right. Returns ``{"frames", "detected", "side_right_share", "peer", "fixed_open_hand"}``."""
+    names right. ``assumed_fov``: turn the peer's joints through a camera of this
+    horizontal field of view (degrees) instead of each frame's own, as the photos are turned
+    (their camera is unknown: 60 degrees assumed). Returns ``{"frames", "detected",
+    "side_right_share", "peer", "fixed_open_hand"}``."""
     import os
     from handlib import camera as cam
     found, ref, truth, d2, right = [], [], [], [], []
@@ -127,20 +131,27 @@ def renders_check(samples, answers: dict, boot: int = 1000, seed: int = 0) -> di
         a = answers.get(os.path.basename(s.image_path))
         if a is None or s.xyz is None:
             continue
-        K = s.crop.K if s.crop is not None else s.intrinsics.K
-        uv_true = cam.project(K, s.xyz)
+        # the image's own camera: the crop's intrinsics, its frame turned as the crop is
+        # (the identity for GANerated's affine crops); or the full image's
+        if s.crop is not None:
+            K_true, xyz, size = s.crop.K, s.crop.to_crop_frame(s.xyz), (s.crop.size, s.crop.size)
+        else:
+            K_true, xyz, size = s.intrinsics.K, np.asarray(s.xyz, np.float64), (s.intrinsics.width, s.intrinsics.height)
+        K = K_true if assumed_fov is None else cam.default_intrinsics(int(size[0]), int(size[1]), assumed_fov)
+        uv_true = cam.project(K_true, xyz)
         ref.append(reference_in_camera(a["world_mm"], a["uv"], K))
-        truth.append(s.xyz)
+        truth.append(xyz)
         d2.append(to_box_px(np.linalg.norm(a["uv"] - uv_true, axis=-1)[None], reference_box(uv_true)[1])[0])
-        right.append(a["side"] == s.side)
-        found.append(s)
+        side = s.side if s.crop is None or not s.crop.flip else {"left": "right", "right": "left"}.get(s.side)
+        right.append(a["side"] == side)
+        found.append(side)
     if not found:
         raise ValueError("the peer found no hand in the rendered frames (or none has 3D labels)")
     truth = np.stack(truth)
     return {"frames": len(samples), "detected": len(found),
             "side_right_share": float(np.mean(right)),
             "peer": score(np.stack(ref), truth, np.stack(d2), boot, seed),
-            "fixed_open_hand": score(np.stack([open_hand(s.side) for s in found]), truth, None, boot, seed)}
+            "fixed_open_hand": score(np.stack([open_hand(side) for side in found]), truth, None, boot, seed)}
 
 
 # ------------------------------------------------------------------------ baselines

@@ -882,12 +882,12 @@ def plot_arms(rows: dict, references: dict | None = None, goals: dict | None = N
 def plot_lifting_diagnostic(result: dict, goals=(0.70, 0.60, 0.90)):
     """The lifting diagnostic (:func:`handlib.lifting.diagnostic`): one panel per photo
     set, the 3D AUC (root + scale, solid; aligned, dashed) of the lifter fed the peer's 2D
-    with more and more noise, against the 2D AUC of what it was fed; RegNet's own 3D,
-    RegNet + fit and the lifter fed RegNet's 2D as markers at RegNet's 2D AUC; the fixed
-    open hand as grey lines and ``goals`` (2D, root + scale, aligned) dotted red.
-    Returns the figure."""
+    with more and more noise, against the 2D AUC of what it was fed; RegNet's own 3D and
+    the lifter fed RegNet's 2D as markers at RegNet's 2D AUC, RegNet + fit at its fitted
+    2D's AUC; the fixed open hand as grey lines and ``goals`` (2D, root + scale, aligned)
+    dotted red. Returns the figure."""
     import matplotlib.pyplot as plt
-    sets = list(result["sets"])
+    sets = sorted(result["sets"], key=lambda s: (s == "all_photos", s != "sign_language_digits", s))
     fig, axes = plt.subplots(1, len(sets), figsize=(4.2 * len(sets), 3.8), sharey=True, squeeze=False)
     for ax, s in zip(axes[0], sets):
         rows = result["sets"][s]["rows"]

@@ -108,9 +108,9 @@ def test_training_pairs_are_pictures_of_their_targets():
 
 def test_a_mirrored_2d_hand_is_turned_over_and_a_moved_one_is_not():
     """turned_over against an independent construction: the hand mirrored in the image
-    (u -> -u) turns its knuckles the other way round the wrist; the same hand moved,
-    scaled and turned in the image plane (a similarity, no mirror) does not; nor does the
-    swapping the index and little knuckles' labels turns it over."""
+    (u -> -u) turns its knuckles the other way round the wrist, and so does the hand with
+    its index and little knuckles' labels swapped; the same hand moved, scaled and turned
+    in the image plane (a similarity, no mirror) does not."""
     uv = np.stack([cam.project(K, _hand()), cam.project(K, _hand(yaw=150, pitch=20))])
     a = np.deg2rad(70)
     R = np.array([[np.cos(a), -np.sin(a)], [np.sin(a), np.cos(a)]])
@@ -150,6 +150,11 @@ def test_train_lifter_writes_a_record_and_refuses_other_settings(tmp_path):
         lifting.train_run([FIX], out, epochs=1, copies=2, noise=0.1, progress=False)
     with pytest.raises(ValueError, match="expected a labelled data set"):
         lifting.train_run([tmp_path / "nowhere"], tmp_path / "run2", epochs=1, progress=False)
+    with pytest.raises(ValueError, match="expected a labelled data set"):          # before training
+        lifting.train_run([FIX], tmp_path / "run3", test=tmp_path / "nowhere", epochs=1, progress=False)
+    assert not (tmp_path / "run3" / "backup").exists()
+    again = lifting.train_run([FIX], out, test=FIX, epochs=1, copies=2, progress=False, command="test")
+    assert again["final_loss"] == r["final_loss"]           # a finished run, run again, keeps its record
 
 
 def test_the_diagnostic_end_to_end_on_rendered_stand_ins(tmp_path):
@@ -180,9 +185,14 @@ def test_the_diagnostic_end_to_end_on_rendered_stand_ins(tmp_path):
     assert set(rows) == {"RegNet", "RegNet + fit", "RegNet's 2D, lifted", "the peer's 2D, lifted",
                          "the peer's 2D + 10 px noise, lifted", "the peer's 2D + 40 px noise, lifted",
                          "fixed open hand"}
-    auc = [rows[k]["2d"]["auc"] for k in ("the peer's 2D, lifted", "the peer's 2D + 10 px noise, lifted",
-                                          "the peer's 2D + 40 px noise, lifted")]
+    noisy = ("the peer's 2D, lifted", "the peer's 2D + 10 px noise, lifted", "the peer's 2D + 40 px noise, lifted")
+    auc = [rows[k]["2d"]["auc"] for k in noisy]
+    err = [rows[k]["2d"]["epe_mean_px"] for k in noisy]
     assert auc[0] == 1.0 and auc[0] > auc[1] > auc[2]
+    # the noise has the asked size: mean displacement of a 2D Gaussian = s * sqrt(pi / 2)
+    assert err[0] == 0.0 and 0.8 < err[1] / (10 * np.sqrt(np.pi / 2)) < 1.2
+    assert rows[noisy[0]]["turned_over_share"] == 0.0
+    assert lifting.row_order(rows) == ["RegNet", "RegNet + fit", "RegNet's 2D, lifted", *noisy, "fixed open hand"]
     ev = rev.evaluate_real(["data/weights/regnet.keras"], ["shipped"], tmp_path / "ev", cache_dir=cache,
                            folder=tmp_path / "real", boot=20, video=False)
     assert rows["fixed open hand"]["3d_root_scale"]["auc"] == pytest.approx(
@@ -193,3 +203,13 @@ def test_the_diagnostic_end_to_end_on_rendered_stand_ins(tmp_path):
     assert "| asl letters (6) | the peer's 2D, lifted | 1.000" in table
     over = saved["sets"]["asl_letters"]["regnet_2d_turned_over"]
     assert 0.0 <= over["share"] <= 1.0 and sum(v["photos"] for k, v in over.items() if k != "share") == 6
+    assert table.index("RegNet + fit") < table.index("+ 10 px") < table.index("+ 40 px") < table.index("fixed open")
+    # a RegNet is not a lifter; no cache, or a negative noise level, is refused before work
+    with pytest.raises(files.DataFileError, match="a lifter"):
+        lifting.diagnostic("data/weights/regnet.keras", "data/weights/regnet.keras", tmp_path / "x",
+                           cache_dir=cache, folder=tmp_path / "real", boot=5)
+    with pytest.raises(files.DataFileError, match="peer reference cache"):
+        lifting.diagnostic(tmp_path / "run" / "lifter.keras", cache_dir=tmp_path / "nothing", out=tmp_path / "x")
+    with pytest.raises(ValueError, match="noise levels"):
+        lifting.diagnostic(tmp_path / "run" / "lifter.keras", cache_dir=cache, levels=(-1.0,), out=tmp_path / "x")
+    assert not (tmp_path / "x.json").exists()

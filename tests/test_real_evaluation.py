@@ -431,6 +431,35 @@ def test_the_renders_check_scores_a_perfect_peer_perfectly_and_a_mirrored_one_le
         rev.renders_check(samples, {}, boot=20)
 
 
+def test_the_renders_check_turns_a_perspective_crops_truth_with_the_crop():
+    """A frame cut by a turned, off-centre perspective crop (its camera turned away from
+    the full image's): the check must compare in the crop image's own camera. A perfect
+    answer then scores 1; with a 60-degree camera assumed in place of the crop's own, the
+    2D is unchanged and the 3D, turned through the wrong camera, only a little worse."""
+    from handlib import camera as cam
+    from handlib.crop_camera import Crop
+    from handlib.samples import HandSample
+    samples = []
+    for i, s in enumerate(_rendered(3)):
+        K = s.crop.source_K
+        uv_full = cam.project(np.asarray(K), s.xyz)
+        c = uv_full.mean(0) + [40.0 * (i - 1), 25.0]
+        crop = Crop(centre=tuple(c), side=220.0, size=256, source_K=K, angle=0.4 * (i - 1))
+        samples.append(HandSample(image_path=f"/x/{i:04d}_color_composed.png", sequence="0",
+                                  uv=crop.project(s.xyz), xyz=s.xyz, crop=crop, side=s.side))
+    answers = {}
+    for i, s in enumerate(samples):
+        xyz = s.crop.to_crop_frame(s.xyz)                    # the crop image's own camera frame
+        c, side = rev.reference_box(s.uv)
+        ref_crop = Crop(centre=tuple(c), side=side, size=rev.CROP_PX, source_K=s.crop.K)
+        answers[f"{i:04d}_color_composed.png"] = {"uv": s.uv, "world_mm": ref_crop.to_crop_frame(xyz), "side": s.side}
+    r = rev.renders_check(samples, answers, boot=20)
+    assert r["peer"]["3d_root_scale"]["auc"] == pytest.approx(1.0) and r["peer"]["2d"]["auc"] == 1.0
+    assumed = rev.renders_check(samples, answers, boot=20, assumed_fov=60.0)
+    assert assumed["peer"]["2d"] == r["peer"]["2d"]
+    assert 0.5 < assumed["peer"]["3d_root_scale"]["auc"] <= 1.0
+
+
 def test_folder_answers_without_world_joints_are_refused_naming_the_field(tmp_path):
     rec = {"file": "a.png", "readable": True, "width": 8, "height": 8, "detected": True,
            "uv_px": np.zeros((21, 2)).tolist(), "handedness_label": "Left", "handedness_score": 0.9}

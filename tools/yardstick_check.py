@@ -45,6 +45,11 @@ def main(argv=None) -> int:
     except (ValueError, OSError) as exc:
         print(f"error: {exc} (make it with `python -m handlib make-dataset`)", file=sys.stderr)
         return 2
+    names = [Path(s.image_path).name for s in samples]
+    if len(set(names)) != len(names):
+        print("error: image names repeat across the set's partitions; give a set of at most "
+              f"{ganerated.FRAMES_PER_PARTITION} frames", file=sys.stderr)
+        return 2
     cmd = [sys.executable, str(ROOT / "tools" / "mediapipe_reference.py"), "--glob", "*_color_composed.png",
            "--folders", *map(str, parts)]
     if args.venv:
@@ -56,30 +61,39 @@ def main(argv=None) -> int:
         print(f"error: MediaPipe did not run ({shlex.join(cmd)} returned {rc})", file=sys.stderr)
         return rc
     answers = {}
-    for part in parts:
-        for name, a in pr.read_folder_answers(part / pr.FOLDER_CACHE).items():
-            answers[str(part / name)] = a
-    names = [Path(s.image_path).name for s in samples]
-    if len(set(names)) != len(names):
-        print("error: image names repeat across the set's partitions; give a set of at most "
-              f"{ganerated.FRAMES_PER_PARTITION} frames", file=sys.stderr)
+    try:
+        for part in parts:
+            for name, a in pr.read_folder_answers(part / pr.FOLDER_CACHE).items():
+                answers[str(part / name)] = a
+    except (ValueError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
         return 2
-    keyed = {n: answers.get(str(Path(s.image_path))) for n, s in zip(names, samples)}
-    res = rev.renders_check(samples, keyed, seed=args.seed)
+    missing = [s.image_path for s in samples if str(Path(s.image_path)) not in answers]
+    if missing:
+        print(f"error: the peer's answers lack {len(missing)} frames (first {missing[0]}): the cache is "
+              "older than the set", file=sys.stderr)
+        return 2
+    keyed = {n: answers[str(Path(s.image_path))] for n, s in zip(names, samples)}
+    from handlib import weights as wts
     res = {"what": "MediaPipe's answers on rendered frames, turned into the camera frame as the "
                    "real-hand yardstick turns them, against the renders' true joints",
            "peer": pr.PEER, "set": str(src), "command": "python " + " ".join([Path(__file__).relative_to(ROOT).as_posix(),
                                                                                *(argv or sys.argv[1:])]),
-           **res}
+           "git_commit": wts.git_commit(), "machine": wts.machine(),
+           "own_camera": rev.renders_check(samples, keyed, seed=args.seed),
+           "assumed_60_degrees": rev.renders_check(samples, keyed, seed=args.seed, assumed_fov=60.0)}
     out = Path(args.out).with_suffix(".json")
     files.write_json(out, res)
-    q, f = res["peer"], res["fixed_open_hand"]
-    print(f"{src}: MediaPipe found {res['detected']} of {res['frames']} hands, named the side right on "
-          f"{100 * res['side_right_share']:.1f} %; 2D AUC {q['2d']['auc']:.3f}; 3D root + scale "
-          f"{q['3d_root_scale']['auc']:.3f}, aligned {q['3d_aligned']['auc']:.3f} (fixed open hand "
-          f"{f['3d_root_scale']['auc']:.3f}, {f['3d_aligned']['auc']:.3f}); fingertips in front of the wrist "
-          f"{q['tilt']['tips_in_front_of_wrist_mm']:.0f} mm (truth {q['tilt']['reference_tips_in_front_of_wrist_mm']:.0f})"
-          f" -> {out}")
+    for key, label in (("own_camera", "each frame's own camera"), ("assumed_60_degrees", "a 60-degree camera assumed")):
+        r = res[key]
+        q, f = r["peer"], r["fixed_open_hand"]
+        print(f"{src}, {label}: MediaPipe found {r['detected']} of {r['frames']} hands, named the side right on "
+              f"{100 * r['side_right_share']:.1f} %; 2D AUC {q['2d']['auc']:.3f}; 3D root + scale "
+              f"{q['3d_root_scale']['auc']:.3f}, aligned {q['3d_aligned']['auc']:.3f} (fixed open hand "
+              f"{f['3d_root_scale']['auc']:.3f}, {f['3d_aligned']['auc']:.3f}); median rotation "
+              f"{q['tilt']['median_rotation_deg']:.0f} deg; fingertips in front of the wrist "
+              f"{q['tilt']['tips_in_front_of_wrist_mm']:.0f} mm (truth {q['tilt']['reference_tips_in_front_of_wrist_mm']:.0f})")
+    print(f"-> {out}")
     return 0
 
 
