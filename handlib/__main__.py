@@ -359,8 +359,9 @@ def main(argv=None) -> int:
     lt.add_argument("--epochs", type=_int_in(1, None, "--epochs"), default=8)
     lt.add_argument("--copies", type=_int_in(1, None, "--copies"), default=4,
                     help="turned, noisy copies per frame")
-    lt.add_argument("--noise", type=_float_in(0, 0.5, "--noise"), default=0.04,
-                    help="2D noise: standard deviation drawn up to this fraction of the box's side")
+    lt.add_argument("--noise", type=_float_in(0, 0.5, "--noise"), default=0.1,
+                    help="2D noise: standard deviation drawn up to this fraction of the box's side "
+                         "(default 0.1, the scale of RegNet's 2D error on photos)")
     lt.add_argument("--seed", type=_int_in(0, 2**31 - 1, "--seed"), default=0)
     lt.add_argument("--limit", type=_int_in(1, None, "--limit"), default=None,
                     help="read only the first frames of each folder")
