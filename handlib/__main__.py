@@ -348,6 +348,9 @@ def main(argv=None) -> int:
     rr.add_argument("--no-video", action="store_true", help="photos only")
     rr.add_argument("--fit", action="store_true", help="also a row 'NAME + fit' per model: its "
                     "predictions through the course's one-image kinematic fit (photos only)")
+    rr.add_argument("--lift", default=None, metavar="LIFTER",
+                    help="also a row 'NAME + lift' per model: its 2D, with the 3D lifted from that 2D by "
+                         "this lifter (data/weights/lifter.keras ships one; photos only)")
     rr.add_argument("--replace", action="store_true",
                     help="drop rows of other models in --out that were measured otherwise")
     lt = sub.add_parser("train-lifter", help="train the 2D-to-3D lifter on rendered labels "
@@ -365,6 +368,8 @@ def main(argv=None) -> int:
     lt.add_argument("--seed", type=_int_in(0, 2**31 - 1, "--seed"), default=0)
     lt.add_argument("--limit", type=_int_in(1, None, "--limit"), default=None,
                     help="read only the first frames of each folder")
+    lt.add_argument("--save", default=None, help="where the lifter goes (default OUT/lifter.keras; "
+                    "data/weights/lifter.keras ships it)")
     ld = sub.add_parser("lift-diagnostic", help="where is the 3D lost on real photos? The lifter "
                         "fed RegNet's 2D and the peer's 2D (with noise), on the real-hand yardstick")
     ld.add_argument("--lifter", required=True, help="a lifter (train-lifter's lifter.keras)")
@@ -466,22 +471,29 @@ def main(argv=None) -> int:
         if args.names is not None and len(args.names) != len(args.weights):
             parser.error(f"--names needs one label per --weights file ({len(args.weights)}), got {len(args.names)}")
         from handlib import real_evaluation
-        return _run(lambda: real_evaluation.evaluate_real(
-            args.weights, args.names, args.out, args.cache, seed=args.seed, limit=args.limit,
-            video=not args.no_video, command=command, replace=args.replace, fit=args.fit),
+
+        def job():
+            lifter = None
+            if args.lift is not None:
+                from handlib import lifting
+                lifter = lifting.Lifter(args.lift)
+            return real_evaluation.evaluate_real(
+                args.weights, args.names, args.out, args.cache, seed=args.seed, limit=args.limit,
+                video=not args.no_video, command=command, replace=args.replace, fit=args.fit, lift=lifter)
+        return _run(job,
             lambda r: print(real_evaluation.format_table(r)))
     if args.command == "train-lifter":
         from handlib import lifting
         return _run(lambda: lifting.train_run(args.data, args.out, test=args.test, epochs=args.epochs,
                                               copies=args.copies, noise=args.noise, seed=args.seed,
-                                              limit=args.limit, command=command),
-                    lambda r: print(f"{args.out}/lifter.keras: {r['data']['pairs']} pairs, "
+                                              limit=args.limit, save=args.save, command=command),
+                    lambda r: print(f"{args.save or args.out + '/lifter.keras'}: {r['data']['pairs']} pairs, "
                                     f"{r['wall_time_s']:.0f} s; test {r['test']}"),
                     resume=" from the last finished epoch")
     if args.command == "lift-diagnostic":
         from handlib import lifting
         return _run(lambda: lifting.diagnostic(args.lifter, args.weights, args.out, args.cache,
-                                               limit=args.limit, command=command),
+                                               limit=args.limit, save=args.save, command=command),
                     lambda r: print(lifting.format_table(r)))
     if args.command == "make-video":
         from handlib import sequences

@@ -113,6 +113,20 @@ def lift(model, uv, K, side) -> np.ndarray:
     return np.stack([c.from_crop_frame(v) for c, v in zip(crops, y)])
 
 
+class Lifter:
+    """A loaded lifter as a function: ``Lifter(path)(uv, K, side)`` is :func:`lift` with
+    its network; ``weights`` names the file (the real-hand yardstick records it)."""
+
+    def __init__(self, weights="lifter"):
+        from handlib import weights as wts
+        self.weights = str(weights)
+        self.model = wts.load_model(weights)
+        check_lifter(self.model, weights)
+
+    def __call__(self, uv, K, side) -> np.ndarray:
+        return lift(self.model, uv, K, side)
+
+
 def training_pairs(samples, copies: int = 4, noise: float = NOISE, max_angle: float = 30.0,
                    seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Pairs (input (N, 42), target (N, 63), float32) from labelled samples
@@ -159,6 +173,24 @@ def _labelled(folders, limit):
     return out
 
 
+def regression_figures(model) -> dict:
+    """The lifter on the exact 2D of RegNet's fixed regression renders
+    (:func:`handlib.pose_evaluation.regression_samples`, both looks, both sides): stored
+    in the training record as ``figures``, recomputed by the regression test; beside it
+    the fixed open hand's error on the same frames, root and size from the truth."""
+    from handlib import metrics
+    from handlib import pose_evaluation as pe
+    from handlib import real_evaluation as re_
+    samples = pe.regression_samples()
+    got = test_figures(model, samples)
+    truth = np.stack([s.xyz for s in samples])
+    fixed = np.stack([re_.open_hand(s.side or "left") for s in samples])
+    d = np.linalg.norm(metrics.root_scale(fixed, 1.0) - metrics.root_scale(truth, 1.0), axis=-1)
+    size = np.linalg.norm(truth[:, hm.ROOT_JOINT] - truth[:, hm.NORM_ROOT_JOINT], axis=-1)
+    return {"set": f"pose_evaluation.regression_samples(): {len(samples)} frames", **got,
+            "fixed_open_hand_epe_mean_mm": float((d * size[:, None]).mean())}
+
+
 def test_figures(model, samples) -> dict:
     """The lifter on labelled samples' exact 2D: mean per-joint 3D error in mm with the
     root (M0) and the hand's size (|W - M0|) taken from the truth, and its AUC over
@@ -177,12 +209,13 @@ def test_figures(model, samples) -> dict:
 
 def train_run(data, out, test=None, epochs: int = 8, copies: int = 4, noise: float = NOISE,
               max_angle: float = 30.0, batch_size: int = 256, lr: float = 1e-3, seed: int = 0,
-              limit: int | None = None, command: str = "", progress: bool = True) -> dict:
+              limit: int | None = None, save=None, command: str = "", progress: bool = True) -> dict:
     """The ``train-lifter`` command: the lifter trained on the labels of the rendered
     folders ``data`` (no images are read) in the run folder ``out`` (``config.json``,
-    ``backup/``, ``log.csv``), saved as ``out/lifter.keras`` with its training record,
-    figures on the labelled folder ``test`` when given. Rerunning the same call resumes
-    from the last finished epoch; one with other settings is refused. Returns the record."""
+    ``backup/``, ``log.csv``), saved as ``save`` (default ``out/lifter.keras``) with its
+    training record (figures on :func:`regression_figures`' fixed renders, and on the
+    labelled folder ``test`` when given). Rerunning the same call resumes from the last
+    finished epoch; one with other settings is refused. Returns the record."""
     import keras
 
     from handlib import files, weights
@@ -217,7 +250,7 @@ def train_run(data, out, test=None, epochs: int = 8, copies: int = 4, noise: flo
         keras.callbacks.CSVLogger(str(out / "log.csv"), append=True),
         weights.wall_clock_callback(clock, clock_file)])
     files.write_json(clock_file, {"seconds": clock.elapsed})
-    save = out / "lifter.keras"
+    save = Path(save) if save is not None else out / "lifter.keras"
     weights.save_model(model, save)
     record = {"model": "2D-to-3D lifter (handlib.lifting.lifter_model)", "command": command,
               "git_commit": weights.git_commit(), "machine": weights.machine(),
@@ -227,6 +260,7 @@ def train_run(data, out, test=None, epochs: int = 8, copies: int = 4, noise: flo
               **{k: config[k] for k in ("epochs", "copies", "noise", "max_angle", "batch_size", "lr", "seed")},
               "wall_time_s": round(clock.elapsed, 1),
               "final_loss": float(history.history["loss"][-1]) if history.history.get("loss") else None,
+              "figures": regression_figures(model),
               "test": {str(test): test_figures(model, tests)} if tests is not None else None}
     old_path = weights.record_path(save)
     if record["final_loss"] is None and old_path.is_file():     # a finished run run again trains
@@ -278,7 +312,9 @@ def set_order(sets) -> list:
     return sorted(sets, key=lambda s: (s == "all_photos", s != "sign_language_digits", s))
 
 
-def _check_lifter(model, path) -> None:
+def check_lifter(model, path) -> None:
+    """Refuse a model that is not a lifter (42 numbers in, 63 out): a
+    :class:`handlib.files.DataFileError` naming ``path``."""
     from handlib.files import DataFileError
     shapes = (tuple(model.inputs[0].shape[1:]) if getattr(model, "inputs", None) else None,
               tuple(model.outputs[0].shape[1:]) if getattr(model, "outputs", None) else None)
@@ -324,7 +360,7 @@ def diagnostic(lifter, regnet="regnet", out="data/results/lifting_diagnostic", c
         raise files.DataFileError(Path(cache_dir or pr.CACHE_DIR), f"a peer reference cache (run `{pr.MAKE_CACHE}`)",
                                   "none")
     lift_net, net = wts.load_model(lifter), wts.load_model(regnet)
-    _check_lifter(lift_net, lifter)
+    check_lifter(lift_net, lifter)
     photos = re_._load_photos(caches, limit)
     per: dict = {}
     for s, ph in photos.items():                 # every model runs once per photo

@@ -417,7 +417,8 @@ def side_auto_share(model, video, side: str, frames: int, side_checks: bool = Tr
 
 def evaluate_real(weights, names=None, out="data/results/real_evaluation", cache_dir=None, folder=None,
                   seed: int = 0, boot: int = 1000, limit: int | None = None, video: bool = True,
-                  command: str = "", keep: int = 0, replace: bool = False, fit: bool = False) -> dict:
+                  command: str = "", keep: int = 0, replace: bool = False, fit: bool = False,
+                  lift=None) -> dict:
     """The ``evaluate-real`` command: each model in ``weights`` (paths or shipped names;
     labelled by ``names``) on the frozen real subsets and the video; figures written to
     ``OUT.json`` (atomically) beside the baselines. Rows of other models already in that
@@ -428,6 +429,9 @@ def evaluate_real(weights, names=None, out="data/results/real_evaluation", cache
     ``keep``: also return that many (photo, image, prediction) per set and model, for a
     grid. ``fit``: also a row "NAME + fit" per model, its predictions through the course's
     one-image fit (:func:`_fit_photos`; photos only: the video's tracker already fits).
+    ``lift``: a lifter (:func:`handlib.lifting.load`: called with 2D joints (N, 21, 2), their
+    intrinsics and sides, it answers their 3D): also a row "NAME + lift" per model, its 2D
+    with the 3D lifted from that 2D (photos only).
     Raises :class:`handlib.files.DataFileError` where the peer reference is missing."""
     from handlib import pose_network  # noqa: F401  (registers RegNet's layers before loading)
     from handlib import weights as wts
@@ -442,7 +446,7 @@ def evaluate_real(weights, names=None, out="data/results/real_evaluation", cache
     models = {n: wts.load_model(w) for n, w in zip(names, weights)}          # fail before work
     # a model measured again replaces its "+ fit" row too (dropped without --fit), so that
     # no row outlives the weights it measured
-    rows = set(names) | {f"{n} + fit" for n in names}
+    rows = set(names) | {f"{n} + fit" for n in names} | {f"{n} + lift" for n in names}
     shipped_record = wts.record_path("regnet")
     pose = files.read_json(shipped_record, "the shipped RegNet's training record").get("mean_pose") \
         if shipped_record.is_file() else None
@@ -482,20 +486,28 @@ def evaluate_real(weights, names=None, out="data/results/real_evaluation", cache
         result["models"][name] = {"weights": str(weights[names.index(name)]),
                                   "trained": info.get("command"), "images_seen": info.get("images_seen"),
                                   "measured_by": command, "git_commit": result["git_commit"]}
-        per_set, fitted = {}, {}
+        per_set, fitted, lifted = {}, {}, {}
         for s, ph in photos.items():
             d2, xyz, preds = _predict_photos(model, ph, seed)
             per_set[s] = (d2, xyz)
             if fit:
                 fitted[s] = _fit_photos(ph, preds)
+            if lift is not None:
+                from handlib import prediction
+                lifted[s] = (d2, lift(np.stack([q.uv for q in preds]),
+                                      np.stack([prediction.default_intrinsics(p.width, p.height) for p, _ in ph]),
+                                      [p.side for p, _ in ph]))
             if keep:
                 examples.setdefault(s, {})[name] = [(p, img, q) for (p, img), q in list(zip(ph, preds))[:keep]]
-        for row, got in ((name, per_set), (f"{name} + fit", fitted)):
+        for row, got in ((name, per_set), (f"{name} + fit", fitted), (f"{name} + lift", lifted)):
             if not got:
                 continue
-            if row != name:
+            if row.endswith(" + fit"):
                 result["models"][row] = {**result["models"][name], "fitted": "handlib.fitting.calibration_fit "
                                          "(the course's one-image fit of the model's 2D and 3D)"}
+            elif row != name:
+                result["models"][row] = {**result["models"][name], "lifted": f"handlib.lifting ({getattr(lift, 'weights', lift)}: "
+                                         "the model's 2D, its 3D lifted from that 2D)"}
             got["all_photos"] = tuple(np.concatenate([got[s][k] for s in photos]) for k in (0, 1))
             for s, (d2, xyz) in got.items():
                 entry = result["sets"].setdefault(s, {"baselines": None, "models": {}})

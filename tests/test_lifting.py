@@ -8,6 +8,7 @@ import pytest
 
 from handlib import camera as cam
 from handlib import files, images, lifting, synthetic
+from handlib import weights
 from handlib import hand_model as hm
 from handlib import peer_reference as pr
 from handlib import real_evaluation as rev
@@ -140,6 +141,21 @@ def test_the_peers_noise_has_the_asked_size_and_no_order():
     assert np.array_equal(lifting._noisy(photos[::-1], levels, seed=3)[:, ::-1], n)
 
 
+def test_the_shipped_lifter_reproduces_its_recorded_figures():
+    """The regression test of data/weights/lifter.keras: its 3D error on the exact 2D of
+    the fixed regression renders, recomputed, equals its record's, and is far below the
+    fixed open hand's on the same frames; trained on rendered labels only."""
+    record = files.read_json(weights.record_path("lifter"), "the lifter's training record")
+    got = lifting.regression_figures(lifting.Lifter("lifter").model)
+    want = record["figures"]
+    assert got["epe_mean_mm"] == pytest.approx(want["epe_mean_mm"], abs=0.3)
+    assert got["auc_20_50_mm"] == pytest.approx(want["auc_20_50_mm"], abs=0.01)
+    assert got["fixed_open_hand_epe_mean_mm"] == pytest.approx(want["fixed_open_hand_epe_mean_mm"], abs=1e-6)
+    assert got["epe_mean_mm"] < got["fixed_open_hand_epe_mean_mm"] / 3
+    assert record["data"]["what"].startswith("rendered labels only") and record["noise"] == lifting.NOISE
+    assert weights.weights_path("lifter").stat().st_size <= 30e6
+
+
 def test_train_lifter_writes_a_record_and_refuses_other_settings(tmp_path):
     out = tmp_path / "run"
     r = lifting.train_run([FIX], out, test=FIX, epochs=1, copies=2, progress=False, command="test")
@@ -147,7 +163,7 @@ def test_train_lifter_writes_a_record_and_refuses_other_settings(tmp_path):
     saved = json.loads((out / "lifter.json").read_text())
     assert saved["data"]["what"].startswith("rendered labels only") and saved["test"][str(FIX)]["frames"] > 0
     with pytest.raises(ValueError, match="other settings"):
-        lifting.train_run([FIX], out, epochs=1, copies=2, noise=0.1, progress=False)
+        lifting.train_run([FIX], out, epochs=1, copies=2, noise=0.2, progress=False)
     with pytest.raises(ValueError, match="expected a labelled data set"):
         lifting.train_run([tmp_path / "nowhere"], tmp_path / "run2", epochs=1, progress=False)
     with pytest.raises(ValueError, match="expected a labelled data set"):          # before training
@@ -194,7 +210,13 @@ def test_the_diagnostic_end_to_end_on_rendered_stand_ins(tmp_path):
     assert rows[noisy[0]]["turned_over_share"] == 0.0
     assert lifting.row_order(rows) == ["RegNet", "RegNet + fit", "RegNet's 2D, lifted", *noisy, "fixed open hand"]
     ev = rev.evaluate_real(["data/weights/regnet.keras"], ["shipped"], tmp_path / "ev", cache_dir=cache,
-                           folder=tmp_path / "real", boot=20, video=False)
+                           folder=tmp_path / "real", boot=20, video=False,
+                           lift=lifting.Lifter(tmp_path / "run" / "lifter.keras"))
+    # the yardstick's "+ lift" row: the model's own 2D, and the diagnostic's lifted 3D
+    lifted_row = ev["sets"]["asl_letters"]["models"]["shipped + lift"]
+    assert lifted_row["2d"] == ev["sets"]["asl_letters"]["models"]["shipped"]["2d"]
+    assert lifted_row["3d_root_scale"]["auc"] == pytest.approx(rows["RegNet's 2D, lifted"]["3d_root_scale"]["auc"])
+    assert "lifter.keras" in ev["models"]["shipped + lift"]["lifted"]
     assert rows["fixed open hand"]["3d_root_scale"]["auc"] == pytest.approx(
         ev["sets"]["asl_letters"]["baselines"]["fixed_open_hand"]["3d_root_scale"]["auc"])
     assert rows["RegNet"]["3d_aligned"]["auc"] == pytest.approx(

@@ -32,7 +32,7 @@ def test_the_rebuild_runs_the_commands_the_shipped_records_name():
     # --save says where a finished run is copied, not how it trains: a run finished first
     # and shipped by the same command with --save keeps the record of its training command
     flags = ("--silnet", "--weights", "--save")
-    for name in ("silnet", "geocongan_synth_to_real", "regnet"):
+    for name in ("silnet", "geocongan_synth_to_real", "regnet", "lifter"):
         record = json.loads((files.REPO_ROOT / "data" / "weights" / f"{name}.json").read_text())
         want = _without(record["command"], *flags)
         assert want in [_without(c, *flags) for c in cmds], name
@@ -48,9 +48,9 @@ def test_the_quick_rebuild_makes_every_weight(tmp_path):
     r = subprocess.run([sys.executable, str(TOOL), "--quick", "--out", str(out)], capture_output=True,
                        text=True, cwd=files.REPO_ROOT, env=env, timeout=1200)
     assert r.returncode == 0, r.stderr[-3000:]
-    for name in ("efficientnet_lite0_imagenet", "silnet", "geocongan_synth_to_real", "regnet"):
+    for name in ("efficientnet_lite0_imagenet", "silnet", "geocongan_synth_to_real", "regnet", "lifter"):
         assert (out / f"{name}.keras").is_file(), name
-    for name in ("silnet", "geocongan_synth_to_real", "regnet"):
+    for name in ("silnet", "geocongan_synth_to_real", "regnet", "lifter"):
         assert "command" in json.loads((out / f"{name}.json").read_text())
     from handlib import pose_network  # noqa: F401  (registers RegNet's layers before loading)
     model = wts.load_model(out / "regnet.keras")

@@ -13,7 +13,8 @@ The stages, in order, each one of the course's own commands (the README's):
 4. ``gan``: the GeoConGAN, synthetic to real (its judge is the SilNet of stage 3);
 5. ``regnet-data``: RegNet's rendered sets and the GANerated set (stage 4's generator);
 6. ``regnet``: RegNet, with the shipped recipe;
-7. ``evaluate``: RegNet on the held-out rendered sets (into ``data/results/`` only when
+7. ``lifter``: the 2D-to-3D lifter on the rendered sets' labels (``handlib.lifting``);
+8. ``evaluate``: RegNet on the held-out rendered sets (into ``data/results/`` only when
    the weights go to ``data/weights/``).
 
 Every stage resumes: data sets keep the frames already written and every training run
@@ -24,9 +25,9 @@ is written with its training record (``NAME.json``: command, machine, minutes).
 (checks the path in a few minutes; the weights are useless). With ``--out`` other than
 ``data/weights``, data sets and run folders go to ``OUT-work/`` beside it. Real photos are used
 where ``HANDLIB_REALDATA_DIR`` (default ``../shared/realdata``) has them, rendered
-stand-ins otherwise. On a 2-core CPU the full rebuild takes about two hours and thirty-five minutes (SilNet
-14 min, GeoConGAN 63 min, GANerating 4,000 frames 12 min, RegNet 50 min, data sets
-about 15 min; the records give each figure).
+stand-ins otherwise. On a 2-core CPU the full rebuild takes about two hours and forty minutes (SilNet
+14 min, GeoConGAN 63 min, GANerating 4,000 frames 12 min, RegNet 50 min, the lifter 5 min,
+data sets about 15 min; the records give each figure).
 """
 from __future__ import annotations
 
@@ -39,7 +40,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-STAGES = ("imagenet", "gan-data", "silnet", "gan", "regnet-data", "regnet", "evaluate")
+STAGES = ("imagenet", "gan-data", "silnet", "gan", "regnet-data", "regnet", "lifter", "evaluate")
 
 
 def stages(out: Path, data: Path, runs: Path, quick: bool) -> dict[str, list[list[str]]]:
@@ -83,6 +84,9 @@ def stages(out: Path, data: Path, runs: Path, quick: bool) -> dict[str, list[lis
                          "--input-size", n(128, 32), "--steps", n(7200, 4),
                          "--steps-per-epoch", n(50, 2), "--batch", n(32, 2), "--lr", "1e-3", "--seed", "0",
                          "--save", str(out / "regnet.keras")]],
+        "lifter": [hl + ["train-lifter", "--data", str(D / "synth-heldup"), str(D / "real-like-heldup"),
+                         "--out", str(runs / "lifter-shipped"), "--test", str(D / "test-synth"),
+                         "--save", str(out / "lifter.keras")] + (["--epochs", "1", "--limit", "16"] if q else [])],
         "evaluate": [hl + ["evaluate-regnet", "--weights", str(out / "regnet.keras"),
                            "--test", str(D / "test-synth"), str(D / "test-real-like"),
                            "--out", "data/results/regnet_evaluation"
