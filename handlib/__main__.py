@@ -493,7 +493,7 @@ def main(argv=None) -> int:
     if args.command == "lift-diagnostic":
         from handlib import lifting
         return _run(lambda: lifting.diagnostic(args.lifter, args.weights, args.out, args.cache,
-                                               limit=args.limit, save=args.save, command=command),
+                                               limit=args.limit, command=command),
                     lambda r: print(lifting.format_table(r)))
     if args.command == "make-video":
         from handlib import sequences

@@ -235,3 +235,17 @@ def test_the_diagnostic_end_to_end_on_rendered_stand_ins(tmp_path):
     with pytest.raises(ValueError, match="noise levels"):
         lifting.diagnostic(tmp_path / "run" / "lifter.keras", cache_dir=cache, levels=(-1.0,), out=tmp_path / "x")
     assert not (tmp_path / "x.json").exists()
+
+
+def test_the_commands_report_a_users_mistake_in_one_line(tmp_path):
+    """train-lifter and lift-diagnostic from the command line: a missing folder or peer
+    cache is one 'error:' line and exit status 2, never a traceback."""
+    import subprocess
+    import sys
+    for args in (["train-lifter", "--data", str(tmp_path / "none"), "--out", str(tmp_path / "run")],
+                 ["lift-diagnostic", "--lifter", "data/weights/lifter.keras", "--cache", str(tmp_path / "none"),
+                  "--out", str(tmp_path / "d")]):
+        r = subprocess.run([sys.executable, "-m", "handlib", *args], capture_output=True, text=True,
+                           cwd=files.REPO_ROOT)
+        assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr[-2000:]
+        assert r.stderr.strip().splitlines()[-1].startswith("error:")
