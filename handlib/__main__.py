@@ -315,6 +315,9 @@ def main(argv=None) -> int:
                    help="horizontal field of view of the camera in degrees (1-170, default 60)")
     q.add_argument("--hand-size", type=_float_in(1, MAX_HAND_SIZE_MM, "--hand-size"), default=91.7,
                    help="wrist to middle-finger knuckle in mm (scales the 3D joints; default 91.7)")
+    q.add_argument("--lift", nargs="?", const="data/weights/lifter.keras", default=None, metavar="LIFTER",
+                   help="also xyz_lifted_mm: the 3D lifted from RegNet's 2D by a lifter (default the shipped "
+                        "data/weights/lifter.keras), which agrees better with a real-trained peer on photos")
     q.add_argument("--fit", action="store_true", help="also the course's hand model fitted to the "
                    "prediction (uv_fitted_px, xyz_fitted_mm: closer to real hands' 3D; see the README)")
     q.add_argument("--out", default=None, help="folder for NAME.joints.json and NAME.skeleton.png "
@@ -525,9 +528,17 @@ def main(argv=None) -> int:
                       f"{sum(r['confidence']) / 21:.2f}"
                       + (f" -> {r['outputs'][0]}, {r['outputs'][1]}" if "outputs" in r else ""))
                 if "outputs" not in r:
-                    print(json.dumps({k: r[k] for k in ("uv_px", "xyz_mm", "confidence")}))
-        return _run(lambda: prediction.predict_files(args.images, args.side, args.weights, args.out,
-                                                     args.fov, args.hand_size, args.fit), show)
+                    print(json.dumps({k: r[k] for k in ("uv_px", "xyz_mm", "confidence", "xyz_lifted_mm")
+                                      if k in r}))
+
+        def job():
+            lifter = None
+            if args.lift is not None:
+                from handlib import lifting
+                lifter = lifting.Lifter(args.lift)
+            return prediction.predict_files(args.images, args.side, args.weights, args.out,
+                                            args.fov, args.hand_size, args.fit, lift=lifter)
+        return _run(job, show)
     if args.command == "train-regnet":
         if args.input_size % 16:
             parser.error(f"--input-size must be a multiple of 16, got {args.input_size}")

@@ -110,6 +110,8 @@ def lift(model, uv, K, side) -> np.ndarray:
     crops = [canonical_crop(u, k, s) for u, k, s in zip(uv, Ks, sides)]
     x = np.stack([canonical_2d(u, c) for u, c in zip(uv, crops)]).astype(np.float32)
     y = np.asarray(model.predict(x, batch_size=256, verbose=0), np.float64).reshape(n, 21, 3)
+    y = y - y[:, hm.NORM_ROOT_JOINT:hm.NORM_ROOT_JOINT + 1]       # the network's answer is close to
+    y = y / np.linalg.norm(y[:, hm.ROOT_JOINT], axis=-1)[:, None, None]   # normalised; make it exact
     return np.stack([c.from_crop_frame(v) for c, v in zip(crops, y)])
 
 

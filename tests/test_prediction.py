@@ -117,3 +117,30 @@ def test_real_checks_on_the_real_data(shipped):
     assert v["frames"] >= 8 and np.isfinite(v["regnet"]["mean"]) and np.isfinite(v["mean_pose"]["mean"])
     b = real_checks.letters_inside_box(shipped, record["mean_pose"], limit=6)
     assert b["photos"] == 6 and 0 <= b["regnet"] <= 1
+
+
+def test_predict_with_the_lifter_gives_a_root_relative_hand_of_the_given_size(tmp_path):
+    """`predict --lift` on a rendered picture: ``xyz_lifted_mm`` is root-relative with
+    |W - M0| = --hand-size, and closer to the render's true hand (root and size from the
+    truth) than the fixed open hand is."""
+    from handlib import images
+    from handlib import real_evaluation as rev
+    from handlib.synthetic import render_index
+    frame = render_index(77, 1, look="real-like")
+    path = tmp_path / "hand.png"
+    images.write_image(path, frame.rgb)
+    side = "right" if frame.scene.side == "right" else "left"
+    res = subprocess.run([sys.executable, "-m", "handlib", "predict", str(path), "--side", side, "--lift",
+                          "--hand-size", "80", "--out", str(tmp_path / "out")],
+                         env=ENV, capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr[-2000:]
+    joints = json.loads((tmp_path / "out" / "hand.joints.json").read_text())
+    lifted = np.array(joints["xyz_lifted_mm"])
+    assert np.allclose(lifted[9], 0, atol=1e-2) and abs(np.linalg.norm(lifted[0]) - 80.0) < 0.05
+    truth = frame.xyz - frame.xyz[9]
+    truth = truth / np.linalg.norm(truth[0]) * 80.0
+    fixed = rev.open_hand(side) / rev.HAND_SIZE_MM * 80.0
+    assert np.linalg.norm(lifted - truth, axis=1).mean() < np.linalg.norm(fixed - truth, axis=1).mean()
+    bad = subprocess.run([sys.executable, "-m", "handlib", "predict", str(path), "--side", side, "--lift",
+                          "data/weights/regnet.keras"], env=ENV, capture_output=True, text=True, timeout=300)
+    assert bad.returncode == 2 and "a lifter" in bad.stderr and "Traceback" not in bad.stderr
