@@ -395,6 +395,26 @@ def read_video_reference(folder=None) -> dict | None:
     return out
 
 
+def run_on_folders(folders, glob: str = "*", venv=None, wheelhouse=None) -> int:
+    """Run the peer over every image of each folder (``tools/mediapipe_reference.py
+    --folders``, MediaPipe in its own virtual environment, installed once; ``glob``: only
+    the images whose names match). Returns the exit status; on failure one 'error:' line
+    on stderr names the command."""
+    import shlex
+    import subprocess
+    import sys
+    cmd = [sys.executable, str(files.REPO_ROOT / "tools" / "mediapipe_reference.py"), "--glob", glob,
+           "--folders", *map(str, folders)]
+    if venv:
+        cmd += ["--venv", str(venv)]
+    if wheelhouse:
+        cmd += ["--wheelhouse", str(wheelhouse)]
+    rc = subprocess.run(cmd).returncode
+    if rc:
+        print(f"error: MediaPipe did not run ({shlex.join(cmd)} returned {rc})", file=sys.stderr)
+    return rc
+
+
 def read_folder_answers(path) -> dict:
     """The peer's whole answers for a folder of images (:data:`FOLDER_FORMAT`, with
     ``world_mm``): file name -> ``{"uv" (21, 2) pixels, "world_mm" (21, 3) mm, "side"

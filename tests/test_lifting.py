@@ -7,10 +7,9 @@ import numpy as np
 import pytest
 
 from handlib import camera as cam
-from handlib import files, images, lifting, synthetic
+from handlib import files, lifting
 from handlib import weights
 from handlib import hand_model as hm
-from handlib import peer_reference as pr
 from handlib import real_evaluation as rev
 from handlib.crop_camera import orthographic_misalignment
 from handlib.samples import HandSample
@@ -173,28 +172,16 @@ def test_train_lifter_writes_a_record_and_refuses_other_settings(tmp_path):
     assert again["final_loss"] == r["final_loss"]           # a finished run, run again, keeps its record
 
 
-def test_the_diagnostic_end_to_end_on_rendered_stand_ins(tmp_path):
+def test_the_diagnostic_end_to_end_on_rendered_stand_ins(tmp_path, rendered_peer):
     """Rendered hands stand in for photos and their labels for the peer (as in the
     yardstick's own end-to-end test): every row lands in the JSON, the peer's exact 2D
     has a 2D AUC of 1, noise lowers it level by level, and the fixed open hand matches
     the yardstick's baseline."""
-    root = tmp_path / "real" / pr.SETS["asl_letters"]
-    recs = []
-    for i in range(6):
-        f = synthetic.render_index(31, i, look="real-like")
-        name = f"{'valid' if i % 2 else 'test'}/images/R{i}_jpg.rf.{i}.png"
-        images.write_image(root / name, f.rgb)
-        side = "right" if hm.handedness(f.xyz) > 0 else "left"
-        recs.append({"file": name, "readable": True, "width": 256, "height": 256, "detected": True,
-                     "uv_px": f.uv.tolist(), "world_mm": f.xyz.tolist(),
-                     "handedness_label": "Left" if side == "right" else "Right", "handedness_score": 1.0})
-    cache = tmp_path / "cache"
-    files.write_json(cache / "asl_letters.json", {"format": pr.FORMAT, "set": "asl_letters",
-                                                  "folder": pr.SETS["asl_letters"], "images": recs})
+    cache, real = rendered_peer
     lifting.train_run([FIX], tmp_path / "run", epochs=1, copies=2, progress=False)
     out = tmp_path / "diag"
     r = lifting.diagnostic(tmp_path / "run" / "lifter.keras", "data/weights/regnet.keras", out,
-                           cache_dir=cache, folder=tmp_path / "real", levels=(0.0, 10.0, 40.0), boot=20)
+                           cache_dir=cache, folder=real, levels=(0.0, 10.0, 40.0), boot=20)
     saved = json.loads(out.with_suffix(".json").read_text())
     assert Path(out.with_suffix(".png")).is_file() and set(saved["sets"]) == {"asl_letters", "all_photos"}
     rows = saved["sets"]["asl_letters"]["rows"]
@@ -210,7 +197,7 @@ def test_the_diagnostic_end_to_end_on_rendered_stand_ins(tmp_path):
     assert rows[noisy[0]]["turned_over_share"] == 0.0
     assert lifting.row_order(rows) == ["RegNet", "RegNet + fit", "RegNet's 2D, lifted", *noisy, "fixed open hand"]
     ev = rev.evaluate_real(["data/weights/regnet.keras"], ["shipped"], tmp_path / "ev", cache_dir=cache,
-                           folder=tmp_path / "real", boot=20, video=False,
+                           folder=real, boot=20, video=False,
                            lift=lifting.Lifter(tmp_path / "run" / "lifter.keras"))
     # the yardstick's "+ lift" row: the model's own 2D, and the diagnostic's lifted 3D
     lifted_row = ev["sets"]["asl_letters"]["models"]["shipped + lift"]
@@ -229,7 +216,7 @@ def test_the_diagnostic_end_to_end_on_rendered_stand_ins(tmp_path):
     # a RegNet is not a lifter; no cache, or a negative noise level, is refused before work
     with pytest.raises(files.DataFileError, match="a lifter"):
         lifting.diagnostic("data/weights/regnet.keras", "data/weights/regnet.keras", tmp_path / "x",
-                           cache_dir=cache, folder=tmp_path / "real", boot=5)
+                           cache_dir=cache, folder=real, boot=5)
     with pytest.raises(files.DataFileError, match="peer reference cache"):
         lifting.diagnostic(tmp_path / "run" / "lifter.keras", cache_dir=tmp_path / "nothing", out=tmp_path / "x")
     with pytest.raises(ValueError, match="noise levels"):

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from handlib import files, images, metrics, synthetic
+from handlib import files, metrics, synthetic
 from handlib import hand_model as hm
 from handlib import peer_reference as pr
 from handlib import real_evaluation as rev
@@ -203,25 +203,13 @@ def test_the_frozen_digit_blocks_are_the_ones_the_gan_and_silnet_hold_out():
 
 
 # ------------------------------------------------------------------ end to end
-def test_evaluate_real_end_to_end_on_rendered_stand_ins(tmp_path):
+def test_evaluate_real_end_to_end_on_rendered_stand_ins(tmp_path, rendered_peer):
     """Rendered hands stand in for photos and their labels for the peer: the shipped
     model must beat both baselines there, and every figure must land in the JSON."""
-    root = tmp_path / "real" / pr.SETS["asl_letters"]
-    recs = []
-    for i in range(6):
-        f = synthetic.render_index(31, i, look="real-like")
-        name = f"{'valid' if i % 2 else 'test'}/images/R{i}_jpg.rf.{i}.png"
-        images.write_image(root / name, f.rgb)
-        side = "right" if hm.handedness(f.xyz) > 0 else "left"
-        recs.append({"file": name, "readable": True, "width": 256, "height": 256, "detected": True,
-                     "uv_px": f.uv.tolist(), "world_mm": f.xyz.tolist(),
-                     "handedness_label": "Left" if side == "right" else "Right", "handedness_score": 1.0})
-    cache = tmp_path / "cache"
-    files.write_json(cache / "asl_letters.json", {"format": pr.FORMAT, "set": "asl_letters",
-                                                  "folder": pr.SETS["asl_letters"], "images": recs})
+    cache, real = rendered_peer
     out = tmp_path / "res"
     r = rev.evaluate_real(["data/weights/regnet.keras"], ["shipped"], out, cache_dir=cache,
-                          folder=tmp_path / "real", boot=50, video=False, fit=True)
+                          folder=real, boot=50, video=False, fit=True)
     saved = json.loads(out.with_suffix(".json").read_text())
     assert saved["label"].startswith("agreement with a peer")
     e = saved["sets"]["asl_letters"]
@@ -237,13 +225,13 @@ def test_evaluate_real_end_to_end_on_rendered_stand_ins(tmp_path):
     # a second model is added beside the first; the first's row is kept
     shutil.copy(files.REPO_ROOT / "data/weights/regnet.keras", tmp_path / "copy.keras")
     rev.evaluate_real([tmp_path / "copy.keras"], ["copy"], out, cache_dir=cache,
-                      folder=tmp_path / "real", boot=50, video=False)
+                      folder=real, boot=50, video=False)
     both = json.loads(out.with_suffix(".json").read_text())
     assert set(both["sets"]["asl_letters"]["models"]) == {"shipped", "shipped + fit", "copy"}
     assert both["sets"]["asl_letters"]["models"]["copy"]["2d"] == shipped["2d"]
     # measured again without the fit, a model loses its "+ fit" row (it may be other weights now)
     rev.evaluate_real(["data/weights/regnet.keras"], ["shipped"], out, cache_dir=cache,
-                      folder=tmp_path / "real", boot=50, video=False)
+                      folder=real, boot=50, video=False)
     again = json.loads(out.with_suffix(".json").read_text())
     assert set(again["sets"]["asl_letters"]["models"]) == {"shipped", "copy"}
     assert set(again["models"]) == {"shipped", "copy"}

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import shlex
-import subprocess
 import sys
 from pathlib import Path
 
@@ -66,14 +65,9 @@ def main(argv=None) -> int:
             gens = {name: str(ROOT / path) for name, path in gens.items()}
     index = ge.peer_frames(args.src, args.work, gens, frames=args.frames, seed=args.seed)
     folders = [str(Path(args.work) / slug) for slug in index["arms"].values()]
-    cmd = [sys.executable, str(ROOT / "tools" / "mediapipe_reference.py"), "--folders", *folders]
-    if args.venv:
-        cmd += ["--venv", args.venv]
-    if args.wheelhouse:
-        cmd += ["--wheelhouse", args.wheelhouse]
-    rc = subprocess.run(cmd).returncode
+    from handlib import peer_reference as pr
+    rc = pr.run_on_folders(folders, venv=args.venv, wheelhouse=args.wheelhouse)
     if rc:
-        print(f"error: MediaPipe did not run ({shlex.join(cmd)} returned {rc})", file=sys.stderr)
         return rc
     res = ge.peer_judge(args.work, seed=args.seed)
     if args.keep:

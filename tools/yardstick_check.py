@@ -16,8 +16,6 @@ its figures here are a floor on how well it sees hands, not a measure of it on p
 from __future__ import annotations
 
 import argparse
-import shlex
-import subprocess
 import sys
 from pathlib import Path
 
@@ -50,15 +48,8 @@ def main(argv=None) -> int:
         print("error: image names repeat across the set's partitions; give a set of at most "
               f"{ganerated.FRAMES_PER_PARTITION} frames", file=sys.stderr)
         return 2
-    cmd = [sys.executable, str(ROOT / "tools" / "mediapipe_reference.py"), "--glob", "*_color_composed.png",
-           "--folders", *map(str, parts)]
-    if args.venv:
-        cmd += ["--venv", args.venv]
-    if args.wheelhouse:
-        cmd += ["--wheelhouse", args.wheelhouse]
-    rc = subprocess.run(cmd).returncode
+    rc = pr.run_on_folders(parts, glob="*_color_composed.png", venv=args.venv, wheelhouse=args.wheelhouse)
     if rc:
-        print(f"error: MediaPipe did not run ({shlex.join(cmd)} returned {rc})", file=sys.stderr)
         return rc
     answers = {}
     try:
