@@ -315,9 +315,10 @@ def main(argv=None) -> int:
                    help="horizontal field of view of the camera in degrees (1-170, default 60)")
     q.add_argument("--hand-size", type=_float_in(1, MAX_HAND_SIZE_MM, "--hand-size"), default=91.7,
                    help="wrist to middle-finger knuckle in mm (scales the 3D joints; default 91.7)")
-    q.add_argument("--lift", nargs="?", const="data/weights/lifter.keras", default=None, metavar="LIFTER",
-                   help="also xyz_lifted_mm: the 3D lifted from RegNet's 2D by a lifter (default the shipped "
-                        "data/weights/lifter.keras), which agrees better with a real-trained peer on photos")
+    q.add_argument("--lift", action="store_true", help="also xyz_lifted_mm: the 3D lifted from RegNet's 2D "
+                   "by the lifter, which agrees better with a real-trained peer on photos")
+    q.add_argument("--lifter", default="lifter", help="the lifter for --lift (default the shipped "
+                   "data/weights/lifter.keras)")
     q.add_argument("--fit", action="store_true", help="also the course's hand model fitted to the "
                    "prediction (uv_fitted_px, xyz_fitted_mm: closer to real hands' 3D; see the README)")
     q.add_argument("--out", default=None, help="folder for NAME.joints.json and NAME.skeleton.png "
@@ -533,9 +534,9 @@ def main(argv=None) -> int:
 
         def job():
             lifter = None
-            if args.lift is not None:
+            if args.lift:
                 from handlib import lifting
-                lifter = lifting.Lifter(args.lift)
+                lifter = lifting.Lifter(args.lifter)
             return prediction.predict_files(args.images, args.side, args.weights, args.out,
                                             args.fov, args.hand_size, args.fit, lift=lifter)
         return _run(job, show)

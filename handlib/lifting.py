@@ -120,7 +120,8 @@ class Lifter:
     its network; ``weights`` names the file (the real-hand yardstick records it)."""
 
     def __init__(self, weights="lifter"):
-        from handlib import weights as wts
+        from handlib import pose_network  # noqa: F401  (registers RegNet's layers, so that a
+        from handlib import weights as wts  # RegNet given by mistake loads and is refused as no lifter)
         self.weights = str(weights)
         self.model = wts.load_model(weights)
         check_lifter(self.model, weights)

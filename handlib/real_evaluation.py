@@ -429,7 +429,7 @@ def evaluate_real(weights, names=None, out="data/results/real_evaluation", cache
     ``keep``: also return that many (photo, image, prediction) per set and model, for a
     grid. ``fit``: also a row "NAME + fit" per model, its predictions through the course's
     one-image fit (:func:`_fit_photos`; photos only: the video's tracker already fits).
-    ``lift``: a lifter (:func:`handlib.lifting.load`: called with 2D joints (N, 21, 2), their
+    ``lift``: a lifter (:class:`handlib.lifting.Lifter`: called with 2D joints (N, 21, 2), their
     intrinsics and sides, it answers their 3D): also a row "NAME + lift" per model, its 2D
     with the 3D lifted from that 2D (photos only).
     Raises :class:`handlib.files.DataFileError` where the peer reference is missing."""
@@ -444,8 +444,8 @@ def evaluate_real(weights, names=None, out="data/results/real_evaluation", cache
         raise DataFileError(Path(cache_dir or pr.CACHE_DIR), f"a peer reference cache (run `{pr.MAKE_CACHE}`)",
                             "none")
     models = {n: wts.load_model(w) for n, w in zip(names, weights)}          # fail before work
-    # a model measured again replaces its "+ fit" row too (dropped without --fit), so that
-    # no row outlives the weights it measured
+    # a model measured again replaces its "+ fit" and "+ lift" rows too (dropped without
+    # --fit or --lift), so that no row outlives the weights it measured
     rows = set(names) | {f"{n} + fit" for n in names} | {f"{n} + lift" for n in names}
     shipped_record = wts.record_path("regnet")
     pose = files.read_json(shipped_record, "the shipped RegNet's training record").get("mean_pose") \

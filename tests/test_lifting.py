@@ -225,14 +225,18 @@ def test_the_diagnostic_end_to_end_on_rendered_stand_ins(tmp_path, rendered_peer
 
 
 def test_the_commands_report_a_users_mistake_in_one_line(tmp_path):
-    """train-lifter and lift-diagnostic from the command line: a missing folder or peer
-    cache is one 'error:' line and exit status 2, never a traceback."""
+    """train-lifter, lift-diagnostic and evaluate-real --lift from the command line: a
+    missing folder or peer cache, or a RegNet given as the lifter, is one 'error:' line
+    and exit status 2, never a traceback."""
     import subprocess
     import sys
     for args in (["train-lifter", "--data", str(tmp_path / "none"), "--out", str(tmp_path / "run")],
                  ["lift-diagnostic", "--lifter", "data/weights/lifter.keras", "--cache", str(tmp_path / "none"),
-                  "--out", str(tmp_path / "d")]):
+                  "--out", str(tmp_path / "d")],
+                 ["evaluate-real", "--lift", "data/weights/regnet.keras", "--out", str(tmp_path / "e")]):
         r = subprocess.run([sys.executable, "-m", "handlib", *args], capture_output=True, text=True,
                            cwd=files.REPO_ROOT)
         assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr[-2000:]
         assert r.stderr.strip().splitlines()[-1].startswith("error:")
+        if "--lift" in args:                            # a RegNet is refused as no lifter
+            assert "a lifter" in r.stderr

@@ -142,5 +142,6 @@ def test_predict_with_the_lifter_gives_a_root_relative_hand_of_the_given_size(tm
     fixed = rev.open_hand(side) / rev.HAND_SIZE_MM * 80.0
     assert np.linalg.norm(lifted - truth, axis=1).mean() < np.linalg.norm(fixed - truth, axis=1).mean()
     bad = subprocess.run([sys.executable, "-m", "handlib", "predict", str(path), "--side", side, "--lift",
-                          "data/weights/regnet.keras"], env=ENV, capture_output=True, text=True, timeout=300)
+                          "--lifter", str(files.REPO_ROOT / "data/weights/regnet.keras")],
+                         env=ENV, capture_output=True, text=True, timeout=300)
     assert bad.returncode == 2 and "a lifter" in bad.stderr and "Traceback" not in bad.stderr

@@ -26,7 +26,7 @@ is written with its training record (``NAME.json``: command, machine, minutes).
 ``data/weights``, data sets and run folders go to ``OUT-work/`` beside it. Real photos are used
 where ``HANDLIB_REALDATA_DIR`` (default ``../shared/realdata``) has them, rendered
 stand-ins otherwise. On a 2-core CPU the full rebuild takes about two hours and forty minutes (SilNet
-14 min, GeoConGAN 63 min, GANerating 4,000 frames 12 min, RegNet 50 min, the lifter 5 min,
+14 min, GeoConGAN 63 min, GANerating 4,000 frames 12 min, RegNet 50 min, the lifter 4 min,
 data sets about 15 min; the records give each figure).
 """
 from __future__ import annotations
