@@ -12,7 +12,8 @@ paper, whose 3D comes from RegNet and the kinematic fit.
 
 The canonical frame (the same for training and use): a perspective crop camera
 (:class:`handlib.crop_camera.Crop`) looks at the 2D joints' box (centre of their bounding
-box, side :data:`BOX_FACTOR` times its larger extent), flipped for a right hand so that
+box, side twice its larger extent: :func:`handlib.real_evaluation.reference_box`, the real-hand
+yardstick's reference box), flipped for a right hand so that
 every hand is a left one. The lifter's input is the 2D joints in that crop, normalised to
 [-1, 1] across its side (42 numbers, ``u`` then ``v`` per joint); its output the
 root-relative 3D in the crop camera's frame, M0 at the origin and |W - M0| = 1 (63
@@ -34,9 +35,6 @@ import numpy as np
 from handlib import hand_model as hm
 from handlib.crop_camera import Crop
 
-BOX_FACTOR = 2.0
-"""The canonical box's side over the 2D joints' larger extent (as the real-hand
-yardstick's reference box, :data:`handlib.real_evaluation.BOX_FACTOR`)."""
 CANON_PX = 256
 """Pixels of the canonical crop (only the normalised coordinates reach the lifter)."""
 WIDTH, BLOCKS, DROPOUT = 1024, 2, 0.2
@@ -59,9 +57,10 @@ def canonical_crop(uv, K, side: str) -> Crop:
     uv = np.asarray(uv, np.float64)
     if uv.shape != (21, 2) or not np.all(np.isfinite(uv)):
         raise ValueError(f"expected 21 finite 2D joints (21, 2), got {uv.shape}")
-    lo, hi = uv.min(0), uv.max(0)
-    side_px = max(BOX_FACTOR * float(max(hi - lo)), 1.0)
-    return Crop(centre=tuple((lo + hi) / 2.0), side=side_px, size=CANON_PX, source_K=K,
+    from handlib.crop_camera import MIN_CROP_SIDE
+    from handlib.real_evaluation import reference_box
+    centre, side_px = reference_box(uv)
+    return Crop(centre=tuple(centre), side=max(side_px, MIN_CROP_SIDE), size=CANON_PX, source_K=K,
                 flip=(side == "right"))
 
 
@@ -139,6 +138,7 @@ def training_pairs(samples, copies: int = 4, noise: float = NOISE, max_angle: fl
     standard deviation drawn from 0 to ``noise`` times the box's side (see the module's
     docstring)."""
     from handlib import camera as cam
+    from handlib.real_evaluation import reference_box
     if copies < 1 or noise < 0 or not 0 <= max_angle <= 180:
         raise ValueError(f"copies >= 1, noise >= 0 and 0 <= max_angle <= 180 expected, "
                          f"got {copies}, {noise}, {max_angle}")
@@ -149,13 +149,11 @@ def training_pairs(samples, copies: int = 4, noise: float = NOISE, max_angle: fl
             raise ValueError(f"{s.image_path}: the lifter trains on 3D labels, this sample has none")
         K = s.intrinsics.K
         for _ in range(copies):
-            a = np.deg2rad(rng.uniform(-max_angle, max_angle))
             # the camera turned about its optical axis: the 3D turns about z, the 2D follows
-            R = np.array([[np.cos(a), -np.sin(a), 0.0], [np.sin(a), np.cos(a), 0.0], [0.0, 0.0, 1.0]])
-            xyz = s.xyz @ R.T
+            xyz = s.xyz @ hm.axis_rotation("z", rng.uniform(-max_angle, max_angle)).T
             uv = cam.project(K, xyz)
-            extent = float(max(uv.max(0) - uv.min(0)))
-            uv = uv + rng.normal(0.0, rng.uniform(0.0, noise) * BOX_FACTOR * extent, uv.shape)
+            box_side = reference_box(uv)[1]
+            uv = uv + rng.normal(0.0, rng.uniform(0.0, noise) * box_side, uv.shape)
             crop = canonical_crop(uv, K, s.side or "left")
             xs.append(canonical_2d(uv, crop))
             ys.append(canonical_3d(xyz, crop))
