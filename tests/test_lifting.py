@@ -204,6 +204,9 @@ def test_the_diagnostic_end_to_end_on_rendered_stand_ins(tmp_path, rendered_peer
     assert lifted_row["2d"] == ev["sets"]["asl_letters"]["models"]["shipped"]["2d"]
     assert lifted_row["3d_root_scale"]["auc"] == pytest.approx(rows["RegNet's 2D, lifted"]["3d_root_scale"]["auc"])
     assert "lifter.keras" in ev["models"]["shipped + lift"]["lifted"]
+    again = rev.evaluate_real(["data/weights/regnet.keras"], ["shipped"], tmp_path / "ev", cache_dir=cache,
+                              folder=real, boot=20, video=False)       # measured again without --lift:
+    assert "shipped + lift" not in again["sets"]["asl_letters"]["models"]  # its old lifted row goes
     assert rows["fixed open hand"]["3d_root_scale"]["auc"] == pytest.approx(
         ev["sets"]["asl_letters"]["baselines"]["fixed_open_hand"]["3d_root_scale"]["auc"])
     assert rows["RegNet"]["3d_aligned"]["auc"] == pytest.approx(
